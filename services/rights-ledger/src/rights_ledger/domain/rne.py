@@ -1,0 +1,231 @@
+"""Reading the Répertoire national des élus (R-REG-1, R-REG-2): one CSV per mandate type.
+
+Columns are found by header name, not position: the files swap their leading place columns per type and have
+changed over the years; the tail from ``Nom de l'élu`` on is shared. One row per function. A bad row is
+reported with its line number and reason; the good rows still load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from dife_contracts.enums import MandateFamily, RneFileType
+
+from rights_ledger.domain.identity import normalise_name
+
+MANDATE_TYPE: dict[RneFileType, MandateFamily] = {
+    RneFileType.CM: MandateFamily.MUNICIPAL,
+    RneFileType.EPCI: MandateFamily.COMMUNAUTAIRE,
+    RneFileType.CD: MandateFamily.DEPARTMENTAL,
+    RneFileType.CR: MandateFamily.REGIONAL,
+    RneFileType.CSP: MandateFamily.SPECIAL_STATUS,
+    RneFileType.CA: MandateFamily.ARRONDISSEMENT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnLayout:
+    """Candidate header names (normalised) of the collectivité code and name for one file type."""
+
+    code: tuple[str, ...]
+    name: tuple[str, ...]
+    pad_commune: bool
+
+
+_LAYOUTS: dict[RneFileType, ColumnLayout] = {
+    RneFileType.CM: ColumnLayout(("CODE DE LA COMMUNE",), ("LIBELLE DE LA COMMUNE",), True),
+    RneFileType.EPCI: ColumnLayout(
+        ("N SIREN", "NO SIREN", "N° SIREN", "SIREN"), ("LIBELLE DE L EPCI",), False
+    ),
+    RneFileType.CD: ColumnLayout(("CODE DU DEPARTEMENT",), ("LIBELLE DU DEPARTEMENT",), False),
+    RneFileType.CR: ColumnLayout(("CODE DE LA REGION",), ("LIBELLE DE LA REGION",), False),
+    RneFileType.CSP: ColumnLayout(
+        ("CODE DE LA COLLECTIVITE A STATUT PARTICULIER",),
+        ("LIBELLE DE LA COLLECTIVITE A STATUT PARTICULIER",),
+        False,
+    ),
+    RneFileType.CA: ColumnLayout(("CODE DE LA COMMUNE",), ("LIBELLE DE LA COMMUNE",), True),
+}
+
+_FAMILY = "NOM DE L ELU"
+_GIVEN = "PRENOM DE L ELU"
+_SEX = "CODE SEXE"
+_BIRTH = "DATE DE NAISSANCE"
+_MANDATE_START = "DATE DE DEBUT DU MANDAT"
+_FUNCTION = "LIBELLE DE LA FONCTION"
+_FUNCTION_START = "DATE DE DEBUT DE LA FONCTION"
+_DEPARTMENT = "CODE DU DEPARTEMENT"
+_REQUIRED_TAIL = (_FAMILY, _GIVEN, _BIRTH, _MANDATE_START)
+
+
+class RneFormatError(ValueError):
+    """R-REG-1: the file as a whole cannot be read (no header, unknown layout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RneRecord:
+    """One good row: a person (R-REG-2 key) holding one function of a mandate in a collectivité."""
+
+    line: int
+    family_name: str
+    given_names: str
+    family_key: str
+    given_key: str
+    birth_date: date
+    sex: str
+    collectivite_code: str
+    collectivite_name: str
+    department_code: str
+    mandate_type: MandateFamily
+    mandate_start: date
+    function: str
+    function_start: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ParsedRne:
+    records: list[RneRecord] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ";"
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.records) + len(self.rejected)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1)."""
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise RneFormatError("undecodable file")  # pragma: no cover - latin-1 decodes every byte
+
+
+def parse_date(raw: str) -> date:
+    """R-REG-1: ``JJ/MM/AAAA`` (historical exports) or ``AAAA-MM-JJ`` (2026 exports)."""
+    text = raw.strip()
+    if len(text) == 10 and text[2] == "/" and text[5] == "/":
+        return date(int(text[6:10]), int(text[3:5]), int(text[0:2]))
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        return date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+    raise ValueError(f"date {text!r} is neither JJ/MM/AAAA nor AAAA-MM-JJ")
+
+
+def pad_commune_code(code: str) -> str:
+    """R-REG-1: commune codes are 5 characters (``1001`` → ``01001``; Corsica ``2A004`` unchanged)."""
+    code = code.strip()
+    return code.zfill(5) if code else code
+
+
+def _header_key(name: str) -> str:
+    return normalise_name(name.replace("°", " ").replace("º", " "))
+
+
+def _find(index: dict[str, int], candidates: tuple[str, ...]) -> int | None:
+    for candidate in candidates:
+        found = index.get(_header_key(candidate))
+        if found is not None:
+            return found
+    return None
+
+
+def iter_rows(text: str) -> tuple[str, Iterator[list[str]]]:
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
+    return delimiter, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
+    """R-REG-1/R-REG-2: the records of one RNE file, and its rejected lines with their reasons.
+
+    Line numbers count the header as line 1, as a spreadsheet shows them.
+    """
+    text, encoding = decode(data)
+    delimiter, rows = iter_rows(text)
+    result = ParsedRne(encoding=encoding, delimiter=delimiter)
+    header = next(rows, None)
+    if header is None:
+        raise RneFormatError("empty file: no header line")
+    index = {_header_key(name): i for i, name in enumerate(header)}
+    missing = [name for name in _REQUIRED_TAIL if name not in index]
+    layout = _LAYOUTS[file_type]
+    code_at = _find(index, layout.code)
+    name_at = _find(index, layout.name)
+    if missing or code_at is None:
+        absent = [*missing, *([] if code_at is not None else [layout.code[0]])]
+        raise RneFormatError(f"header of a {file_type} file lacks the columns {', '.join(absent)}")
+    width = len(header)
+    family_at, given_at, birth_at = index[_FAMILY], index[_GIVEN], index[_BIRTH]
+    start_at = index[_MANDATE_START]
+    sex_at = index.get(_SEX)
+    function_at = index.get(_FUNCTION)
+    function_start_at = index.get(_FUNCTION_START)
+    department_at = index.get(_DEPARTMENT)
+    mandate_type = MANDATE_TYPE[file_type]
+    records, rejected = result.records, result.rejected
+    for line, row in enumerate(rows, start=2):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != width:
+            rejected.append(RejectedRow(line, f"{len(row)} columns, the header has {width}"))
+            continue
+        family_name, given_names = row[family_at].strip(), row[given_at].strip()
+        if not family_name or not given_names:
+            rejected.append(RejectedRow(line, "family name or given names missing"))
+            continue
+        code = row[code_at].strip()
+        if not code:
+            rejected.append(RejectedRow(line, "collectivité code missing"))
+            continue
+        try:
+            birth_date = parse_date(row[birth_at])
+        except ValueError as exc:
+            rejected.append(RejectedRow(line, f"birth date: {exc}"))
+            continue
+        try:
+            mandate_start = parse_date(row[start_at])
+        except ValueError as exc:
+            rejected.append(RejectedRow(line, f"mandate start date: {exc}"))
+            continue
+        function_start: date | None = None
+        if function_start_at is not None and row[function_start_at].strip():
+            try:
+                function_start = parse_date(row[function_start_at])
+            except ValueError as exc:
+                rejected.append(RejectedRow(line, f"function start date: {exc}"))
+                continue
+        if mandate_start < birth_date:
+            rejected.append(RejectedRow(line, "the mandate starts before the birth date"))
+            continue
+        records.append(
+            RneRecord(
+                line=line,
+                family_name=family_name,
+                given_names=given_names,
+                family_key=normalise_name(family_name),
+                given_key=normalise_name(given_names),
+                birth_date=birth_date,
+                sex=row[sex_at].strip() if sex_at is not None else "",
+                collectivite_code=pad_commune_code(code) if layout.pad_commune else code,
+                collectivite_name=row[name_at].strip() if name_at is not None else "",
+                department_code=row[department_at].strip() if department_at is not None else "",
+                mandate_type=mandate_type,
+                mandate_start=mandate_start,
+                function=row[function_at].strip() if function_at is not None else "",
+                function_start=function_start,
+            )
+        )
+    return result

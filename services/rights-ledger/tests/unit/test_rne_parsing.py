@@ -1,0 +1,146 @@
+"""R-REG-1 / R-REG-2: reading RNE files and recognising persons."""
+
+from datetime import date
+
+import pytest
+from dife_contracts.enums import MandateFamily, RneFileType
+from rights_ledger.domain.identity import PersonKey, normalise_name
+from rights_ledger.domain.rne import RneFormatError, pad_commune_code, parse_date, parse_rne
+from rights_ledger.domain.snapshot import MandateKey, diff_snapshot
+
+CM_HEADER = (
+    "Code du département;Libellé du département;Code de la collectivité à statut particulier;"
+    "Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;"
+    "Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;"
+    "Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;"
+    "Date de début de la fonction;Code nationalité"
+)
+TAIL = (
+    "Nom de l'élu;Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;"
+    "Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;"
+    "Date de début de la fonction;Code nationalité"
+)
+
+
+def _cm(*rows: str) -> str:
+    return "\n".join([CM_HEADER, *rows]) + "\n"
+
+
+def test_municipal_file_in_utf8_with_french_dates_R_REG_1() -> None:
+    data = _cm(
+        "01;Ain;;;1001;L'Abergement-Clémenciat;DUPONT;Élise;F;05/03/1961;23;Cadres;"
+        "28/06/2020;Maire;03/07/2020;FR"
+    ).encode()
+    parsed = parse_rne(data, RneFileType.CM)
+    assert parsed.rejected == []
+    [record] = parsed.records
+    assert record.collectivite_code == "01001"
+    assert record.collectivite_name == "L'Abergement-Clémenciat"
+    assert record.birth_date == date(1961, 3, 5)
+    assert record.mandate_start == date(2020, 6, 28)
+    assert record.given_key == "ELISE"
+    assert record.mandate_type is MandateFamily.MUNICIPAL
+    assert record.function == "Maire"
+
+
+def test_latin1_file_with_iso_dates_and_commas_R_REG_1() -> None:
+    text = _cm("01,Ain,,,1004,Ambérieu-en-Bugey,LÉGER,Hélène,F,1970-01-31,23,Cadres,2026-03-22,,,FR")
+    text = text.replace(";", ",")
+    parsed = parse_rne(text.encode("latin-1"), RneFileType.CM)
+    assert parsed.encoding != "utf-8-sig"
+    assert parsed.delimiter == ","
+    [record] = parsed.records
+    assert record.family_name == "LÉGER"
+    assert record.birth_date == date(1970, 1, 31)
+    assert record.mandate_start == date(2026, 3, 22)
+    assert record.function_start is None
+
+
+def test_bad_rows_are_reported_with_line_and_reason_and_good_rows_load_R_REG_2() -> None:
+    data = _cm(
+        "01;Ain;;;1001;X;MARTIN;Paul;M;01/01/1960;1;a;01/07/2020;;;FR",
+        "01;Ain;;;1001;X;MARTIN;Paul;M;31/02/1960;1;a;01/07/2020;;;FR",
+        "01;Ain;;;1001;X;;Paul;M;01/01/1960;1;a;01/07/2020;;;FR",
+        "01;Ain;;;1001;X;MARTIN",
+        "01;Ain;;;1001;X;DURAND;Luc;M;01/01/1960;1;a;2020/07/01;;;FR",
+        "01;Ain;;;1001;X;DURAND;Luc;M;01/01/1960;1;a;01/07/2020;;;FR",
+    ).encode()
+    parsed = parse_rne(data, RneFileType.CM)
+    assert [r.line for r in parsed.records] == [2, 7]
+    assert [r.line for r in parsed.rejected] == [3, 4, 5, 6]
+    assert "birth date" in parsed.rejected[0].reason
+    assert "missing" in parsed.rejected[1].reason
+    assert "columns" in parsed.rejected[2].reason
+    assert "mandate start" in parsed.rejected[3].reason
+    assert parsed.rows_read == 6
+
+
+@pytest.mark.parametrize(
+    ("file_type", "lead", "values", "code", "mandate_type"),
+    [
+        (
+            RneFileType.EPCI,
+            "Code du département;Libellé du département;N° SIREN;Libellé de l'EPCI",
+            "01;Ain;200069193;CC de la Dombes",
+            "200069193",
+            MandateFamily.COMMUNAUTAIRE,
+        ),
+        (
+            RneFileType.CD,
+            "Code du département;Libellé du département;Code du canton;Libellé du canton",
+            "2A;Corse-du-Sud;2A01;Ajaccio-1",
+            "2A",
+            MandateFamily.DEPARTMENTAL,
+        ),
+        (
+            RneFileType.CR,
+            "Code de la région;Libellé de la région;Code de la section départementale;"
+            "Libellé de la section départementale",
+            "84;Auvergne-Rhône-Alpes;01;Ain",
+            "84",
+            MandateFamily.REGIONAL,
+        ),
+    ],
+)
+def test_each_file_type_has_its_own_leading_columns_R_REG_1(
+    file_type: RneFileType, lead: str, values: str, code: str, mandate_type: MandateFamily
+) -> None:
+    data = f"{lead};{TAIL}\n{values};ROUX;Anne;F;02/02/1972;1;a;01/07/2021;;;FR\n".encode()
+    [record] = parse_rne(data, file_type).records
+    assert record.collectivite_code == code
+    assert record.mandate_type is mandate_type
+
+
+def test_unknown_layout_is_refused_as_a_whole_R_REG_1() -> None:
+    with pytest.raises(RneFormatError, match="lacks"):
+        parse_rne(b"a;b;c\n1;2;3\n", RneFileType.CM)
+
+
+def test_both_date_formats_R_REG_1() -> None:
+    assert parse_date("05/07/2021") == parse_date("2021-07-05") == date(2021, 7, 5)
+    with pytest.raises(ValueError):
+        parse_date("5/7/2021")
+
+
+def test_commune_codes_are_padded_to_5_characters_R_REG_1() -> None:
+    assert pad_commune_code("1001") == "01001"
+    assert pad_commune_code("2A004") == "2A004"
+    assert pad_commune_code("75056") == "75056"
+
+
+def test_identity_ignores_case_accents_hyphens_and_spaces_R_REG_2() -> None:
+    assert normalise_name("  Jean-François  d'Aubigné ") == "JEAN FRANCOIS D AUBIGNE"
+    assert PersonKey.of("Lætitia", "Zoé", date(1980, 1, 1)) == PersonKey.of(
+        "LAETITIA", "zoe", date(1980, 1, 1)
+    )
+
+
+def test_a_mandate_absent_from_the_snapshot_has_ended_at_its_date_R_REG_2() -> None:
+    person = PersonKey.of("Martin", "Paul", date(1960, 1, 1))
+    kept = MandateKey(person, MandateFamily.MUNICIPAL, "01001", date(2020, 7, 1))
+    gone = MandateKey(person, MandateFamily.MUNICIPAL, "01002", date(2020, 7, 1))
+    new = MandateKey(person, MandateFamily.MUNICIPAL, "01003", date(2026, 3, 22))
+    diff = diff_snapshot([kept, gone], [kept, new], date(2026, 4, 1))
+    assert diff.ended == {gone}
+    assert diff.created == {new}
+    assert diff.ended_on == date(2026, 4, 1)
