@@ -1,0 +1,1 @@
+"""The runtime every DIFE service shares. See libs/servicekit/README.md for the map."""

@@ -1,0 +1,289 @@
+"""The idempotent consumer: one DB transaction per event holding its inbox row, offsets committed after.
+
+For each record, in partition order: the envelope is parsed; an event type the service does not handle is
+passed over; otherwise one transaction inserts ``(consumer group, event id)`` into the inbox (a redelivery
+finds it and is a no-op), runs the handler (which may write outgoing events to the outbox) and commits.
+Only then is the offset committed. Transient failures (database or broker unreachable, serialization
+conflicts) retry with capped backoff, without end: the partition waits. Other failures retry
+``max_attempts`` times, then the record goes to ``<topic>.dlt`` with the error in its headers and the
+partition goes on. Guarantees and their tests: ``OUTBOX.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from dife_contracts import Envelope, Event, InvalidEnvelope, UnknownEventType
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from servicekit import metrics
+from servicekit.tables import inbox
+from servicekit.tracing import current_traceparent
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    """Where an event came from, for handlers that need more than the payload."""
+
+    envelope: Envelope
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return uuid.UUID(self.envelope.id)
+
+
+Handler = Callable[[AsyncSession, Any, EventMeta], Awaitable[None]]
+
+
+class PermanentEventError(Exception):
+    """The event can never be handled (it contradicts this service's state): dead-letter it at once."""
+
+
+class TransientEventError(Exception):
+    """The event cannot be handled yet (a dependency is down): retry without dead-lettering."""
+
+
+class EventHandlers:
+    """Registry of handlers by event model: ``@handlers.on(HoldPlaced) async def _(session, event, meta)``."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, Handler] = {}
+
+    def on(self, *models: type[E]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for model in models:
+                if model.ce_type in self._by_type:
+                    raise ValueError(f"a handler for {model.ce_type} is already registered")
+                self._by_type[model.ce_type] = handler
+            return handler
+
+        return register
+
+    def handler_for(self, ce_type: str) -> Handler | None:
+        return self._by_type.get(ce_type)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._by_type)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer group of a service: the logical topics it reads and its handlers."""
+
+    name: str
+    topics: Sequence[str]
+    handlers: EventHandlers
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, TransientEventError | ConnectionError | TimeoutError | KafkaError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(
+            getattr(error.orig, "__cause__", None), "sqlstate", None
+        )
+        # serialization_failure, deadlock_detected, lock_not_available, too_many_connections, admin shutdown…
+        return sqlstate in {"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"}
+    return False
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: EventConsumer) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._runner.commit_processed()
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._runner.assigned = set(assigned)
+
+
+class EventConsumer:
+    """Runs one `ConsumerSpec` until cancelled."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        physical_topics: Sequence[str],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        service_name: str,
+        group_instance_id: str | None = None,
+        max_attempts: int = 3,
+        backoff_s: float = 0.2,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self.spec = spec
+        self.group_id = group_id
+        self._bootstrap = bootstrap_servers
+        self._topics = list(physical_topics)
+        self._sessionmaker = sessionmaker
+        self._producer = producer
+        self._service = service_name
+        self._instance_id = group_instance_id
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._consumer: AIOKafkaConsumer | None = None
+        self._processed: dict[TopicPartition, int] = {}
+        self.assigned: set[TopicPartition] = set()
+        self.handled_total = 0
+        self.dead_lettered_total = 0
+
+    def _make_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group_id,
+            group_instance_id=self._instance_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            fetch_max_wait_ms=20,
+            max_poll_records=500,
+            session_timeout_ms=30_000 if self._instance_id else 10_000,
+            heartbeat_interval_ms=3_000,
+        )
+
+    async def run(self) -> None:
+        consumer = self._consumer = self._make_consumer()
+        consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._process(record)
+                        self._processed[tp] = record.offset + 1
+                    self._observe_lag(consumer, tp)
+                await self.commit_processed()
+        finally:
+            await self._stop(consumer)
+
+    async def _stop(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            await asyncio.shield(self.commit_processed())
+        finally:
+            await consumer.stop()
+
+    async def commit_processed(self) -> None:
+        """Commit the offsets of records whose effects are durable (called after each batch and on revoke)."""
+        if not self._processed or self._consumer is None:
+            return
+        offsets, self._processed = self._processed, {}
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as error:
+            # The partitions moved to another member: it re-reads from the last commit; the inbox makes the
+            # replays no-ops.
+            log.warning("offset commit refused after a rebalance", error=str(error))
+
+    def _observe_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        highwater = consumer.highwater(tp)
+        if highwater is not None and tp in self._processed:
+            metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
+                highwater - self._processed[tp]
+            )
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope = Envelope.from_kafka(record.key, record.value, record.headers)
+        except InvalidEnvelope as error:
+            await self._dead_letter(record, error)
+            return
+        handler = self.spec.handlers.handler_for(envelope.type)
+        if handler is None:
+            return  # another consumer's business, or a type this service does not need
+        structlog.contextvars.bind_contextvars(event_id=envelope.id, event_type=envelope.type)
+        token = current_traceparent.set(envelope.traceparent)
+        try:
+            await self._handle_with_retries(record, envelope, handler)
+        finally:
+            current_traceparent.reset(token)
+            structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+    async def _handle_with_retries(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, handler: Handler
+    ) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                event = envelope.parse()
+                await self._apply(record, envelope, event, handler)
+                return
+            except (ValidationError, UnknownEventType, PermanentEventError) as error:
+                await self._dead_letter(record, error)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                transient = is_transient(error)
+                if not transient and attempt >= self._max_attempts:
+                    log.error("event handling failed; dead-lettering", error=repr(error), attempts=attempt)
+                    await self._dead_letter(record, error)
+                    return
+                delay = min(self._max_backoff_s, self._backoff_s * 2 ** (attempt - 1))
+                log.warning("event handling failed; retrying", error=repr(error), attempt=attempt, delay_s=delay)
+                metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.type, "retried").inc()
+                await asyncio.sleep(delay)
+
+    async def _apply(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, event: Event, handler: Handler
+    ) -> None:
+        meta = EventMeta(envelope=envelope, topic=record.topic, partition=record.partition, offset=record.offset)
+        async with self._sessionmaker.begin() as session:
+            first_delivery = await session.scalar(
+                pg_insert(inbox)
+                .values(consumer_group=self.group_id, event_id=meta.event_id, ce_type=envelope.type)
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            if first_delivery is None:
+                metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.type, "duplicate").inc()
+                return
+            await handler(session, event, meta)
+        self.handled_total += 1
+        metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.type, "handled").inc()
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: BaseException) -> None:
+        """Park the record on ``<topic>.dlt`` with the reason; acknowledged before its offset is committed."""
+        headers = [
+            *list(record.headers or ()),
+            ("dlt_error", str(error)[:4000].encode()),
+            ("dlt_error_type", type(error).__qualname__.encode()),
+            ("dlt_original_topic", record.topic.encode()),
+            ("dlt_original_partition", str(record.partition).encode()),
+            ("dlt_original_offset", str(record.offset).encode()),
+            ("dlt_consumer_group", self.group_id.encode()),
+        ]
+        await self._producer.send_and_wait(
+            f"{record.topic}.dlt", value=record.value, key=record.key, headers=headers
+        )
+        self.dead_lettered_total += 1
+        metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
+        log.error("event dead-lettered", topic=record.topic, offset=record.offset, error=str(error)[:500])

@@ -1,0 +1,24 @@
+"""Async SQLAlchemy engine and session factory, built by the app lifespan (never at import time)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "dife"}},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def plain_url(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL (``postgresql+asyncpg://`` → ``postgresql://``) for asyncpg."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)

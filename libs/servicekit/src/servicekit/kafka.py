@@ -1,0 +1,41 @@
+"""Kafka clients configured the one way every service uses them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+
+def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    """Idempotent producer with acks=all: no duplicate from producer retries, per-partition order kept."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        compression_type=None,
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partitions: int) -> None:
+    """Create the topics that do not exist yet (local and test stacks; production topics are provisioned)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="dife-topic-setup")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(set(topics) - existing)
+        if not missing:
+            return
+        try:
+            await admin.create_topics(
+                [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
+            )
+        except TopicAlreadyExistsError:
+            pass  # created concurrently by another service starting at the same time
+    finally:
+        await admin.close()

@@ -1,0 +1,58 @@
+"""Settings every service shares; a service subclasses `KitSettings` with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KitSettings(BaseSettings):
+    """Connection and runtime settings common to all services.
+
+    A service declares ``model_config = SettingsConfigDict(env_prefix="LEDGER_")`` so that each
+    deployment is configured by its own variables (``LEDGER_DATABASE_URL``…).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str
+    environment: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = Field(description="postgresql+asyncpg://user:pass@host:port/db")
+    database_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name; tests use a unique one so runs never see each other.",
+    )
+    jwt_public_key_pem: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "dife-dev"
+    jwt_audience: str = "dife"
+    log_level: str = "INFO"
+    consumer_group: str | None = Field(default=None, description="Defaults to the service name.")
+    consumer_instance_id: str | None = Field(
+        default=None, description="Kafka static membership id (e.g. the pod name): no rebalance on restart."
+    )
+    create_topics: bool = Field(default=True, description="Create missing topics at start (local and tests).")
+    topic_partitions: int = 12
+    relay_enabled: bool = True
+    consumers_enabled: bool = True
+    relay_poll_interval_s: float = 0.5
+    relay_batch_size: int = 500
+    consumer_max_attempts: int = Field(default=3, ge=1, description="Attempts before a failing event is dead-lettered.")
+    consumer_backoff_s: float = 0.2
+
+    def topic(self, logical: str) -> str:
+        """Physical Kafka topic of a logical topic name from `dife_contracts.topics`."""
+        return f"{self.topic_prefix}{logical}"
+
+    def group_id(self, suffix: str = "") -> str:
+        base = self.consumer_group or self.service_name
+        group = f"{base}.{suffix}" if suffix else base
+        return f"{self.topic_prefix}{group}"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.environment == "prod"

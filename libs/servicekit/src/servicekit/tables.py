@@ -1,0 +1,87 @@
+"""Tables servicekit owns inside every service's database: outbox, inbox, idempotency keys.
+
+They are created by a service's first Alembic revision (`servicekit.migrations.create_kit_tables`), so each
+service's schema history stays the single truth of its database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+kit_metadata = MetaData()
+
+OUTBOX_NOTIFY_CHANNEL = "dife_outbox"
+
+outbox = Table(
+    "outbox",
+    kit_metadata,
+    # The id orders publication: the relay sends rows in id order and deletes them once Kafka acknowledged.
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("topic", Text, nullable=False, comment="logical topic (dife_contracts.topics)"),
+    Column("ce_id", Uuid, nullable=False, unique=True),
+    Column("ce_type", Text, nullable=False),
+    Column("ce_source", Text, nullable=False),
+    Column("ce_subject", Text, nullable=False, comment="aggregate id, also the Kafka key"),
+    Column("ce_time", DateTime(timezone=True), nullable=False),
+    Column("traceparent", Text, nullable=True),
+    Column("payload", LargeBinary, nullable=False, comment="JSON bytes, the Kafka value"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+
+inbox = Table(
+    "inbox",
+    kit_metadata,
+    Column("consumer_group", Text, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("ce_type", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The unique key is what makes a redelivered event a no-op (INSERT … ON CONFLICT DO NOTHING).
+    PrimaryKeyConstraint("consumer_group", "event_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    kit_metadata,
+    Column("principal", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response", JSONB, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("principal", "key"),
+)
+
+KIT_TABLE_NAMES = frozenset(kit_metadata.tables)
+
+# One NOTIFY per inserting statement (not per row) wakes the relay without slowing bulk inserts.
+OUTBOX_NOTIFY_DDL = (
+    f"""
+    CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{OUTBOX_NOTIFY_CHANNEL}', '');
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()
+    """,
+)
+OUTBOX_NOTIFY_DROP_DDL = (
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+    "DROP FUNCTION IF EXISTS outbox_notify()",
+)

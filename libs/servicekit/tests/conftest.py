@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from dife_contracts import topics
+from dife_contracts.events import HoldPlaced
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from servicekit.db import make_engine, make_sessionmaker
+from servicekit.kafka import ensure_topics, make_producer
+from servicekit.testing import Infra, migrate
+
+SAMPLE_ALEMBIC_INI = Path(__file__).parent / "sample_service" / "alembic.ini"
+
+
+@pytest.fixture
+async def sample_db(fresh_database_url: str) -> str:
+    await migrate(SAMPLE_ALEMBIC_INI, fresh_database_url)
+    return fresh_database_url
+
+
+@pytest.fixture
+async def engine(sample_db: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(sample_db, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def unique_prefix(topic_prefix: str) -> str:
+    """A prefix of its own per test, so each test reads only the events it wrote."""
+    return f"{topic_prefix}{uuid.uuid4().hex[:6]}."
+
+
+@pytest.fixture
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    producer = make_producer(infra.kafka_bootstrap, client_id="servicekit-tests")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def ledger_topic(infra: Infra, unique_prefix: str) -> str:
+    """The test's own physical ledger topic (3 partitions) and its dead-letter topic, created up front."""
+    topic = unique_prefix + topics.LEDGER
+    await ensure_topics(infra.kafka_bootstrap, [topic, topics.dead_letter(topic)], partitions=3)
+    return topic
+
+
+def hold_placed(elu_id: uuid.UUID | None = None, amount_cents: int = 10_000) -> HoldPlaced:
+    """A real contract event to carry through the outbox and the consumer."""
+    return HoldPlaced(
+        elu_id=elu_id or uuid.uuid4(),
+        hold_id=uuid.uuid4(),
+        dossier_id=uuid.uuid4(),
+        amount_cents=amount_cents,
+        available_after_cents=0,
+    )
+
+
+@pytest.fixture
+def new_hold_placed() -> Callable[..., HoldPlaced]:
+    return hold_placed
