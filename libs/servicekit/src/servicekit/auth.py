@@ -1,0 +1,290 @@
+"""JWT bearer authentication and role/ownership checks shared by every service.
+
+Tokens are verified against a JWKS URL in production or a local PEM public key in development, and only with
+asymmetric algorithms (RS256, ES256): `alg=none` and HMAC tokens keyed with the public key are refused before
+any signature check. Each endpoint names its roles with `require_roles(...)` and checks ownership on the
+returned `Principal` (an élu sees only their own account, an organisme only its own offers and dossiers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from servicekit.errors import Forbidden, Unauthorized
+
+ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
+DEFAULT_LEEWAY_S = 30.0
+ROLES_CLAIM = "roles"
+
+
+class Role(StrEnum):
+    ELU = "elu"
+    ORGANISME = "organisme"
+    COLLECTIVITE = "collectivite"
+    AGENT = "agent"
+    OPS = "ops"
+
+
+STAFF_ROLES = frozenset({Role.AGENT, Role.OPS})
+"""CDC staff act on behalf of any élu, organisme or collectivité, so ownership checks let them through."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as proved by a verified token. `sub` is the elu_id for an élu."""
+
+    sub: str
+    roles: frozenset[str]
+    siret: str | None = None
+    siren: str | None = None
+    claims: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False, repr=False
+    )
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def has_any_role(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_staff(self) -> bool:
+        return not self.roles.isdisjoint(STAFF_ROLES)
+
+    def ensure_elu(self, elu_id: UUID | str) -> None:
+        """An élu may act only on their own account (sub = elu_id); agents and ops on any."""
+        if self.is_staff:
+            return
+        if not self.has_role(Role.ELU):
+            raise Forbidden("only the élu concerned, an agent or ops may access this élu's data")
+        if self.sub != str(elu_id):
+            raise Forbidden("an élu may only access their own account")
+
+    def ensure_siret(self, siret: str) -> None:
+        """An organisme de formation may act only for its own SIRET; agents and ops for any."""
+        if self.is_staff:
+            return
+        if not self.has_role(Role.ORGANISME):
+            raise Forbidden("only the organisme concerned, an agent or ops may access this organisme's data")
+        if self.siret != siret:
+            raise Forbidden("an organisme may only access its own offers and dossiers (SIRET mismatch)")
+
+    def ensure_siren(self, siren: str) -> None:
+        """A collectivité may act only for its own SIREN; agents and ops for any."""
+        if self.is_staff:
+            return
+        if not self.has_role(Role.COLLECTIVITE):
+            raise Forbidden(
+                "only the collectivité concerned, an agent or ops may access this collectivité's data"
+            )
+        if self.siren != siren:
+            raise Forbidden("a collectivité may only access its own declarations (SIREN mismatch)")
+
+
+class JwtSettings(Protocol):
+    """The settings fields a `TokenVerifier` is built from (a subset of `KitSettings`)."""
+
+    jwt_public_key_pem: str | None
+    jwt_jwks_url: str | None
+    jwt_issuer: str
+    jwt_audience: str
+
+
+_PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+def _algorithm_for(key: object) -> str:
+    """Pin the algorithm to the key type, so a token cannot choose how it is checked."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise ValueError("the JWT public key must be RSA or EC P-256")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens into `Principal`s. Build it once per app (`from_settings`), not per request."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        public_key_pem: str | None = None,
+        jwks_url: str | None = None,
+        leeway_s: float = DEFAULT_LEEWAY_S,
+        jwks_cache_s: float = 300.0,
+    ) -> None:
+        if (public_key_pem is None) == (jwks_url is None):
+            raise ValueError("configure exactly one of a JWT public key (PEM) or a JWKS URL")
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway_s = leeway_s
+        self._local_key: _PublicKey | None = None
+        self._local_algorithm: str | None = None
+        self._jwks: jwt.PyJWKClient | None = None
+        self._jwks_cache_s = jwks_cache_s
+        self._jwks_keys: dict[str, tuple[jwt.PyJWK, float]] = {}
+        if public_key_pem is not None:
+            key = load_pem_public_key(public_key_pem.encode())
+            self._local_algorithm = _algorithm_for(key)
+            assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+            self._local_key = key
+        else:
+            assert jwks_url is not None
+            self._jwks = jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=jwks_cache_s, timeout=5)
+
+    @classmethod
+    def from_settings(cls, settings: JwtSettings) -> TokenVerifier:
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            public_key_pem=settings.jwt_public_key_pem,
+            jwks_url=None if settings.jwt_public_key_pem is not None else settings.jwt_jwks_url,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        """Verify signature, algorithm, `exp`, `iss`, `aud` and `sub`; raise `Unauthorized` on any failure."""
+        header = _unverified_header(token)
+        algorithm = header.get("alg")
+        if algorithm not in ACCEPTED_ALGORITHMS:
+            raise Unauthorized(
+                "token algorithm not accepted (RS256 or ES256 only)", bearer_error="invalid_token"
+            )
+        if self._local_key is not None:
+            key: Any = self._local_key
+            if algorithm != self._local_algorithm:
+                raise Unauthorized("token algorithm does not match the key", bearer_error="invalid_token")
+        else:
+            signing_key = await self._jwks_key(header.get("kid"))
+            if signing_key.algorithm_name != algorithm:
+                raise Unauthorized("token algorithm does not match the key", bearer_error="invalid_token")
+            key = signing_key.key
+        return self._decode(token, key, algorithm)
+
+    async def _jwks_key(self, kid: object) -> jwt.PyJWK:
+        """Cache keys by kid so the hot path never blocks; a JWKS fetch (blocking I/O) runs in a thread."""
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("token has no key id (kid)", bearer_error="invalid_token")
+        cached = self._jwks_keys.get(kid)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < self._jwks_cache_s:
+            return cached[0]
+        assert self._jwks is not None
+        try:
+            signing_key = await run_in_threadpool(self._jwks.get_signing_key, kid)
+        except jwt.PyJWKClientError as error:
+            raise Unauthorized("token signed by an unknown key", bearer_error="invalid_token") from error
+        self._jwks_keys[kid] = (signing_key, now)
+        return signing_key
+
+    def _decode(self, token: str, key: Any, algorithm: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise Unauthorized("token expired", bearer_error="invalid_token") from error
+        except jwt.InvalidIssuerError as error:
+            raise Unauthorized("token issuer not accepted", bearer_error="invalid_token") from error
+        except jwt.InvalidAudienceError as error:
+            raise Unauthorized("token audience not accepted", bearer_error="invalid_token") from error
+        except jwt.MissingRequiredClaimError as error:
+            raise Unauthorized(
+                f"token lacks the {error.claim!r} claim", bearer_error="invalid_token"
+            ) from error
+        except jwt.InvalidSignatureError as error:
+            raise Unauthorized("token signature invalid", bearer_error="invalid_token") from error
+        except jwt.PyJWTError as error:
+            raise Unauthorized("token invalid", bearer_error="invalid_token") from error
+        return _principal_from(claims)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise Unauthorized("token malformed", bearer_error="invalid_token") from error
+
+
+def _principal_from(claims: dict[str, Any]) -> Principal:
+    roles = claims.get(ROLES_CLAIM, [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise Unauthorized("token 'roles' claim must be a list of strings", bearer_error="invalid_token")
+    siret, siren = claims.get("siret"), claims.get("siren")
+    if not isinstance(siret, str | None) or not isinstance(siren, str | None):
+        raise Unauthorized("token 'siret' and 'siren' claims must be strings", bearer_error="invalid_token")
+    return Principal(
+        sub=claims["sub"],
+        roles=frozenset(roles),
+        siret=siret,
+        siren=siren,
+        claims=MappingProxyType(claims),
+    )
+
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="JWT signed RS256 or ES256; roles in the `roles` claim.",
+)
+
+
+def _token_verifier(request: Request) -> TokenVerifier:
+    verifier = getattr(getattr(request.app.state, "kit", None), "token_verifier", None)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("app.state.kit.token_verifier is not set: build the app with create_service_app")
+    return verifier
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> Principal:
+    """FastAPI dependency: the caller behind a valid bearer token, whatever their roles."""
+    if credentials is None:
+        raise Unauthorized("a bearer token is required")
+    return await _token_verifier(request).verify(credentials.credentials)
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """FastAPI dependency factory: the caller, who must hold at least one of `roles` (else 403).
+
+    `principal: Annotated[Principal, Depends(require_roles("elu", "agent"))]`. Role names are checked here,
+    at import of the router, so a typo fails the service's start rather than locking everyone out.
+    """
+    if not roles:
+        raise ValueError("name at least one role; use current_principal for any authenticated caller")
+    accepted = frozenset(Role(role).value for role in roles)
+    wanted = ", ".join(sorted(accepted))
+
+    async def principal_with_role(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    ) -> Principal:
+        principal = await current_principal(request, credentials)
+        if principal.roles.isdisjoint(accepted):
+            raise Forbidden(f"this operation requires one of the roles: {wanted}")
+        return principal
+
+    return principal_with_role

@@ -1,0 +1,247 @@
+"""Errors as types, turned into RFC 9457 problem details by one set of handlers.
+
+A domain error class carries its problem type, title and HTTP status; an instance carries the detail and the
+rules broken (with their `R-…` ids). Services raise them from use cases; `install_problem_handlers` renders
+them, and also renders validation errors, HTTP errors and unexpected exceptions in the same shape, so a client
+only ever parses one kind of error body and never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://dife.gouv.fr/problems/"
+
+_log = structlog.get_logger(__name__)
+
+
+def problem_type(slug: str) -> str:
+    """The problem type URI for `slug`, so every service names its problems under one base."""
+    return PROBLEM_TYPE_BASE + slug
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBroken:
+    """One business rule that a request broke, e.g. `RuleBroken("R-OFR-3", "price must be positive")`."""
+
+    id: str
+    detail: str
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose; subclasses set `status`, `type` and `title`."""
+
+    status: ClassVar[int] = 422
+    type: ClassVar[str] = problem_type("domain-error")
+    title: ClassVar[str] = "Domain rule broken"
+
+    def __init__(self, detail: str | None = None, *, rules: Iterable[RuleBroken] = ()) -> None:
+        self.rules: list[RuleBroken] = list(rules)
+        self.detail: str = detail or "; ".join(rule.detail for rule in self.rules) or self.title
+        super().__init__(self.detail)
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error requires (e.g. `WWW-Authenticate` on a 401)."""
+        return {}
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.rules:
+            body["rules"] = [{"id": rule.id, "detail": rule.detail} for rule in self.rules]
+        if instance is not None:
+            body["instance"] = instance
+        return body
+
+
+class RuleViolation(DomainError):
+    """The request is well formed but breaks one or more business rules; it names each rule id."""
+
+    status = 422
+    type = problem_type("rule-violation")
+    title = "Business rule violated"
+
+    def __init__(self, detail: str | None = None, *, rules: RuleBroken | Iterable[RuleBroken]) -> None:
+        broken = [rules] if isinstance(rules, RuleBroken) else list(rules)
+        if not broken:
+            raise ValueError("a RuleViolation names at least one rule")
+        super().__init__(detail, rules=broken)
+
+    @classmethod
+    def of(cls, rule_id: str, detail: str) -> RuleViolation:
+        """Shorthand for the common case of one broken rule: `raise RuleViolation.of("R-OFR-3", "…")`."""
+        return cls(rules=RuleBroken(rule_id, detail))
+
+
+class NotFound(DomainError):
+    status = 404
+    type = problem_type("not-found")
+    title = "Resource not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    type = problem_type("conflict")
+    title = "Conflict with the current state"
+
+
+class Forbidden(DomainError):
+    status = 403
+    type = problem_type("forbidden")
+    title = "Forbidden"
+
+
+class Unauthorized(DomainError):
+    """Missing or invalid credentials; `bearer_error` is RFC 6750's `error`, set when a token was sent."""
+
+    status = 401
+    type = problem_type("unauthorized")
+    title = "Authentication required"
+
+    def __init__(self, detail: str | None = None, *, bearer_error: str | None = None) -> None:
+        super().__init__(detail)
+        self.bearer_error = bearer_error
+
+    def headers(self) -> dict[str, str]:
+        if self.bearer_error is None:
+            return {"WWW-Authenticate": "Bearer"}
+        return {"WWW-Authenticate": f'Bearer error="{self.bearer_error}"'}
+
+
+VALIDATION_PROBLEM_TYPE = problem_type("validation-error")
+HTTP_PROBLEM_TYPE = "about:blank"
+INTERNAL_PROBLEM_TYPE = problem_type("internal-error")
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["body.price_ht_cents"])
+    message: str
+    type: str
+
+
+class RuleBrokenOut(BaseModel):
+    id: str = Field(examples=["R-OFR-3"])
+    detail: str
+
+
+class Problem(BaseModel):
+    """The RFC 9457 body every error response has, for OpenAPI (`responses=problem_responses(404, 409)`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    rules: list[RuleBrokenOut] | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries declaring that these statuses answer with a problem document."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _status_phrase(status),
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def _request_id_headers() -> dict[str, str]:
+    """The request id, for a response sent outside the request-id middleware (the 500 handler's case)."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return {"X-Request-ID": request_id} if isinstance(request_id, str) else {}
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _field_name(location: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _domain_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    return ProblemResponse(exc.problem(request.url.path), status_code=exc.status, headers=exc.headers())
+
+
+async def _validation_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """Name every invalid field; never echo the input back, it may hold personal data."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": _field_name(error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+    fields = ", ".join(dict.fromkeys(error["field"] for error in errors))
+    noun = "field is" if len(errors) == 1 else "fields are"
+    body = {
+        "type": VALIDATION_PROBLEM_TYPE,
+        "title": "Request validation failed",
+        "status": 422,
+        "detail": f"{len(errors)} {noun} invalid: {fields}",
+        "instance": request.url.path,
+        "errors": errors,
+    }
+    return ProblemResponse(body, status_code=422)
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = _status_phrase(exc.status_code)
+    body = {
+        "type": HTTP_PROBLEM_TYPE,
+        "title": title,
+        "status": exc.status_code,
+        "detail": exc.detail if isinstance(exc.detail, str) else title,
+        "instance": request.url.path,
+    }
+    return ProblemResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """Log the failure server-side with its traceback; the client gets a generic body and the request id."""
+    _log.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=exc)
+    body = {
+        "type": INTERNAL_PROBLEM_TYPE,
+        "title": "Internal server error",
+        "status": 500,
+        "detail": "An unexpected error occurred and was logged; quote the X-Request-ID header to support.",
+        "instance": request.url.path,
+    }
+    return ProblemResponse(body, status_code=500, headers=_request_id_headers())
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error leaving `app` an RFC 9457 problem document."""
+    app.add_exception_handler(DomainError, _domain_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)
