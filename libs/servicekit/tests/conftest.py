@@ -8,11 +8,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.testing import Infra, migrate
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 SAMPLE_ALEMBIC_INI = Path(__file__).parent / "sample_service" / "alembic.ini"
 

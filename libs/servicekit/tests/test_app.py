@@ -11,14 +11,13 @@ import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, text
-
 from servicekit.api import SessionDep
 from servicekit.app import create_service_app
 from servicekit.auth import Principal, require_roles
 from servicekit.idempotency import idempotent
 from servicekit.settings import KitSettings
 from servicekit.testing import running_app
+from sqlalchemy import func, select, text
 
 
 class SampleSettings(KitSettings):
@@ -53,8 +52,12 @@ def sample_router() -> APIRouter:
 
 
 @pytest.fixture
-async def client(sample_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_service_app(SampleSettings(**kit_overrides(sample_db)), title="sample", routers=[sample_router()])
+async def client(
+    sample_db: str, kit_overrides: Callable[[str], dict[str, Any]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_service_app(
+        SampleSettings(**kit_overrides(sample_db)), title="sample", routers=[sample_router()]
+    )
     async with running_app(app) as client:
         yield client
 
@@ -79,7 +82,10 @@ async def test_metrics_expose_request_latency_by_route_template(
 ) -> None:
     await client.post("/v1/things", json={"name": "a", "price_cents": 1}, headers=bearer("agent"))
     body = (await client.get("/metrics")).text
-    assert 'dife_http_request_duration_seconds_count{method="POST",route="/v1/things",service="sample",status="201"}' in body
+    assert (
+        'dife_http_request_duration_seconds_count{method="POST",route="/v1/things",service="sample",status="201"}'
+        in body
+    )
 
 
 async def test_a_validation_error_is_a_problem_naming_the_field_never_a_500(

@@ -13,11 +13,10 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from dife_contracts import Envelope, topics
 from dife_contracts.events import HoldPlaced
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from servicekit.consumer import ConsumerSpec, EventConsumer, EventHandlers, EventMeta, TransientEventError
 from servicekit.testing import Infra, collect, eventually
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SOURCE = "/dife/servicekit-tests"
 
@@ -38,7 +37,8 @@ def handlers_for(behaviour: Behaviour) -> EventHandlers:
     async def record_hold(session: AsyncSession, event: HoldPlaced, meta: EventMeta) -> None:
         behaviour.calls += 1
         await session.execute(
-            text("INSERT INTO effects (event_id, hold_id) VALUES (:e, :h)"), {"e": meta.event_id, "h": event.hold_id}
+            text("INSERT INTO effects (event_id, hold_id) VALUES (:e, :h)"),
+            {"e": meta.event_id, "h": event.hold_id},
         )
         if event.hold_id in behaviour.fail_transiently_for:
             raise TransientEventError("the downstream dependency is down")
@@ -79,16 +79,23 @@ async def running_consumer(
             await task
 
 
-async def send_envelope(producer: AIOKafkaProducer, topic: str, envelope: Envelope, value: bytes | None = None) -> None:
+async def send_envelope(
+    producer: AIOKafkaProducer, topic: str, envelope: Envelope, value: bytes | None = None
+) -> None:
     await producer.send_and_wait(
-        topic, value=envelope.data if value is None else value, key=envelope.kafka_key(), headers=envelope.kafka_headers()
+        topic,
+        value=envelope.data if value is None else value,
+        key=envelope.kafka_key(),
+        headers=envelope.kafka_headers(),
     )
 
 
 async def effects_of(sessionmaker: async_sessionmaker[AsyncSession], hold_id: uuid.UUID) -> int:
     async with sessionmaker() as session:
         return int(
-            await session.scalar(select(func.count()).select_from(text("effects")).where(text("hold_id = :h")), {"h": hold_id})
+            await session.scalar(
+                select(func.count()).select_from(text("effects")).where(text("hold_id = :h")), {"h": hold_id}
+            )
             or 0
         )
 
@@ -118,7 +125,9 @@ async def test_the_same_event_delivered_twice_is_applied_once(
     await send_envelope(producer, ledger_topic, envelope)
     await send_envelope(producer, ledger_topic, Envelope.wrap(marker, source=SOURCE))
 
-    async with running_consumer(infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour):
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour
+    ):
         assert await eventually(lambda: _applied(sessionmaker, marker.hold_id))
 
     assert await effects_of(sessionmaker, event.hold_id) == 1
@@ -141,7 +150,9 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_with_its_error_and_t
     await send_envelope(producer, ledger_topic, poison, value=b'{"elu_id": "not-a-uuid", "amount_cents": -5}')
     await send_envelope(producer, ledger_topic, Envelope.wrap(good, source=SOURCE))
 
-    async with running_consumer(infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, Behaviour()) as c:
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, Behaviour()
+    ) as c:
         assert await eventually(lambda: _applied(sessionmaker, good.hold_id)), "the partition went on"
         assert c.dead_lettered_total == 1
 
@@ -161,7 +172,9 @@ async def test_a_dead_lettered_record_carries_the_error_in_its_headers(
     behaviour.fail_times[always_failing.hold_id] = 99
     await send_envelope(producer, ledger_topic, Envelope.wrap(always_failing, source=SOURCE))
 
-    async with running_consumer(infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour) as c:
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour
+    ) as c:
         assert await eventually(lambda: _dead_lettered(c))
 
     from aiokafka import AIOKafkaConsumer
@@ -180,7 +193,9 @@ async def test_a_dead_lettered_record_carries_the_error_in_its_headers(
     assert b"a bug that goes away on retry" in headers["dlt_error"]
     assert headers["dlt_original_topic"] == ledger_topic.encode()
     assert behaviour.calls == 3, "tried max_attempts times before parking it"
-    assert await effects_of(sessionmaker, always_failing.hold_id) == 0, "no partial effect of a failed attempt"
+    assert await effects_of(sessionmaker, always_failing.hold_id) == 0, (
+        "no partial effect of a failed attempt"
+    )
 
 
 async def _dead_lettered(consumer: EventConsumer) -> bool:
@@ -231,7 +246,9 @@ async def test_a_handler_that_fails_once_is_retried_and_applied_once_not_dead_le
     behaviour = Behaviour(fail_times={event.hold_id: 1})
     await send_envelope(producer, ledger_topic, Envelope.wrap(event, source=SOURCE))
 
-    async with running_consumer(infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour) as c:
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour
+    ) as c:
         assert await eventually(lambda: _applied(sessionmaker, event.hold_id))
         assert c.dead_lettered_total == 0
     assert await effects_of(sessionmaker, event.hold_id) == 1

@@ -11,15 +11,14 @@ from contextlib import asynccontextmanager
 import pytest
 from aiokafka import AIOKafkaProducer
 from dife_contracts.events import HoldPlaced
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from servicekit.db import plain_url
 from servicekit.kafka import make_producer
 from servicekit.outbox import enqueue, enqueue_many
 from servicekit.relay import OutboxRelay
 from servicekit.tables import outbox
 from servicekit.testing import Infra, collect, eventually
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SOURCE = "/dife/servicekit-tests"
 
@@ -29,7 +28,11 @@ async def running_relay(
     sample_db: str, producer: AIOKafkaProducer, prefix: str, **options: float
 ) -> AsyncIterator[OutboxRelay]:
     relay = OutboxRelay(
-        dsn=plain_url(sample_db), producer=producer, service_name="servicekit-tests", topic_prefix=prefix, **options
+        dsn=plain_url(sample_db),
+        producer=producer,
+        service_name="servicekit-tests",
+        topic_prefix=prefix,
+        **options,
     )
     task = asyncio.create_task(relay.run())
     try:
@@ -128,7 +131,7 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event_in_ke
 
     received = await collect(infra, ledger_topic, count=len(written) + 10_000, timeout_s=8)
     payloads = [envelope.parse() for envelope in received]
-    assert {e.hold_id for e in payloads} == {e.hold_id for e in written}, "no event lost"  # type: ignore[attr-defined]
+    assert {e.hold_id for e in payloads} == {e.hold_id for e in written}, "no event lost"
     for elu in elus:
         firsts: list[int] = []
         for event in payloads:

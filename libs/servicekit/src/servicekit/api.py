@@ -18,4 +18,5 @@ async def _transactional_session(request: Request) -> AsyncIterator[AsyncSession
 
 SessionDep = Annotated[AsyncSession, Depends(_transactional_session, scope="function")]
 """A session in a transaction that commits when the endpoint returns, *before* the response is sent
-(``scope="function"``), and rolls back if it raises: the request owns the transaction, use cases never commit."""
+(``scope="function"``), and rolls back if it raises: the request owns the transaction; use cases never
+commit."""

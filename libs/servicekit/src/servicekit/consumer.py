@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, KafkaError
 from dife_contracts import Envelope, Event, InvalidEnvelope, UnknownEventType
 from pydantic import ValidationError
@@ -108,7 +114,7 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+class _CommitOnRevoke(ConsumerRebalanceListener):
     def __init__(self, runner: EventConsumer) -> None:
         self._runner = runner
 
@@ -248,14 +254,18 @@ class EventConsumer:
                     await self._dead_letter(record, error)
                     return
                 delay = min(self._max_backoff_s, self._backoff_s * 2 ** (attempt - 1))
-                log.warning("event handling failed; retrying", error=repr(error), attempt=attempt, delay_s=delay)
+                log.warning(
+                    "event handling failed; retrying", error=repr(error), attempt=attempt, delay_s=delay
+                )
                 metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.type, "retried").inc()
                 await asyncio.sleep(delay)
 
     async def _apply(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, event: Event, handler: Handler
     ) -> None:
-        meta = EventMeta(envelope=envelope, topic=record.topic, partition=record.partition, offset=record.offset)
+        meta = EventMeta(
+            envelope=envelope, topic=record.topic, partition=record.partition, offset=record.offset
+        )
         async with self._sessionmaker.begin() as session:
             first_delivery = await session.scalar(
                 pg_insert(inbox)

@@ -52,7 +52,7 @@ async def idempotent(
     principal: Principal | None,
     compute: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
-    """Run ``compute`` (returning ``(status, body)``) once per ``Idempotency-Key``; replay its answer after."""
+    """Run ``compute`` (returning ``(status, body)``) once per ``Idempotency-Key``; replay its answer then."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         status, body = await compute()
@@ -70,8 +70,11 @@ async def idempotent(
     if inserted is None:
         stored = (
             await session.execute(
-                select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response)
-                .where(idempotency_keys.c.principal == owner, idempotency_keys.c.key == key)
+                select(
+                    idempotency_keys.c.request_hash,
+                    idempotency_keys.c.status_code,
+                    idempotency_keys.c.response,
+                ).where(idempotency_keys.c.principal == owner, idempotency_keys.c.key == key)
             )
         ).one()
         if stored.request_hash != request_hash:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
@@ -31,11 +32,10 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partit
         missing = sorted(set(topics) - existing)
         if not missing:
             return
-        try:
+        # Another service starting at the same time may create them first.
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(
                 [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
             )
-        except TopicAlreadyExistsError:
-            pass  # created concurrently by another service starting at the same time
     finally:
         await admin.close()

@@ -9,6 +9,7 @@ with consumers deduplicating on the CloudEvents id. Guarantees and their tests: 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -95,10 +96,8 @@ class OutboxRelay:
             idle_cycles += 1
             if idle_cycles % 10 == 1:
                 metrics.OUTBOX_BACKLOG.labels(self._service).set(await connection.fetchval(_BACKLOG_SQL))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
-            except TimeoutError:
-                pass
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
         """Publish the oldest rows and delete them once every one is acknowledged."""
@@ -110,7 +109,9 @@ class OutboxRelay:
         await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
         now = datetime.now(UTC)
         for row in rows:
-            metrics.RELAY_LATENCY_SECONDS.labels(self._service).observe((now - row["created_at"]).total_seconds())
+            metrics.RELAY_LATENCY_SECONDS.labels(self._service).observe(
+                (now - row["created_at"]).total_seconds()
+            )
             metrics.EVENTS_PUBLISHED.labels(self._service, row["topic"]).inc()
         self.published_total += len(rows)
         return len(rows)

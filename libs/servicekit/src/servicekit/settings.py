@@ -41,7 +41,9 @@ class KitSettings(BaseSettings):
     consumers_enabled: bool = True
     relay_poll_interval_s: float = 0.5
     relay_batch_size: int = 500
-    consumer_max_attempts: int = Field(default=3, ge=1, description="Attempts before a failing event is dead-lettered.")
+    consumer_max_attempts: int = Field(
+        default=3, ge=1, description="Attempts before a failing event is dead-lettered."
+    )
     consumer_backoff_s: float = 0.2
 
     def topic(self, logical: str) -> str:

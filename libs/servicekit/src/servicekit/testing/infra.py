@@ -46,11 +46,16 @@ def _pg_host_port(url: str) -> str:
 def _check(infra: Infra, origin: str) -> Infra:
     missing = [
         name
-        for name, address in (("Kafka", infra.kafka_bootstrap.split(",")[0]), ("PostgreSQL", _pg_host_port(infra.pg_admin_url)))
+        for name, address in (
+            ("Kafka", infra.kafka_bootstrap.split(",")[0]),
+            ("PostgreSQL", _pg_host_port(infra.pg_admin_url)),
+        )
         if not _reachable(address)
     ]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not reachable ({origin}: {infra}). {HOW_TO_START}", pytrace=False)
+        pytest.fail(
+            f"{' and '.join(missing)} not reachable ({origin}: {infra}). {HOW_TO_START}", pytrace=False
+        )
     return infra
 
 
@@ -76,10 +81,17 @@ def _local_stack() -> Infra:
     if root is None:
         pytest.fail(f"deploy/local/stack.py not found above {Path.cwd()}. {HOW_TO_START}", pytrace=False)
     stack = root / "deploy" / "local" / "stack.py"
-    started = subprocess.run([sys.executable, str(stack), "up"], cwd=root, capture_output=True, text=True, timeout=900)
+    started = subprocess.run(
+        [sys.executable, str(stack), "up"], cwd=root, capture_output=True, text=True, timeout=900
+    )
     if started.returncode != 0:
-        pytest.fail(f"the local stack did not start:\n{started.stdout}\n{started.stderr}\n{HOW_TO_START}", pytrace=False)
-    printed = subprocess.run([sys.executable, str(stack), "env"], cwd=root, capture_output=True, text=True, timeout=60)
+        pytest.fail(
+            f"the local stack did not start:\n{started.stdout}\n{started.stderr}\n{HOW_TO_START}",
+            pytrace=False,
+        )
+    printed = subprocess.run(
+        [sys.executable, str(stack), "env"], cwd=root, capture_output=True, text=True, timeout=60
+    )
     values = dict(
         line.removeprefix("export ").split("=", 1) for line in printed.stdout.splitlines() if "=" in line
     )

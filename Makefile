@@ -1,0 +1,50 @@
+# The DIFE platform. A newcomer needs two commands: `make run` and `make test`; each sets itself up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --locked
+STACK := $(RUN) python deploy/local/stack.py
+BENCH ?=
+
+.PHONY: help setup stack-up stack-down stack-status migrate run test bench lint tokens
+
+help:
+	@echo "make run    start Kafka, PostgreSQL and every service (Ctrl-C stops all)"
+	@echo "make test   every test (unit, integration, end-to-end) on real Kafka and PostgreSQL"
+	@echo "make bench  every benchmark (BENCH=<name> for one: $(notdir $(basename $(filter-out bench/common.py,$(wildcard bench/*.py)))))"
+	@echo "make lint   ruff and mypy"
+
+# Python 3.11+, uv (installed with pip when absent), the locked workspace.
+setup:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet uv
+	@$(UV) sync --all-packages --locked --quiet
+
+stack-up: setup
+	@$(STACK) up
+
+stack-down:
+	@$(STACK) down
+
+stack-status:
+	@$(STACK) status
+
+migrate: stack-up
+	@$(RUN) python deploy/local/run.py migrate
+
+run: stack-up
+	@$(RUN) python deploy/local/run.py run
+
+test: stack-up
+	@$(RUN) pytest
+
+bench: stack-up
+	@if [ -n "$(BENCH)" ]; then $(RUN) python bench/$(BENCH).py; \
+	else for b in $(filter-out bench/common.py,$(wildcard bench/*.py)); do $(RUN) python $$b || exit 1; done; fi
+
+lint: setup
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src)
+
+tokens: setup
+	@for role in agent ops; do echo "$$role: $$($(RUN) python -m servicekit.devtokens --role $$role)"; done
