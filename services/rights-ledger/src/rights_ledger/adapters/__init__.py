@@ -1,0 +1,1 @@
+"""Database tables and repositories, and the bulk jobs that work on them set-based."""

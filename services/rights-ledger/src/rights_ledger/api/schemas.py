@@ -1,0 +1,103 @@
+"""Request and response bodies of the ledger's API. Money is integer cents in ``*_cents`` fields."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from dife_contracts.enums import MandateFamily, RneFileType
+from pydantic import BaseModel, Field, StringConstraints
+
+from rights_ledger.domain.parameters import CampaignFamily
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class JobOut(BaseModel):
+    id: UUID
+    kind: str
+    status: Literal["pending", "running", "succeeded", "failed"]
+    params: dict[str, Any]
+    rows_done: int
+    rows_total: int
+    report: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class MandateOut(BaseModel):
+    mandate_id: UUID
+    file_type: RneFileType
+    family: MandateFamily
+    collectivite_code: str
+    collectivite_name: str
+    function: str
+    start_date: date
+    end_date: date | None
+
+
+class EluOut(BaseModel):
+    elu_id: UUID
+    family_name: str
+    given_names: str
+    birth_date: date
+    pension_liquidated_on: date | None
+    mandates: list[MandateOut]
+
+
+class ActivationIn(BaseModel):
+    nir: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = Field(
+        description="R-REG-3: checked, then kept only as a keyed hash; never stored or logged in clear"
+    )
+    family_name: Name
+    given_names: Name
+    birth_date: date
+
+
+class AccountOut(BaseModel):
+    elu_id: UUID
+    status: Literal["inactive", "active", "closed"]
+    balance_cents: int
+    held_cents: int
+    available_cents: int
+    cap_cents: int
+    mandate_training_allowed: bool
+    reinsertion_until: date | None
+
+
+class MovementOut(BaseModel):
+    id: UUID
+    kind: Literal["credit", "hold", "capture", "release", "expiry", "adjustment"]
+    amount_cents: int
+    balance_delta_cents: int
+    held_delta_cents: int
+    balance_after_cents: int
+    held_after_cents: int
+    at: datetime
+    reference: str | None
+
+
+class CampaignIn(BaseModel):
+    family: CampaignFamily
+    year: int = Field(ge=2000, le=2100)
+
+
+class PensionIn(BaseModel):
+    date: date
+
+
+class ExpiryRunIn(BaseModel):
+    as_of: date
+
+
+class AdjustmentIn(BaseModel):
+    amount_cents: int = Field(description="Signed: negative for a debit; never 0", strict=True)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+
+class AdjustmentOut(BaseModel):
+    movement_id: UUID
+    balance_after_cents: int

@@ -1,0 +1,62 @@
+"""Wiring of the rights-ledger: ``create_app(settings)``, and ``create_app_from_env()`` for uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from servicekit.app import create_service_app
+from servicekit.db import plain_url
+from servicekit.state import kit_state
+
+from rights_ledger.adapters.jobs import JobRunner
+from rights_ledger.api.routes import ROUTERS
+from rights_ledger.consumers import consumer_specs
+from rights_ledger.settings import Settings
+from rights_ledger.use_cases.campaigns import Crediting
+from rights_ledger.use_cases.registry import RegistryImport
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def jobs_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = kit_state(app)
+        if not settings.jobs_enabled:
+            yield
+            return
+        crediting = Crediting(state.sessionmaker, chunk_elus=settings.campaign_chunk_elus)
+        runner = JobRunner(
+            dsn=plain_url(settings.database_url),
+            engine=state.engine,
+            sessionmaker=state.sessionmaker,
+            handlers={
+                "rne_import": RegistryImport(state.sessionmaker).run,
+                "accrual_campaign": crediting.run_campaign,
+                "expiry_run": crediting.run_expiry,
+            },
+            poll_interval_s=settings.job_poll_interval_s,
+        )
+        state.extras["job_runner"] = runner
+        task = asyncio.create_task(runner.run(), name="ledger-jobs")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    app = create_service_app(
+        settings,
+        title="DIFE rights ledger",
+        description="Élus registry (RNE), DIFE accounts in cents, crediting campaigns, holds and expiry.",
+        routers=ROUTERS,
+        consumers=consumer_specs(),
+        extra_lifespan=jobs_lifespan,
+    )
+    app.state.ledger_settings = settings
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    return create_app(Settings())

@@ -1,0 +1,135 @@
+"""Fixtures of the ledger's integration tests: its real migrations on a fresh PostgreSQL database, the app
+running its lifespan (relay, consumers, job runner) on real Kafka, topics of its own per test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from rights_ledger.app import create_app
+from rights_ledger.settings import Settings
+from servicekit.db import make_engine, make_sessionmaker
+from servicekit.testing import migrate, running_app
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+NIR_KEY = "integration-test-nir-key"
+
+CM_HEADER = (
+    "Code du département;Libellé du département;Code de la collectivité à statut particulier;"
+    "Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;"
+    "Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;"
+    "Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;"
+    "Date de début de la fonction;Code nationalité"
+)
+CD_HEADER = (
+    "Code du département;Libellé du département;Code du canton;Libellé du canton;Nom de l'élu;"
+    "Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;"
+    "Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;"
+    "Date de début de la fonction;Code nationalité"
+)
+
+
+def cm_row(
+    family: str, given: str, birth: str, commune: str = "1001", start: str = "28/06/2020", function: str = ""
+) -> str:
+    return f"01;Ain;;;{commune};Commune {commune};{family};{given};F;{birth};23;Cadres;{start};{function};;FR"
+
+
+def cd_row(family: str, given: str, birth: str, start: str = "01/07/2021") -> str:
+    return f"01;Ain;0101;Canton 1;{family};{given};M;{birth};23;Cadres;{start};;;FR"
+
+
+def csv_file(header: str, *rows: str) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+@pytest.fixture
+async def ledger_db(fresh_database_url: str) -> str:
+    await migrate(ALEMBIC_INI, fresh_database_url)
+    return fresh_database_url
+
+
+@pytest.fixture
+def settings(ledger_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> Settings:
+    overrides = kit_overrides(ledger_db)
+    overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:6]}."
+    return Settings(**overrides, nir_hmac_key=NIR_KEY, job_poll_interval_s=0.05)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(create_app(settings)) as http:
+        yield http
+
+
+@pytest.fixture
+async def engine(ledger_db: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(ledger_db, pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def agent(bearer: Callable[..., dict[str, str]]) -> dict[str, str]:
+    return bearer("agent", sub="agent-007")
+
+
+async def wait_job(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], timeout_s: float = 60
+) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"job still {job['status']}"
+        await asyncio.sleep(0.05)
+
+
+async def import_rne(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    body: bytes,
+    file_type: str = "cm",
+    snapshot: str = "2026-01-15",
+) -> Any:
+    response = await client.post(
+        f"/v1/registry/imports?file_type={file_type}&snapshot_date={snapshot}", content=body, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    return await wait_job(client, f"/v1/registry/imports/{response.json()['id']}", headers)
+
+
+async def run_campaign(client: httpx.AsyncClient, headers: dict[str, str], family: str, year: int) -> Any:
+    response = await client.post(
+        "/v1/accrual-campaigns", json={"family": family, "year": year}, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    return await wait_job(client, f"/v1/accrual-campaigns/{response.json()['id']}", headers)
+
+
+async def find_elu(
+    client: httpx.AsyncClient, headers: dict[str, str], family: str, given: str, birth: date
+) -> Any:
+    response = await client.get(
+        "/v1/elus",
+        params={"family_name": family, "given_names": given, "birth_date": birth.isoformat()},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    [elu] = response.json()["items"]
+    return elu
