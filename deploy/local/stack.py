@@ -67,7 +67,7 @@ SERVICES = (
     ("contributions", "CONTRIBUTIONS", "contributions"),
     ("payout", "PAYOUT", "payout"),
 )
-DATABASES = tuple("dife_" + name.replace("-", "_") for name, _, _ in SERVICES)
+DATABASES = tuple("dife_" + name.replace("-", "_") for name, *_ in SERVICES)
 TOPICS = tuple(f"dife.{context}.events{suffix}" for _, _, context in SERVICES for suffix in ("", ".dlt"))
 
 
@@ -618,15 +618,20 @@ def cmd_status() -> int:
     return 0 if kafka_ok and pg_ok else 1
 
 
-def cmd_env() -> int:
-    base = f"postgresql://{PG_SUPERUSER}@127.0.0.1:{pg_port()}"
-    print(f"export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port()}")
-    print(f"export DIFE_PG_ADMIN_URL={base}/postgres")
+def stack_env() -> dict[str, str]:
+    """The variables that point tests and services at this stack."""
+    kafka = f"127.0.0.1:{kafka_port()}"
+    server = f"{PG_SUPERUSER}@127.0.0.1:{pg_port()}"
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "DIFE_PG_ADMIN_URL": f"postgresql://{server}/postgres"}
     for (_, prefix, _), database in zip(SERVICES, DATABASES, strict=True):
-        print(
-            f"export {prefix}_DATABASE_URL=postgresql+asyncpg://{PG_SUPERUSER}@127.0.0.1:{pg_port()}/{database}"
-        )
-        print(f"export {prefix}_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port()}")
+        env[f"{prefix}_DATABASE_URL"] = f"postgresql+asyncpg://{server}/{database}"
+        env[f"{prefix}_KAFKA_BOOTSTRAP_SERVERS"] = kafka
+    return env
+
+
+def cmd_env() -> int:
+    for name, value in stack_env().items():
+        print(f"export {name}={value}")
     return 0
 
 
