@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.pagination import Page, PageParams
 from servicekit.state import kit_state
+
+__all__ = ["Page", "PageParams", "SessionDep"]
 
 
 async def _transactional_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Any, Protocol
 from uuid import UUID
@@ -19,6 +18,7 @@ from uuid import UUID
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from dife_contracts.enums import Role
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -28,14 +28,6 @@ from servicekit.errors import Forbidden, Unauthorized
 ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 DEFAULT_LEEWAY_S = 30.0
 ROLES_CLAIM = "roles"
-
-
-class Role(StrEnum):
-    ELU = "elu"
-    ORGANISME = "organisme"
-    COLLECTIVITE = "collectivite"
-    AGENT = "agent"
-    OPS = "ops"
 
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.OPS})

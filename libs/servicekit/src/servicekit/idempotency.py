@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
-from servicekit.errors import Conflict, DomainError
+from servicekit.errors import Conflict, DomainError, problem_type
 from servicekit.tables import idempotency_keys
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -28,12 +28,12 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 class InvalidIdempotencyKey(DomainError):
     status = 400
-    type = "https://dife.gouv.fr/problems/invalid-idempotency-key"
+    type = problem_type("invalid-idempotency-key")
     title = "Invalid Idempotency-Key header"
 
 
 class IdempotencyKeyReused(Conflict):
-    type = "https://dife.gouv.fr/problems/idempotency-key-reused"
+    type = problem_type("idempotency-key-reused")
     title = "Idempotency-Key already used for another request"
 
 
