@@ -204,3 +204,21 @@ def test_a_nested_model_that_becomes_required_somewhere_deep_is_seen() -> None:
     new["$defs"]["Mandate"]["required"].append("end_date")
 
     assert breaking_changes(old, new) == ["mandates[].end_date: optional property became required"]
+
+
+class _Node(BaseModel):
+    label: str
+    children: list["_Node"] = []
+
+
+class _NodeWithRequiredWeight(BaseModel):
+    label: str
+    weight: int
+    children: list["_NodeWithRequiredWeight"] = []
+
+
+def test_a_recursive_model_is_compared_without_looping() -> None:
+    assert breaking_changes(_schema(_Node), _schema(_Node)) == []
+    assert breaking_changes(_schema(_Node), _schema(_NodeWithRequiredWeight)) == [
+        "weight: new required property"
+    ]

@@ -25,20 +25,17 @@ class _Comparison:
     def __init__(self, old_root: JsonSchema, new_root: JsonSchema) -> None:
         self.old_root = old_root
         self.new_root = new_root
-        self.following: set[tuple[str, str]] = set()
+        self.following: set[tuple[str | None, str | None]] = set()
 
     def differences(self, old: JsonSchema, new: JsonSchema, path: str) -> Iterator[str]:
-        refs = (old.get("$ref", ""), new.get("$ref", ""))
-        if all(refs) and refs in self.following:
-            return
-        self.following.add(refs)
-        try:
-            yield from self._compare(
-                _variants(_resolve(old, self.old_root), self.old_root),
-                _variants(_resolve(new, self.new_root), self.new_root),
-                path,
-            )
-        finally:
+        old_variants = _variants(_resolve(old, self.old_root), self.old_root)
+        new_variants = _variants(_resolve(new, self.new_root), self.new_root)
+        refs = (old.get("$ref"), new.get("$ref"))
+        if refs[0] is None or refs[1] is None:
+            yield from self._compare(old_variants, new_variants, path)
+        elif refs not in self.following:
+            self.following.add(refs)
+            yield from self._compare(old_variants, new_variants, path)
             self.following.discard(refs)
 
     def _compare(self, old: list[JsonSchema], new: list[JsonSchema], path: str) -> Iterator[str]:
