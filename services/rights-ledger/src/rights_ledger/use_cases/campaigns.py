@@ -24,8 +24,9 @@ from rights_ledger.domain.parameters import CAMPAIGN_FAMILY, CampaignFamily, cam
 from rights_ledger.use_cases import SOURCE
 
 _CHUNK_BOUND_SQL = """
-    SELECT max(elu_id) FROM (
+    SELECT elu_id FROM (
         SELECT elu_id FROM accounts WHERE elu_id > :after ORDER BY elu_id LIMIT :size) chunk
+    ORDER BY elu_id DESC LIMIT 1
 """
 
 # credited_in_campaign: a mandate runs on the campaign date; the longest-held one (earliest start, municipal

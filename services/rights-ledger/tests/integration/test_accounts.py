@@ -1,0 +1,210 @@
+"""Activation, reading, adjusting and the campaign on the real stack (R-ACT-1, R-REG-3, R-ACC-1..4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import httpx
+from rights_ledger.settings import Settings
+from servicekit.testing import Infra, collect
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .conftest import CD_HEADER, CM_HEADER, cd_row, cm_row, csv_file, find_elu, import_rne, run_campaign
+
+NIR = "206127511100564"
+Bearer = Callable[..., dict[str, str]]
+
+
+async def _activate(
+    client: httpx.AsyncClient, bearer: Bearer, subject: str, **identity: str
+) -> httpx.Response:
+    body = {
+        "nir": NIR,
+        "family_name": "Dupont",
+        "given_names": "Élise",
+        "birth_date": "1961-03-05",
+    } | identity
+    return await client.post("/v1/accounts/activation", json=body, headers=bearer("elu", sub=subject))
+
+
+async def test_activation_checks_the_nir_and_matches_exactly_one_elu_R_ACT_1_R_REG_3(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+
+    bad_key = await _activate(client, bearer, "fc-1", nir="206127511100565")
+    assert bad_key.status_code == 422
+    assert bad_key.headers["content-type"].startswith("application/problem+json")
+    assert [r["id"] for r in bad_key.json()["rules"]] == ["R-REG-3"]
+    assert "206127511100565" not in bad_key.text
+
+    nobody = await _activate(client, bearer, "fc-1", family_name="Durand")
+    assert nobody.status_code == 422
+    assert [r["id"] for r in nobody.json()["rules"]] == ["R-ACT-1"]
+
+    ok = await _activate(client, bearer, "fc-1", family_name="DUPONT", given_names="elise")
+    assert ok.status_code == 200, ok.text
+    account = ok.json()
+    assert (account["status"], account["balance_cents"], account["cap_cents"]) == ("active", 0, 80_000)
+
+    mine = await client.get(f"/v1/accounts/{account['elu_id']}", headers=bearer("elu", sub="fc-1"))
+    assert mine.status_code == 200
+    assert mine.json()["mandate_training_allowed"] is True
+
+    taken = await _activate(client, bearer, "fc-2")
+    assert taken.status_code == 409
+
+
+async def test_an_elu_reading_another_elus_account_gets_403_R_ACT_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    for path in (
+        f"/v1/accounts/{elu['elu_id']}",
+        f"/v1/accounts/{elu['elu_id']}/movements",
+        f"/v1/elus/{elu['elu_id']}",
+    ):
+        other = await client.get(path, headers=bearer("elu", sub="someone-else"))
+        assert other.status_code == 403, path
+        assert (await client.get(path, headers=bearer("elu", sub=elu["elu_id"]))).status_code == 200
+        assert (await client.get(path)).status_code == 401
+    organisme = await client.get(f"/v1/accounts/{elu['elu_id']}", headers=bearer("organisme", siret="1" * 14))
+    assert organisme.status_code == 403
+
+
+async def test_campaign_credits_400_then_caps_at_800_once_a_year_R_ACC_1_R_ACC_2(
+    client: httpx.AsyncClient, agent: dict[str, str], settings: Settings, infra: Infra
+) -> None:
+    await import_rne(
+        client,
+        agent,
+        csv_file(
+            CM_HEADER,
+            cm_row("DUPONT", "Élise", "05/03/1961"),
+            cm_row("DUPONT", "Élise", "05/03/1961", commune="1002"),
+        ),
+    )
+    elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    account_path = f"/v1/accounts/{elu['elu_id']}"
+
+    first = await run_campaign(client, agent, "municipal", 2026)
+    assert first["status"] == "succeeded", first
+    assert (first["report"]["credited"], first["report"]["total_cents"]) == (1, 40_000)
+    again = await run_campaign(client, agent, "municipal", 2026)
+    assert (again["report"]["credited"], again["report"]["skipped"]) == (0, 1)
+    other = await run_campaign(client, agent, "other", 2026)
+    assert other["report"]["credited"] == 0
+    assert (await client.get(account_path, headers=agent)).json()["balance_cents"] == 40_000
+
+    adjusted = await client.post(
+        f"{account_path}/adjustments",
+        json={"amount_cents": 10_000, "reason": "RNE correction"},
+        headers=agent,
+    )
+    assert adjusted.status_code == 201, adjusted.text
+    capped = await run_campaign(client, agent, "municipal", 2027)
+    assert (capped["report"]["credited"], capped["report"]["capped"], capped["report"]["total_cents"]) == (
+        1,
+        1,
+        30_000,
+    )
+    assert (await client.get(account_path, headers=agent)).json()["balance_cents"] == 80_000
+    at_cap = await run_campaign(client, agent, "municipal", 2028)
+    assert (at_cap["report"]["credited"], at_cap["report"]["capped"]) == (0, 1)
+
+    movements = (await client.get(f"{account_path}/movements?limit=2", headers=agent)).json()
+    assert [m["kind"] for m in movements["items"]] == ["credit", "adjustment"]
+    rest = (
+        await client.get(f"{account_path}/movements?cursor={movements['next_cursor']}", headers=agent)
+    ).json()
+    assert [(m["kind"], m["amount_cents"], m["balance_after_cents"]) for m in rest["items"]] == [
+        ("credit", 30_000, 80_000)
+    ]
+    assert rest["next_cursor"] is None
+
+    credited = await collect(
+        infra,
+        settings.topic("dife.ledger.events"),
+        count=2,
+        where=lambda e: e.type == "dife.ledger.rights_credited.v1" and e.subject == elu["elu_id"],
+    )
+    assert len(credited) == 2
+
+
+async def test_municipal_on_30_march_departmental_on_5_july_R_ACC_3(
+    client: httpx.AsyncClient, agent: dict[str, str]
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("ROUX", "Anne", "02/02/1972")))
+    await import_rne(client, agent, csv_file(CD_HEADER, cd_row("BLANC", "Luc", "03/03/1973")), file_type="cd")
+    municipal = await run_campaign(client, agent, "municipal", 2026)
+    assert (municipal["report"]["campaign_date"], municipal["report"]["credited"]) == ("2026-03-30", 1)
+    other = await run_campaign(client, agent, "other", 2026)
+    assert (other["report"]["campaign_date"], other["report"]["credited"]) == ("2026-07-05", 1)
+    luc = await find_elu(client, agent, "Blanc", "Luc", date(1973, 3, 3))
+    movements = (await client.get(f"/v1/accounts/{luc['elu_id']}/movements", headers=agent)).json()["items"]
+    assert [m["reference"] for m in movements] == ["campaign other 2026"]
+
+
+async def test_adjustment_never_above_cap_nor_below_zero_R_ACC_2(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("ROUX", "Anne", "02/02/1972")))
+    elu = await find_elu(client, agent, "Roux", "Anne", date(1972, 2, 2))
+    path = f"/v1/accounts/{elu['elu_id']}/adjustments"
+    above = await client.post(path, json={"amount_cents": 80_001, "reason": "too much"}, headers=agent)
+    assert above.status_code == 422
+    assert above.json()["rules"][0]["id"] == "R-ACC-2"
+    below = await client.post(path, json={"amount_cents": -1, "reason": "too little"}, headers=agent)
+    assert below.status_code == 422
+    as_elu = await client.post(
+        path, json={"amount_cents": 1, "reason": "self"}, headers=bearer("elu", sub=elu["elu_id"])
+    )
+    assert as_elu.status_code == 403
+    keyed = {**agent, "Idempotency-Key": "adj-1"}
+    first = await client.post(path, json={"amount_cents": 500, "reason": "correction"}, headers=keyed)
+    replay = await client.post(path, json={"amount_cents": 500, "reason": "correction"}, headers=keyed)
+    assert first.status_code == replay.status_code == 201
+    assert first.json() == replay.json()
+    other_body = await client.post(path, json={"amount_cents": 600, "reason": "correction"}, headers=keyed)
+    assert other_body.status_code == 409
+    account = (await client.get(f"/v1/accounts/{elu['elu_id']}", headers=agent)).json()
+    assert account["balance_cents"] == 500
+
+
+async def test_the_journal_is_append_only_and_balances_are_checked_in_the_database_R_ACC_2(
+    client: httpx.AsyncClient, agent: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("ROUX", "Anne", "02/02/1972")))
+    await run_campaign(client, agent, "municipal", 2026)
+    for statement in (
+        "UPDATE movements SET amount_cents = 1",
+        "DELETE FROM movements",
+        "UPDATE accounts SET balance_cents = -1",
+        "UPDATE accounts SET balance_cents = cap_cents + 1",
+        "UPDATE accounts SET held_cents = balance_cents + 1",
+        "INSERT INTO credits SELECT elu_id, 2026, gen_random_uuid(), 'municipal', 1, '2026-03-30' "
+        "FROM accounts",
+    ):
+        async with sessionmaker() as session:
+            try:
+                await session.execute(text(statement))
+                await session.commit()
+            except DBAPIError:
+                await session.rollback()
+            else:
+                raise AssertionError(f"the database accepted: {statement}")
+    async with sessionmaker() as session:
+        sums = (
+            await session.execute(
+                text(
+                    "SELECT a.balance_cents, a.held_cents, "
+                    "sum(m.balance_delta_cents), sum(m.held_delta_cents) "
+                    "FROM accounts a JOIN movements m USING (elu_id) GROUP BY a.elu_id"
+                )
+            )
+        ).one()
+    assert sums[0] == sums[2] == 40_000 and sums[1] == sums[3] == 0
