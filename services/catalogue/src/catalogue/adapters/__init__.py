@@ -1,0 +1,1 @@
+"""PostgreSQL tables, repositories and search queries of the catalogue."""

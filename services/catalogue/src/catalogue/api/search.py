@@ -1,0 +1,198 @@
+"""``GET /v1/offers``: the public national search (French full text, filters, facets, keyset pages)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from dife_contracts.enums import Modality, TrainingPurpose
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from servicekit.api import SessionDep
+from servicekit.errors import problem_responses
+from servicekit.pagination import (
+    DEFAULT_LIMIT,
+    MAX_CURSOR_LENGTH,
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+)
+
+from catalogue.adapters.search import (
+    Position,
+    SearchFilters,
+    SearchHit,
+    SortOrder,
+    effective_sort,
+    search_offers,
+)
+from catalogue.api.schemas import QualityOut
+
+router = APIRouter(prefix="/v1/offers", tags=["search"])
+
+MAX_SEARCH_LIMIT = 100
+_KEY_TYPES: dict[SortOrder, tuple[type, ...]] = {
+    SortOrder.RELEVANCE: (float, int),
+    SortOrder.START_DATE: (date,),
+    SortOrder.PRICE: (int,),
+    SortOrder.DISTANCE: (float, int),
+}
+
+
+class OfferHit(BaseModel):
+    id: uuid.UUID
+    kind: TrainingPurpose
+    title: str
+    summary: str
+    theme_code: str | None
+    certification_code: str | None
+    siret: str
+    organisme_name: str
+    modality: Modality
+    city: str | None
+    department: str | None
+    region: str | None
+    hours: Decimal
+    price_ht_cents: int
+    price_ttc_cents: int
+    next_start_date: date | None
+    quality: QualityOut
+    distance_km: float | None = Field(description="From `near`, when given")
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class Facets(BaseModel):
+    theme: list[FacetCount]
+    department: list[FacetCount]
+    modality: list[FacetCount]
+
+
+class SearchPage(BaseModel):
+    items: list[OfferHit]
+    next_cursor: str | None
+    total: int = Field(description="Offers matching the query and filters, on every page")
+    sort: SortOrder
+    facets: Facets = Field(description="Counts of the matching offers by theme, département and modality")
+
+
+def _query_error(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
+
+
+def _parse_near(near: str | None) -> tuple[float, float] | None:
+    if near is None:
+        return None
+    try:
+        lat_text, lon_text = near.split(",")
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError as error:
+        raise _query_error("near", "expected `lat,lon` in decimal degrees, e.g. `45.76,4.83`") from error
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _query_error("near", "latitude within ±90, longitude within ±180")
+    return lat, lon
+
+
+def _position(cursor: str, sort: SortOrder) -> Position:
+    values = decode_cursor(cursor)
+    if len(values) != 3 or values[0] != sort.value:
+        raise InvalidCursor("the cursor belongs to another sort order; start again without it")
+    _, key, offer_id = values
+    if not isinstance(offer_id, uuid.UUID):
+        raise InvalidCursor()
+    if key is not None and (isinstance(key, bool) or not isinstance(key, _KEY_TYPES[sort])):
+        raise InvalidCursor()
+    if isinstance(key, int) and sort in (SortOrder.RELEVANCE, SortOrder.DISTANCE):
+        key = float(key)
+    return Position(key=key, offer_id=offer_id)
+
+
+def _hit(hit: SearchHit) -> OfferHit:
+    return OfferHit(
+        id=hit.id,
+        kind=TrainingPurpose(hit.kind),
+        title=hit.title,
+        summary=hit.summary,
+        theme_code=hit.theme_code,
+        certification_code=hit.certification_code,
+        siret=hit.siret,
+        organisme_name=hit.organisme_name,
+        modality=Modality(hit.modality),
+        city=hit.city,
+        department=hit.department,
+        region=hit.region,
+        hours=hit.hours,
+        price_ht_cents=hit.price_ht_cents,
+        price_ttc_cents=hit.price_ttc_cents,
+        next_start_date=hit.next_start_date,
+        quality=QualityOut.of(hit.rating_count, hit.rating_sum),
+        distance_km=round(hit.distance_km, 3) if hit.distance_km is not None else None,
+    )
+
+
+@router.get("", response_model=SearchPage, responses=problem_responses(422))
+async def search(
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=200, description="Words in French; accents optional")] = None,
+    kind: TrainingPurpose | None = None,
+    theme: Annotated[str | None, Query(max_length=20)] = None,
+    department: Annotated[str | None, Query(pattern=r"^(\d{2}|2[AB]|97\d)$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    modality: Modality | None = None,
+    starts_after: Annotated[date | None, Query(description="An open session starts on or after")] = None,
+    starts_before: Annotated[date | None, Query(description="An open session starts on or before")] = None,
+    max_price_cents: Annotated[int | None, Query(ge=0)] = None,
+    organisme: Annotated[str | None, Query(pattern=r"^\d{14}$", description="SIRET")] = None,
+    near: Annotated[str | None, Query(description="`lat,lon`: distances, and `sort=distance`")] = None,
+    radius_km: Annotated[
+        float | None, Query(gt=0, le=2000, description="Only offers this close to `near`")
+    ] = None,
+    sort: SortOrder | None = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = min(DEFAULT_LIMIT, 20),
+) -> SearchPage:
+    """Published offers only. Default order: relevance with `q`, else the soonest session first."""
+    point = _parse_near(near)
+    if radius_km is not None and point is None:
+        raise _query_error("radius_km", "`radius_km` needs `near`")
+    if sort is SortOrder.DISTANCE and point is None:
+        raise _query_error("sort", "`sort=distance` needs `near=lat,lon`")
+    text = q.strip() if q and q.strip() else None
+    filters = SearchFilters(
+        q=text,
+        kind=kind.value if kind else None,
+        theme=theme,
+        department=department,
+        region=region,
+        modality=modality.value if modality else None,
+        starts_after=starts_after,
+        starts_before=starts_before,
+        max_price_cents=max_price_cents,
+        organisme=organisme,
+        near=point,
+        radius_km=radius_km,
+    )
+    order = effective_sort(sort, filters)
+    after = _position(cursor, order) if cursor else None
+    result = await search_offers(session, filters, sort=order, after=after, limit=limit)
+    next_cursor = None
+    if result.has_more:
+        last = result.hits[-1]
+        next_cursor = encode_cursor((order.value, last.sort_key, last.id))
+    facets: dict[str, Any] = {
+        name: [FacetCount(value=f.value, count=f.count) for f in counts]
+        for name, counts in result.facets.items()
+    }
+    return SearchPage(
+        items=[_hit(hit) for hit in result.hits],
+        next_cursor=next_cursor,
+        total=result.total,
+        sort=order,
+        facets=Facets(**facets),
+    )

@@ -1,0 +1,28 @@
+"""Wiring of the catalogue: routers, the dossier-events consumer, servicekit's runtime."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from servicekit.app import create_service_app
+
+from catalogue.api.offers import router as offers_router
+from catalogue.api.organismes import router as organismes_router
+from catalogue.api.search import router as search_router
+from catalogue.api.themes import router as themes_router
+from catalogue.consumers.dossier import consumer_spec
+from catalogue.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    return create_service_app(
+        settings,
+        title="DIFE catalogue",
+        description="Training organisations and their agréments, offers and sessions, national search.",
+        routers=[themes_router, organismes_router, search_router, offers_router],
+        consumers=[consumer_spec()],
+    )
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory catalogue.app:create_app_from_env``: settings from ``CATALOGUE_*``."""
+    return create_app(Settings())
