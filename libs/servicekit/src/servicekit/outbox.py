@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from dife_contracts import Envelope, Event
+from dife_contracts import Event
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,31 +20,33 @@ from servicekit.tracing import current_traceparent
 _COPY_COLUMNS = ("topic", "ce_id", "ce_type", "ce_source", "ce_subject", "ce_time", "traceparent", "payload")
 
 
-def _row(event: Event, source: str, time: datetime) -> tuple[object, ...]:
-    envelope = Envelope.wrap(event, source=source, time=time, traceparent=current_traceparent.get())
+def _row(event: Event, source: str, time: datetime, traceparent: str | None) -> tuple[object, ...]:
+    """The envelope's attributes as an outbox row (the relay turns it into an `Envelope` on the way out)."""
     return (
         event.topic,
-        uuid.UUID(envelope.id),
-        envelope.type,
-        envelope.source,
-        envelope.subject,
-        envelope.time,
-        envelope.traceparent,
-        envelope.data,
+        uuid.uuid4(),
+        event.ce_type,
+        source,
+        event.aggregate_id(),
+        time,
+        traceparent,
+        event.to_json(),
     )
 
 
 async def enqueue(session: AsyncSession, event: Event, *, source: str) -> uuid.UUID:
     """Add one event to the outbox within the session's transaction; returns its CloudEvents id."""
-    row = dict(zip(_COPY_COLUMNS, _row(event, source, datetime.now(UTC)), strict=True))
+    row = dict(
+        zip(_COPY_COLUMNS, _row(event, source, datetime.now(UTC), current_traceparent.get()), strict=True)
+    )
     await session.execute(insert(outbox).values(**row))
     return row["ce_id"]  # type: ignore[return-value]
 
 
 async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source: str) -> int:
     """Add many events with one COPY (bulk jobs: a crediting campaign writes hundreds of thousands)."""
-    now = datetime.now(UTC)
-    records = [_row(event, source, now) for event in events]
+    now, traceparent = datetime.now(UTC), current_traceparent.get()
+    records = [_row(event, source, now, traceparent) for event in events]
     if not records:
         return 0
     connection = await session.connection()
