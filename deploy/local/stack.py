@@ -72,11 +72,12 @@ TOPICS = tuple(f"dife.{context}.events{suffix}" for _, _, context in SERVICES fo
 
 
 class StackError(Exception):
-    """A failure the user can act on; `log` names the log whose tail explains it."""
+    """A failure the user can act on; `log` names the log whose tail (from byte `since`) explains it."""
 
-    def __init__(self, message: str, log: Path | None = None) -> None:
+    def __init__(self, message: str, log: Path | None = None, since: int = 0) -> None:
         super().__init__(message)
         self.log = log
+        self.since = since
 
 
 def say(message: str) -> None:
@@ -119,10 +120,12 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def log_tail(path: Path, lines: int = 40) -> str:
+def log_tail(path: Path, since: int = 0, lines: int = 40) -> str:
     if not path.exists():
         return f"({path} does not exist)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    with path.open("rb") as log:
+        log.seek(since)
+        return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
 
 
 @contextlib.contextmanager
@@ -284,19 +287,23 @@ def kafka_pid() -> int | None:
     return None
 
 
-def wait_kafka_ready(pid: int, log_offset: int, timeout: float = 120.0) -> None:
+def wait_kafka_ready(
+    pid: int, log_offset: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 120.0
+) -> None:
+    """Polls the log and the port; `process` is given when this command started the broker (to reap it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not pid_alive(pid):
+        exit_code = process.poll() if process is not None else (None if pid_alive(pid) else "?")
+        if exit_code is not None:
             KAFKA_PID.unlink(missing_ok=True)
-            raise StackError("Kafka exited during start-up", KAFKA_LOG)
+            raise StackError(f"Kafka exited during start-up (exit code {exit_code})", KAFKA_LOG, log_offset)
         with KAFKA_LOG.open("rb") as log:
             log.seek(log_offset)
             started = KAFKA_READY_LINE.encode() in log.read()
         if started and port_open(kafka_port()):
             return
         time.sleep(0.25)
-    raise StackError(f"Kafka not ready after {timeout:.0f}s (pid {pid} still running)", KAFKA_LOG)
+    raise StackError(f"Kafka not ready after {timeout:.0f}s (pid {pid} still running)", KAFKA_LOG, log_offset)
 
 
 def start_kafka() -> None:
@@ -331,7 +338,7 @@ def start_kafka() -> None:
         )
     KAFKA_PID.write_text(f"{process.pid}\n")
     say(f"Kafka starting (pid {process.pid}), log: {KAFKA_LOG.relative_to(REPO)}")
-    wait_kafka_ready(process.pid, log_offset)
+    wait_kafka_ready(process.pid, log_offset, process)
     say(f"Kafka ready on 127.0.0.1:{kafka_port()} (controller {controller_port()})")
 
 
@@ -440,7 +447,7 @@ def prepare_pg_permissions() -> None:
         if not user_can_access(user, Path(pg_bin("postgres")), "-x"):
             raise StackError(f"{user} cannot execute {pg_bin('postgres')}; check its parents' permissions")
     if not user_can_access(user, PG_HOME, "-x"):
-        say(f"opening traversal of {PG_HOME.parent} for {user}")
+        say(f"opening traversal (o+x) of the folders above {PG_HOME} for {user}")
         open_path_to(PG_HOME)
     account = pwd.getpwnam(user)
     for owned in (PG_HOME, PG_DATA, PG_LOG):
@@ -647,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as error:
         print(f"[stack] ERROR: {error}", file=sys.stderr)
         if error.log is not None:
-            print(f"[stack] last lines of {error.log}:\n{log_tail(error.log)}", file=sys.stderr)
+            print(f"[stack] last lines of {error.log}:\n{log_tail(error.log, error.since)}", file=sys.stderr)
         return 1
 
 
