@@ -150,7 +150,7 @@ class Catalogue:
 CatalogueFactory = Callable[..., Any]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def start_catalogue(
     database_factory: Callable[[], Awaitable[str]],
     kit_overrides: Callable[[str], dict[str, Any]],
@@ -179,7 +179,7 @@ async def catalogue(start_catalogue: Callable[..., Any]) -> AsyncIterator[Catalo
         yield running
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def siret() -> Callable[[], str]:
     """``siret()``: a new valid SIRET each call."""
     counter = iter(range(uuid.uuid4().int % 1_000_000, 10**8))
