@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import httpx
+from dife_contracts.events import EluMandatesChanged, EluRegistered
 from rights_ledger.settings import Settings
 from servicekit.testing import Infra, collect
 
@@ -42,6 +43,9 @@ async def test_import_creates_elus_and_mandates_and_reports_bad_lines_R_REG_1_R_
         where=lambda e: e.type == "dife.ledger.elu_registered.v1",
     )
     assert {e.subject for e in registered} >= {elu["elu_id"]}
+    parsed = [e.parse() for e in registered if e.subject == elu["elu_id"]]
+    assert isinstance(parsed[0], EluRegistered)
+    assert (parsed[0].family_name, parsed[0].mandates[0].collectivite_code) == ("DUPONT", "01001")
 
 
 async def test_a_mandate_absent_from_the_next_snapshot_ends_at_its_date_R_REG_2(
@@ -63,7 +67,10 @@ async def test_a_mandate_absent_from_the_next_snapshot_ends_at_its_date_R_REG_2(
         count=1,
         where=lambda e: e.type == "dife.ledger.elu_mandates_changed.v1" and e.subject == luc["elu_id"],
     )
-    assert b'"last_mandate_end":"2026-03-22"' in changed.data
+    event = changed.parse()
+    assert isinstance(event, EluMandatesChanged)
+    assert (event.last_mandate_end, event.snapshot_date) == (date(2026, 3, 22), date(2026, 3, 22))
+    assert event.mandates[0].end_date == date(2026, 3, 22)
 
 
 async def test_a_file_without_a_readable_row_changes_nothing_R_REG_1(

@@ -34,12 +34,12 @@ def test_municipal_file_in_utf8_with_french_dates_R_REG_1() -> None:
     parsed = parse_rne(data, RneFileType.CM)
     assert parsed.rejected == []
     [record] = parsed.records
+    assert parsed.mandate_family is MandateFamily.MUNICIPAL
     assert record.collectivite_code == "01001"
     assert record.collectivite_name == "L'Abergement-Clémenciat"
     assert record.birth_date == date(1961, 3, 5)
     assert record.mandate_start == date(2020, 6, 28)
     assert record.given_key == "ELISE"
-    assert record.mandate_type is MandateFamily.MUNICIPAL
     assert record.function == "Maire"
 
 
@@ -106,9 +106,10 @@ def test_each_file_type_has_its_own_leading_columns_R_REG_1(
     file_type: RneFileType, lead: str, values: str, code: str, mandate_type: MandateFamily
 ) -> None:
     data = f"{lead};{TAIL}\n{values};ROUX;Anne;F;02/02/1972;1;a;01/07/2021;;;FR\n".encode()
-    [record] = parse_rne(data, file_type).records
+    parsed = parse_rne(data, file_type)
+    [record] = parsed.records
     assert record.collectivite_code == code
-    assert record.mandate_type is mandate_type
+    assert parsed.mandate_family is mandate_type
 
 
 def test_unknown_layout_is_refused_as_a_whole_R_REG_1() -> None:

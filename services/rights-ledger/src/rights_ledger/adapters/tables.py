@@ -124,19 +124,3 @@ jobs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
 )
-
-RNE_STAGING_COLUMNS = (
-    "job_id",
-    "line",
-    "family_name",
-    "given_names",
-    "family_key",
-    "given_key",
-    "birth_date",
-    "sex",
-    "collectivite_code",
-    "collectivite_name",
-    "department_code",
-    "function",
-    "mandate_start",
-)

@@ -12,6 +12,8 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
 
 from dife_contracts.enums import MandateFamily, RneFileType
 
@@ -66,9 +68,11 @@ class RneFormatError(ValueError):
     """R-REG-1: the file as a whole cannot be read (no header, unknown layout)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RneRecord:
-    """One good row: a person (R-REG-2 key) holding one function of a mandate in a collectivité."""
+class RneRecord(NamedTuple):
+    """One good row: a person (R-REG-2 key) holding one function of a mandate in a collectivité.
+
+    A tuple, in the column order of the import's staging table, so half a million of them load by COPY as is.
+    """
 
     line: int
     family_name: str
@@ -80,7 +84,6 @@ class RneRecord:
     collectivite_code: str
     collectivite_name: str
     department_code: str
-    mandate_type: MandateFamily
     mandate_start: date
     function: str
     function_start: date | None
@@ -96,6 +99,7 @@ class RejectedRow:
 class ParsedRne:
     records: list[RneRecord] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
+    mandate_family: MandateFamily = MandateFamily.MUNICIPAL
     encoding: str = "utf-8"
     delimiter: str = ";"
 
@@ -114,6 +118,7 @@ def decode(data: bytes) -> tuple[str, str]:
     raise RneFormatError("undecodable file")  # pragma: no cover - latin-1 decodes every byte
 
 
+@lru_cache(maxsize=100_000)
 def parse_date(raw: str) -> date:
     """R-REG-1: ``JJ/MM/AAAA`` (historical exports) or ``AAAA-MM-JJ`` (2026 exports)."""
     text = raw.strip()
@@ -155,7 +160,7 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
     """
     text, encoding = decode(data)
     delimiter, rows = iter_rows(text)
-    result = ParsedRne(encoding=encoding, delimiter=delimiter)
+    result = ParsedRne(mandate_family=MANDATE_TYPE[file_type], encoding=encoding, delimiter=delimiter)
     header = next(rows, None)
     if header is None:
         raise RneFormatError("empty file: no header line")
@@ -174,7 +179,6 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
     function_at = index.get(_FUNCTION)
     function_start_at = index.get(_FUNCTION_START)
     department_at = index.get(_DEPARTMENT)
-    mandate_type = MANDATE_TYPE[file_type]
     records, rejected = result.records, result.rejected
     for line, row in enumerate(rows, start=2):
         if not row or (len(row) == 1 and not row[0].strip()):
@@ -212,20 +216,19 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
             continue
         records.append(
             RneRecord(
-                line=line,
-                family_name=family_name,
-                given_names=given_names,
-                family_key=normalise_name(family_name),
-                given_key=normalise_name(given_names),
-                birth_date=birth_date,
-                sex=row[sex_at].strip() if sex_at is not None else "",
-                collectivite_code=pad_commune_code(code) if layout.pad_commune else code,
-                collectivite_name=row[name_at].strip() if name_at is not None else "",
-                department_code=row[department_at].strip() if department_at is not None else "",
-                mandate_type=mandate_type,
-                mandate_start=mandate_start,
-                function=row[function_at].strip() if function_at is not None else "",
-                function_start=function_start,
+                line,
+                family_name,
+                given_names,
+                normalise_name(family_name),
+                normalise_name(given_names),
+                birth_date,
+                row[sex_at].strip() if sex_at is not None else "",
+                pad_commune_code(code) if layout.pad_commune else code,
+                row[name_at].strip() if name_at is not None else "",
+                row[department_at].strip() if department_at is not None else "",
+                mandate_start,
+                row[function_at].strip() if function_at is not None else "",
+                function_start,
             )
         )
     return result

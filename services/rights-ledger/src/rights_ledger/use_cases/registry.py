@@ -1,34 +1,52 @@
 """RNE import: parse, COPY into a staging table, merge set-based, publish what changed (R-REG-1, R-REG-2).
 
-The whole merge and its events are one transaction: the snapshot applies entirely or not at all, and a job
-taken up again after a crash starts from the file, which is kept in the job row.
+The load, the merge and its events are one transaction: the snapshot applies entirely or not at all, and a
+job taken up again after a crash starts again from the file, which is kept in the job row.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
 from datetime import date
 from typing import Any
 from uuid import UUID
 
-from dife_contracts.enums import MandateFamily, RneFileType
+from dife_contracts.enums import RneFileType
 from dife_contracts.events import EluMandatesChanged, EluRegistered
-from dife_contracts.events.ledger import Mandate as MandatePayload
-from servicekit.outbox import enqueue_many
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rights_ledger.adapters.jobs import JobProgress, JobRejected
-from rights_ledger.adapters.tables import RNE_STAGING_COLUMNS, jobs
-from rights_ledger.domain.mandates import Mandate, last_mandate_end
+from rights_ledger.adapters.outbox_sql import outbox_insert, outbox_params
+from rights_ledger.adapters.tables import jobs
 from rights_ledger.domain.parameters import parameters_at
-from rights_ledger.domain.rne import MANDATE_TYPE, RneFormatError, RneRecord, parse_rne
+from rights_ledger.domain.rne import RneFormatError, RneRecord, parse_rne
 from rights_ledger.use_cases import SOURCE
 
 MAX_REJECTED_IN_REPORT = 10_000
+COPY_CHUNK_ROWS = 100_000
+
+_STAGING_DDL = """
+    CREATE TEMP TABLE import_rows (
+        line integer NOT NULL,
+        family_name text NOT NULL,
+        given_names text NOT NULL,
+        family_key text NOT NULL,
+        given_key text NOT NULL,
+        birth_date date NOT NULL,
+        sex text NOT NULL,
+        collectivite_code text NOT NULL,
+        collectivite_name text NOT NULL,
+        department_code text NOT NULL,
+        mandate_start date NOT NULL,
+        function text NOT NULL,
+        function_start date
+    ) ON COMMIT DROP
+"""
 
 _MERGE_STATEMENTS = (
+    "ANALYZE import_rows",
     "CREATE TEMP TABLE import_new_elus (elu_id uuid PRIMARY KEY) ON COMMIT DROP",
     "CREATE TEMP TABLE import_changed (elu_id uuid NOT NULL, change text NOT NULL) ON COMMIT DROP",
     # R-REG-2: a new person (normalised names, birth date) becomes an élu with an inactive account.
@@ -36,11 +54,11 @@ _MERGE_STATEMENTS = (
     WITH persons AS (
         SELECT DISTINCT ON (family_key, given_key, birth_date)
                family_name, given_names, family_key, given_key, birth_date, sex
-        FROM rne_staging WHERE job_id = :job_id
+        FROM import_rows
         ORDER BY family_key, given_key, birth_date, line
     ), inserted AS (
         INSERT INTO elus (elu_id, family_name, given_names, family_key, given_key, birth_date, sex)
-        SELECT gen_random_uuid(), family_name, given_names, family_key, given_key, birth_date, sex
+        SELECT ledger_new_id(), family_name, given_names, family_key, given_key, birth_date, sex
         FROM persons
         ON CONFLICT (family_key, given_key, birth_date) DO NOTHING
         RETURNING elu_id
@@ -54,9 +72,8 @@ _MERGE_STATEMENTS = (
     SELECT e.elu_id, s.collectivite_code, s.mandate_start,
            min(s.collectivite_name) AS collectivite_name, min(s.department_code) AS department_code,
            coalesce(string_agg(DISTINCT nullif(s.function, ''), ' ; '), '') AS function
-    FROM rne_staging s
+    FROM import_rows s
     JOIN elus e USING (family_key, given_key, birth_date)
-    WHERE s.job_id = :job_id
     GROUP BY e.elu_id, s.collectivite_code, s.mandate_start
     """,
     "ANALYZE import_mandates",
@@ -64,7 +81,7 @@ _MERGE_STATEMENTS = (
     WITH merged AS (
         INSERT INTO mandates (mandate_id, elu_id, file_type, family, collectivite_code, collectivite_name,
                               department_code, function, start_date)
-        SELECT gen_random_uuid(), elu_id, :file_type, :family, collectivite_code, collectivite_name,
+        SELECT ledger_new_id(), elu_id, :file_type, :family, collectivite_code, collectivite_name,
                department_code, function, mandate_start
         FROM import_mandates
         ON CONFLICT (elu_id, file_type, collectivite_code, start_date) DO UPDATE
@@ -105,15 +122,39 @@ _COUNTS_SQL = """
     FROM import_changed
 """
 
-_TOUCHED_SQL = """
-    SELECT e.elu_id, e.family_name, e.given_names, (n.elu_id IS NOT NULL) AS is_new,
-           m.mandate_id, m.file_type, m.family, m.collectivite_code, m.collectivite_name, m.function,
-           m.start_date, m.end_date
-    FROM (SELECT elu_id FROM import_new_elus UNION SELECT elu_id FROM import_changed) t
-    JOIN elus e ON e.elu_id = t.elu_id
-    LEFT JOIN import_new_elus n ON n.elu_id = t.elu_id
-    JOIN mandates m ON m.elu_id = t.elu_id
-    ORDER BY e.elu_id
+# The payloads of EluRegistered and EluMandatesChanged (dife_contracts.events.ledger), built set-based.
+_MANDATES_JSON = """
+    SELECT m.elu_id,
+           json_agg(json_build_object(
+               'mandate_id', m.mandate_id, 'file_type', m.file_type, 'family', m.family,
+               'collectivite_code', m.collectivite_code, 'collectivite_name', m.collectivite_name,
+               'function', m.function, 'start_date', m.start_date, 'end_date', m.end_date)
+               ORDER BY m.start_date, m.mandate_id) AS mandates,
+           CASE WHEN bool_and(m.end_date IS NOT NULL) THEN max(m.end_date) END AS last_mandate_end
+    FROM mandates m
+"""
+
+_REGISTERED_ROWS = f"""
+    SELECT e.elu_id::text AS subject,
+           json_build_object('elu_id', e.elu_id, 'family_name', e.family_name, 'given_names', e.given_names,
+                              'mandates', j.mandates) AS payload
+    FROM import_new_elus n
+    JOIN elus e ON e.elu_id = n.elu_id
+    JOIN ({_MANDATES_JSON} JOIN import_new_elus x ON x.elu_id = m.elu_id GROUP BY m.elu_id) j
+      ON j.elu_id = n.elu_id
+    ORDER BY n.elu_id
+"""
+
+_CHANGED_ROWS = f"""
+    SELECT j.elu_id::text AS subject,
+           json_build_object('elu_id', j.elu_id, 'mandates', j.mandates,
+                              'last_mandate_end', j.last_mandate_end,
+                              'snapshot_date', CAST(:snapshot_date AS date)) AS payload
+    FROM ({_MANDATES_JSON}
+          WHERE m.elu_id IN (SELECT elu_id FROM import_changed)
+            AND m.elu_id NOT IN (SELECT elu_id FROM import_new_elus)
+          GROUP BY m.elu_id) j
+    ORDER BY j.elu_id
 """
 
 
@@ -128,10 +169,13 @@ class RegistryImport:
             payload = await session.scalar(select(jobs.c.payload).where(jobs.c.job_id == job_id))
         if payload is None:
             raise JobRejected("the import has no file")
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
         try:
             parsed = await asyncio.to_thread(parse_rne, payload, file_type)
         except RneFormatError as error:
             raise JobRejected(f"R-REG-1: {error}") from error
+        timings["parse"] = round(time.perf_counter() - clock, 3)
         rejected = [{"line": r.line, "reason": r.reason} for r in parsed.rejected]
         report: dict[str, Any] = {
             "rows_read": parsed.rows_read,
@@ -140,124 +184,62 @@ class RegistryImport:
             "encoding": parsed.encoding,
             "delimiter": parsed.delimiter,
             "rejected": rejected[:MAX_REJECTED_IN_REPORT],
+            "timings_s": timings,
         }
-        await progress.update(rows_total=parsed.rows_read, rows_done=0, report=report)
+        await progress.update(rows_total=parsed.rows_read, rows_done=len(rejected), report=report)
         if not parsed.records:
             raise JobRejected("R-REG-1: no row of the file could be read; nothing was changed")
         async with self._sessionmaker.begin() as session:
-            connection = await session.connection()
-            await _copy_staging(connection, job_id, parsed.records, progress, len(rejected))
-            counts = await self._merge(session, job_id, file_type, snapshot_date)
-            await connection.execute(
-                text("DELETE FROM rne_staging WHERE job_id = :job_id"), {"job_id": job_id}
+            await session.execute(text("SET LOCAL work_mem = '128MB'"))
+            clock = time.perf_counter()
+            await self._load(session, parsed.records, progress, len(rejected))
+            timings["load"] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+            bind = {
+                "file_type": file_type.value,
+                "family": parsed.mandate_family.value,
+                "snapshot_date": snapshot_date,
+                "cap_cents": parameters_at(snapshot_date).cap_cents,
+            }
+            for statement in _MERGE_STATEMENTS:
+                await session.execute(text(statement), _used(statement, bind))
+            counts = (await session.execute(text(_COUNTS_SQL))).one()
+            timings["merge"] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+            await session.execute(text("ANALYZE import_new_elus"))
+            await session.execute(text("ANALYZE import_changed"))
+            registered = await session.execute(
+                text(outbox_insert(_REGISTERED_ROWS)), outbox_params(EluRegistered, source=SOURCE)
             )
-        report.update(counts)
+            changed = await session.execute(
+                text(outbox_insert(_CHANGED_ROWS)),
+                {**outbox_params(EluMandatesChanged, source=SOURCE), "snapshot_date": snapshot_date},
+            )
+            timings["events"] = round(time.perf_counter() - clock, 3)
+        report.update(
+            elus_created=counts.elus_created,
+            mandates_created=counts.mandates_created,
+            mandates_updated=counts.mandates_updated,
+            mandates_ended=counts.mandates_ended,
+            events=registered.rowcount + changed.rowcount,  # type: ignore[attr-defined]
+        )
         await progress.update(rows_done=parsed.rows_read, report=report)
 
-    async def _merge(
-        self, session: AsyncSession, job_id: UUID, file_type: RneFileType, snapshot_date: date
-    ) -> dict[str, int]:
-        bind = {
-            "job_id": job_id,
-            "file_type": file_type.value,
-            "family": MANDATE_TYPE[file_type].value,
-            "snapshot_date": snapshot_date,
-            "cap_cents": parameters_at(snapshot_date).cap_cents,
-        }
-        for statement in _MERGE_STATEMENTS:
-            await session.execute(text(statement), _used(statement, bind))
-        counts = (await session.execute(text(_COUNTS_SQL), _used(_COUNTS_SQL, bind))).one()
-        registered, changed = await _events(session, snapshot_date)
-        await enqueue_many(session, registered, source=SOURCE)
-        await enqueue_many(session, changed, source=SOURCE)
-        return {
-            "elus_created": counts.elus_created,
-            "mandates_created": counts.mandates_created,
-            "mandates_updated": counts.mandates_updated,
-            "mandates_ended": counts.mandates_ended,
-            "events": len(registered) + len(changed),
-        }
+    @staticmethod
+    async def _load(
+        session: AsyncSession, records: list[RneRecord], progress: JobProgress, offset: int
+    ) -> None:
+        """COPY the good rows into a temporary staging table (no WAL, dropped at commit)."""
+        await session.execute(text(_STAGING_DDL))
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        for start in range(0, len(records), COPY_CHUNK_ROWS):
+            chunk = records[start : start + COPY_CHUNK_ROWS]
+            await driver.copy_records_to_table("import_rows", records=chunk, columns=list(RneRecord._fields))
+            await progress.update(rows_done=offset + start + len(chunk))
 
 
 def _used(statement: str, bind: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in bind.items() if f":{name}" in statement}
-
-
-async def _copy_staging(
-    connection: AsyncConnection, job_id: UUID, records: list[RneRecord], progress: JobProgress, rejected: int
-) -> None:
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    await driver.execute("DELETE FROM rne_staging WHERE job_id = $1", job_id)
-    chunk = 100_000
-    for start in range(0, len(records), chunk):
-        rows = [
-            (
-                job_id,
-                r.line,
-                r.family_name,
-                r.given_names,
-                r.family_key,
-                r.given_key,
-                r.birth_date,
-                r.sex,
-                r.collectivite_code,
-                r.collectivite_name,
-                r.department_code,
-                r.function,
-                r.mandate_start,
-            )
-            for r in records[start : start + chunk]
-        ]
-        await driver.copy_records_to_table("rne_staging", records=rows, columns=list(RNE_STAGING_COLUMNS))
-        await progress.update(rows_done=start + len(rows) + rejected)
-    await driver.execute("ANALYZE rne_staging")
-
-
-async def _events(
-    session: AsyncSession, snapshot_date: date
-) -> tuple[list[EluRegistered], list[EluMandatesChanged]]:
-    """``elu_registered`` per new élu, ``elu_mandates_changed`` per known one whose mandates moved."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    rows = await driver.fetch(_TOUCHED_SQL)
-    by_elu: dict[UUID, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_elu[row["elu_id"]].append(row)
-    registered: list[EluRegistered] = []
-    changed: list[EluMandatesChanged] = []
-    for elu_id, elu_rows in by_elu.items():
-        payloads = [
-            MandatePayload(
-                mandate_id=r["mandate_id"],
-                file_type=RneFileType(r["file_type"]),
-                family=MandateFamily(r["family"]),
-                collectivite_code=r["collectivite_code"],
-                collectivite_name=r["collectivite_name"],
-                function=r["function"],
-                start_date=r["start_date"],
-                end_date=r["end_date"],
-            )
-            for r in elu_rows
-        ]
-        first = elu_rows[0]
-        if first["is_new"]:
-            registered.append(
-                EluRegistered(
-                    elu_id=elu_id,
-                    family_name=first["family_name"],
-                    given_names=first["given_names"],
-                    mandates=payloads,
-                )
-            )
-        else:
-            ended = last_mandate_end([Mandate(p.family, p.start_date, p.end_date) for p in payloads])
-            changed.append(
-                EluMandatesChanged(
-                    elu_id=elu_id, mandates=payloads, last_mandate_end=ended, snapshot_date=snapshot_date
-                )
-            )
-    return registered, changed
