@@ -125,11 +125,18 @@ async def _start(settings: KitSettings, consumer_specs: Sequence[ConsumerSpec]) 
     return state
 
 
+STOP_TIMEOUT_S = 10.0
+
+
 async def _stop(state: KitState) -> None:
     for task in state.tasks:
         task.cancel()
-    await asyncio.gather(*state.tasks, return_exceptions=True)
-    await state.producer.stop()
+    if state.tasks:
+        _, still_running = await asyncio.wait(state.tasks, timeout=STOP_TIMEOUT_S)
+        for task in still_running:
+            log.error("background task ignored its cancellation; abandoning it", task=task.get_name())
+    async with asyncio.timeout(STOP_TIMEOUT_S):
+        await state.producer.stop()
     await state.engine.dispose()
 
 

@@ -99,8 +99,11 @@ class OutboxRelay:
             idle_cycles += 1
             if idle_cycles % 10 == 1:
                 metrics.OUTBOX_BACKLOG.labels(self._service).set(await connection.fetchval(_BACKLOG_SQL))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives as
+            # the wake-up fires, and the app's shutdown would then wait for the relay forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+                async with asyncio.timeout(self._poll_interval_s):
+                    await self._wake.wait()
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
         """Publish the oldest rows and delete them once every one is acknowledged."""
