@@ -1,5 +1,9 @@
 """The public search over published offers: French full text, combinable filters, keyset pages, facets.
 
+The hot path of the service (p95 ≤ 30 ms at 200 req/s on 100,000 offers), so the SQL is composed here from
+fixed fragments with numbered parameters and run on the request's connection by the driver directly: building
+SQLAlchemy expressions for it cost more than the query itself. Values only ever travel as parameters.
+
 Every order ends with the offer id, so a page boundary is a strict position ``(sort key, id)``: an offer
 added while a client pages appears at its place (or not at all if before the cursor) and never shifts the
 offers already served, so there are neither duplicates nor gaps. ``ts_rank_cd`` has no corpus statistics,
@@ -16,11 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, cast, func, literal, literal_column, or_, select
-from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from catalogue.adapters.tables import offers, organismes
 
 SEARCH_CONFIG = "fr_unaccent"
 KM_PER_DEGREE = 111.19
@@ -96,11 +96,13 @@ class SearchResult:
 
 
 FACETS = ("theme", "department", "modality")
-_FACET_COLUMNS = {
-    "theme": offers.c.theme_code,
-    "department": offers.c.department,
-    "modality": offers.c.modality,
-}
+_FACET_COLUMNS = ("theme_code", "department", "modality")
+_TS_QUERY = "websearch_to_tsquery('{config}', catalogue_fold({q}::text))"
+_HIT_COLUMNS = (
+    "o.id, o.kind, o.title, o.summary, o.theme_code, o.certification_code, o.siret, o.modality, o.city, "
+    "o.department, o.region, o.hours, o.price_ht_cents, o.price_ttc_cents, o.next_start_date, "
+    "o.rating_count, o.rating_sum"
+)
 
 
 def effective_sort(requested: SortOrder | None, filters: SearchFilters) -> SortOrder:
@@ -112,125 +114,128 @@ def effective_sort(requested: SortOrder | None, filters: SearchFilters) -> SortO
     return requested
 
 
-def _ts_query(q: str) -> ColumnElement[Any]:
-    config: ColumnElement[Any] = literal_column(f"'{SEARCH_CONFIG}'::regconfig")
-    return func.websearch_to_tsquery(config, func.catalogue_fold(q))
+class _Statement:
+    """SQL text with numbered parameters ($1, $2…), as asyncpg takes them."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+
+    def param(self, value: Any, cast: str) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}::{cast}"
 
 
-def _distance(near: tuple[float, float]) -> ColumnElement[float]:
-    return func.catalogue_distance_km(near[0], near[1], offers.c.lat, offers.c.lon)
+def _ts_query(q: str) -> str:
+    return _TS_QUERY.format(config=SEARCH_CONFIG, q=q)
 
 
-def _where(filters: SearchFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [offers.c.status == "published"]
+def _distance(filters: SearchFilters, sql: _Statement) -> str | None:
+    if filters.near is None:
+        return None
+    lat, lon = filters.near
+    return f"catalogue_distance_km({sql.param(lat, 'float8')}, {sql.param(lon, 'float8')}, o.lat, o.lon)"
+
+
+def _conditions(
+    filters: SearchFilters, sql: _Statement, distance: str | None
+) -> tuple[list[str], str | None]:
+    """WHERE conditions, and the SQL of the text query when there is one."""
+    conditions = ["o.status = 'published'"]
+    ts_query = None
     if filters.q:
-        conditions.append(offers.c.search_vector.op("@@")(_ts_query(filters.q)))
+        ts_query = _ts_query(sql.param(filters.q, "text"))
+        conditions.append(f"o.search_vector @@ {ts_query}")
     for value, column in (
-        (filters.kind, offers.c.kind),
-        (filters.theme, offers.c.theme_code),
-        (filters.department, offers.c.department),
-        (filters.region, offers.c.region),
-        (filters.modality, offers.c.modality),
-        (filters.organisme, offers.c.siret),
+        (filters.kind, "kind"),
+        (filters.theme, "theme_code"),
+        (filters.department, "department"),
+        (filters.region, "region"),
+        (filters.modality, "modality"),
+        (filters.organisme, "siret"),
     ):
         if value is not None:
-            conditions.append(column == value)
+            conditions.append(f"o.{column} = {sql.param(value, 'text')}")
     if filters.max_price_cents is not None:
-        conditions.append(offers.c.price_ht_cents <= filters.max_price_cents)
+        conditions.append(f"o.price_ht_cents <= {sql.param(filters.max_price_cents, 'bigint')}")
     if filters.starts_after is not None or filters.starts_before is not None:
         # The start days of the open sessions live on the offer (a multirange the session writes keep up
         # to date): the date filter is a check on the row, not a join with the sessions.
-        window = func.daterange(filters.starts_after, filters.starts_before, "[]")
-        conditions.append(offers.c.open_session_starts.op("&&")(window))
-    if filters.near is not None and filters.radius_km is not None:
-        lat, lon = filters.near
+        after = sql.param(filters.starts_after, "date")
+        before = sql.param(filters.starts_before, "date")
+        conditions.append(f"o.open_session_starts && daterange({after}, {before}, '[]')")
+    if filters.near is not None and filters.radius_km is not None and distance is not None:
         # A bounding box the btree on (lat, lon) can use, then the exact great-circle distance.
+        lat, lon = filters.near
         dlat = filters.radius_km / KM_PER_DEGREE
         dlon = filters.radius_km / (KM_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-        conditions.append(offers.c.lat.between(lat - dlat, lat + dlat))
-        conditions.append(offers.c.lon.between(lon - dlon, lon + dlon))
-        conditions.append(_distance(filters.near) <= filters.radius_km)
-    return conditions
+        conditions.append(
+            f"o.lat BETWEEN {sql.param(lat - dlat, 'float8')} AND {sql.param(lat + dlat, 'float8')}"
+        )
+        conditions.append(
+            f"o.lon BETWEEN {sql.param(lon - dlon, 'float8')} AND {sql.param(lon + dlon, 'float8')}"
+        )
+        conditions.append(f"{distance} <= {sql.param(filters.radius_km, 'float8')}")
+    return conditions, ts_query
 
 
-def _sort_key(sort: SortOrder, filters: SearchFilters) -> tuple[ColumnElement[Any], bool, bool]:
-    """The sort expression, whether it descends, whether it may be null (nulls always come last)."""
+def _sort_key(sort: SortOrder, ts_query: str | None, distance: str | None) -> tuple[str, bool, bool, str]:
+    """The sort expression, whether it descends, whether it may be null (nulls last), its SQL type."""
     if sort is SortOrder.RELEVANCE:
-        assert filters.q
-        rank = func.ts_rank_cd(offers.c.search_vector, _ts_query(filters.q))
-        return cast(rank, DOUBLE_PRECISION), True, False
+        assert ts_query is not None
+        return f"ts_rank_cd(o.search_vector, {ts_query})::float8", True, False, "float8"
     if sort is SortOrder.PRICE:
-        return offers.c.price_ht_cents, False, False
+        return "o.price_ht_cents", False, False, "bigint"
     if sort is SortOrder.DISTANCE:
-        assert filters.near is not None
-        return _distance(filters.near), False, True
-    return offers.c.next_start_date, False, True
+        assert distance is not None
+        return distance, False, True, "float8"
+    return "o.next_start_date", False, True, "date"
 
 
 def _after(
-    key: ColumnElement[Any], descending: bool, nullable: bool, position: Position
-) -> ColumnElement[bool]:
+    key: str, descending: bool, nullable: bool, sql_type: str, position: Position, sql: _Statement
+) -> str:
     """Strictly after ``position`` in the order ``key [DESC] NULLS LAST, id``."""
+    offer_id = sql.param(position.offer_id, "uuid")
     if position.key is None:
-        return and_(key.is_(None), offers.c.id > position.offer_id)
-    beyond = key < position.key if descending else key > position.key
-    condition = or_(beyond, and_(key == position.key, offers.c.id > position.offer_id))
-    return or_(condition, key.is_(None)) if nullable else condition
+        return f"({key} IS NULL AND o.id > {offer_id})"
+    value = sql.param(position.key, sql_type)
+    beyond = f"{key} {'<' if descending else '>'} {value}"
+    condition = f"{beyond} OR ({key} = {value} AND o.id > {offer_id})"
+    return f"({condition} OR {key} IS NULL)" if nullable else f"({condition})"
 
 
-def _page_statement(
+def page_statement(
     filters: SearchFilters, sort: SortOrder, after: Position | None, limit: int
-) -> Select[Any]:
-    key, descending, nullable = _sort_key(sort, filters)
-    sort_key = key.label("sort_key")
-    distance = _distance(filters.near) if filters.near is not None else literal(None)
-    conditions = _where(filters)
+) -> tuple[str, list[Any]]:
+    sql = _Statement()
+    distance = _distance(filters, sql)
+    conditions, ts_query = _conditions(filters, sql, distance)
+    key, descending, nullable, sql_type = _sort_key(sort, ts_query, distance)
     if after is not None:
-        conditions.append(_after(key, descending, nullable, after))
-    ordering = key.desc() if descending else key.asc()
-    page = (
-        select(
-            offers.c.id,
-            offers.c.kind,
-            offers.c.title,
-            offers.c.summary,
-            offers.c.theme_code,
-            offers.c.certification_code,
-            offers.c.siret,
-            offers.c.modality,
-            offers.c.city,
-            offers.c.department,
-            offers.c.region,
-            offers.c.hours,
-            offers.c.price_ht_cents,
-            offers.c.price_ttc_cents,
-            offers.c.next_start_date,
-            offers.c.rating_count,
-            offers.c.rating_sum,
-            distance.label("distance_km"),
-            sort_key,
-        )
-        .where(*conditions)
-        .order_by(ordering.nulls_last(), offers.c.id)
-        .limit(limit + 1)
-        .subquery("page")
-    )
+        conditions.append(_after(key, descending, nullable, sql_type, after, sql))
+    direction = "DESC" if descending else "ASC"
     # The organisme's name is joined to the page only, not to every match.
-    outer_order = page.c.sort_key.desc() if descending else page.c.sort_key.asc()
-    return (
-        select(page, organismes.c.name.label("organisme_name"))
-        .join(organismes, organismes.c.siret == page.c.siret)
-        .order_by(outer_order.nulls_last(), page.c.id)
+    text = (
+        f"SELECT page.*, g.name AS organisme_name FROM ("
+        f"SELECT {_HIT_COLUMNS}, {distance or 'NULL::float8'} AS distance_km, {key} AS sort_key "
+        f"FROM offers o WHERE {' AND '.join(conditions)} "
+        f"ORDER BY sort_key {direction} NULLS LAST, o.id LIMIT {sql.param(limit + 1, 'int')}"
+        f") AS page JOIN organismes g ON g.siret = page.siret "
+        f"ORDER BY page.sort_key {direction} NULLS LAST, page.id"
     )
+    return text, sql.args
 
 
-def _facet_statement(filters: SearchFilters) -> Select[Any]:
-    columns = [_FACET_COLUMNS[name] for name in FACETS]
-    return (
-        select(*columns, func.grouping(*columns).label("grouping"), func.count().label("n"))
-        .where(*_where(filters))
-        .group_by(func.grouping_sets(*columns))
+def facet_statement(filters: SearchFilters) -> tuple[str, list[Any]]:
+    sql = _Statement()
+    conditions, _ = _conditions(filters, sql, _distance(filters, sql) if filters.radius_km else None)
+    columns = ", ".join(_FACET_COLUMNS)
+    text = (
+        f"SELECT {columns}, GROUPING({columns}) AS grouping, count(*) AS n "
+        f"FROM offers o WHERE {' AND '.join(conditions)} "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({column})' for column in _FACET_COLUMNS)})"
     )
+    return text, sql.args
 
 
 async def search_offers(
@@ -241,21 +246,29 @@ async def search_offers(
     after: Position | None,
     limit: int,
 ) -> SearchResult:
-    rows = (await session.execute(_page_statement(filters, sort, after, limit))).all()
-    hits = [SearchHit(**row._asdict()) for row in rows[:limit]]
+    connection = await (await session.connection()).get_raw_connection()
+    driver: Any = connection.driver_connection
+    rows = await driver.fetch(*_flatten(page_statement(filters, sort, after, limit)))
+    hits = [SearchHit(**dict(row)) for row in rows[:limit]]
     result = SearchResult(hits=hits, has_more=len(rows) > limit, total=0)
     facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for row in (await session.execute(_facet_statement(filters))).all():
-        # GROUPING() sets a bit per column left out of the group: 0b011 is the last column's group, and so on.
+    everything = (1 << len(FACETS)) - 1
+    for row in await driver.fetch(*_flatten(facet_statement(filters))):
+        # GROUPING() sets a bit per column left out of the group, the first column being the highest bit.
         for position, name in enumerate(FACETS):
-            if row.grouping == (1 << len(FACETS)) - 1 - (1 << (len(FACETS) - 1 - position)):
-                value = row[position]
+            if row["grouping"] == everything - (1 << (len(FACETS) - 1 - position)):
+                value = row[_FACET_COLUMNS[position]]
                 if name == "modality":
-                    result.total += row.n
+                    result.total += row["n"]
                 if value is not None:
-                    facet_counts[name][value] = row.n
+                    facet_counts[name][value] = row["n"]
     result.facets = {
         name: [Facet(value, n) for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
         for name, counts in facet_counts.items()
     }
     return result
+
+
+def _flatten(statement: tuple[str, list[Any]]) -> list[Any]:
+    text, args = statement
+    return [text, *args]
