@@ -232,6 +232,15 @@ def write_kafka_properties() -> None:
     )
 
 
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding; never starting with '-', which the storage
+    tool's argument parser would read as an option (Kafka's own Uuid.randomUuid avoids it too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def kafka_cluster_id() -> str:
     """16 random bytes, URL-safe base64 without padding (Kafka's Uuid format), kept beside the data."""
     if KAFKA_CLUSTER_ID.exists():
@@ -245,7 +254,7 @@ def kafka_cluster_id() -> str:
         else:
             raise StackError(f"{meta} has no cluster.id; remove {KAFKA_DATA} to start afresh")
     else:
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
     KAFKA_CLUSTER_ID.write_text(cluster_id + "\n")
     return cluster_id
 
