@@ -50,6 +50,7 @@ SCHEMA = [
     )
     """,
     "CREATE INDEX mandates_open_by_type ON mandates (file_type) WHERE end_date IS NULL",
+    # Room left in each page (fillfactor) keeps balance updates HOT: no index is rewritten.
     # The account: balance = posted rights, held = pending holds; both derivable from the journal.
     # R-ACC-2: never below 0, never above the cap in force when rights were last added.
     """
@@ -67,7 +68,7 @@ SCHEMA = [
         CONSTRAINT accounts_held_within_balance CHECK (held_cents >= 0 AND held_cents <= balance_cents),
         CONSTRAINT accounts_balance_within_cap CHECK (balance_cents <= cap_cents),
         CONSTRAINT accounts_nir_is_a_hash CHECK (nir_hash IS NULL OR nir_hash ~ '^[0-9a-f]{64}$')
-    )
+    ) WITH (fillfactor = 70)
     """,
     # The journal: append-only (trigger below); each entry's deltas sum to the account's two sums.
     """

@@ -26,7 +26,9 @@ def create_app(settings: Settings) -> FastAPI:
         if not settings.jobs_enabled:
             yield
             return
-        crediting = Crediting(state.sessionmaker, chunk_elus=settings.campaign_chunk_elus)
+        crediting = Crediting(
+            state.sessionmaker, chunk_elus=settings.campaign_chunk_elus, workers=settings.campaign_workers
+        )
         runner = JobRunner(
             dsn=plain_url(settings.database_url),
             engine=state.engine,

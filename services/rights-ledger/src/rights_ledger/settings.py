@@ -20,8 +20,8 @@ class Settings(KitSettings):
     )
     job_poll_interval_s: float = 0.2
     jobs_enabled: bool = True
-    import_chunk_rows: int = 100_000
-    campaign_chunk_elus: int = 100_000
+    campaign_chunk_elus: int = 50_000
+    campaign_workers: int = Field(default=2, ge=1, description="Chunks of a campaign credited concurrently.")
 
     @model_validator(mode="after")
     def _production_has_a_nir_key(self) -> Settings:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from datetime import date
 
 import httpx
+from dife_contracts.events import RightsCredited
+from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
-from servicekit.testing import Infra, collect
+from servicekit.testing import Infra, collect, running_app
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -132,7 +134,13 @@ async def test_campaign_credits_400_then_caps_at_800_once_a_year_R_ACC_1_R_ACC_2
         count=2,
         where=lambda e: e.type == "dife.ledger.rights_credited.v1" and e.subject == elu["elu_id"],
     )
-    assert len(credited) == 2
+    events = [e.parse() for e in credited]
+    assert all(isinstance(e, RightsCredited) for e in events)
+    typed = sorted((e for e in events if isinstance(e, RightsCredited)), key=lambda e: e.year)
+    assert [(e.year, e.amount_cents, e.capped, e.balance_after_cents, e.family) for e in typed] == [
+        (2026, 40_000, False, 40_000, "municipal"),
+        (2027, 30_000, True, 80_000, "municipal"),
+    ]
 
 
 async def test_municipal_on_30_march_departmental_on_5_july_R_ACC_3(
@@ -208,3 +216,21 @@ async def test_the_journal_is_append_only_and_balances_are_checked_in_the_databa
             )
         ).one()
     assert sums[0] == sums[2] == 40_000 and sums[1] == sums[3] == 0
+
+
+async def test_a_campaign_in_many_concurrent_chunks_credits_each_elu_once_R_ACC_1(
+    settings: Settings, agent: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    chunked = settings.model_copy(update={"campaign_chunk_elus": 2, "campaign_workers": 3})
+    rows = [cm_row(f"NOM{n}", "Jean", "01/01/1960") for n in range(7)]
+    async with running_app(create_app(chunked)) as client:
+        await import_rne(client, agent, csv_file(CM_HEADER, *rows))
+        first = await run_campaign(client, agent, "municipal", 2026)
+        second = await run_campaign(client, agent, "municipal", 2026)
+    assert (first["report"]["credited"], first["rows_done"], first["rows_total"]) == (7, 7, 7)
+    assert second["report"]["credited"] == 0
+    async with sessionmaker() as session:
+        balances = (await session.execute(text("SELECT balance_cents FROM accounts"))).scalars().all()
+        credits = await session.scalar(text("SELECT count(*) FROM movements WHERE kind = 'credit'"))
+    assert sorted(balances) == [40_000] * 7
+    assert credits == 7

@@ -148,15 +148,20 @@ RUNNING = [Mandate(MandateFamily.MUNICIPAL, date(2020, 6, 28))]
 
 
 def _rejection(
-    purpose: TrainingPurpose, start: date, end: date, mandates: list[Mandate], **kw: object
-) -> object:
+    purpose: TrainingPurpose,
+    start: date,
+    end: date,
+    mandates: list[Mandate],
+    pension: date | None = None,
+    status: AccountStatus = AccountStatus.ACTIVE,
+) -> HoldRejectionReason | None:
     return hold_rejection(
         purpose=purpose,
         training_start=start,
         training_end=end,
         mandates=mandates,
-        pension_liquidated_on=kw.get("pension"),  # type: ignore[arg-type]
-        account_status=kw.get("status", AccountStatus.ACTIVE),  # type: ignore[arg-type]
+        pension_liquidated_on=pension,
+        account_status=status,
     )
 
 

@@ -2,32 +2,34 @@
 
 The SQL mirrors the domain functions it names (``credited_in_campaign``, ``credit_amount``,
 ``rights_usable_until``); the integration tests check both give the same answers. A campaign runs in chunks of
-élus, each chunk one transaction holding its credits, movements and ``rights_credited`` events; the unique
-key (élu, year) makes a chunk run again a no-op, so a campaign taken up again, or posted twice, credits
-nobody twice.
+élus (two at a time: chunks share no élu), each chunk one transaction holding its credits, movements and
+``rights_credited`` events; the unique key (élu, year) makes a chunk run again a no-op, so a campaign taken
+up again, or posted twice, credits nobody twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from dife_contracts.enums import MandateFamily
 from dife_contracts.events import RightsCredited, RightsExpired
 from servicekit.outbox import enqueue_many
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rights_ledger.adapters.jobs import JobProgress
+from rights_ledger.adapters.outbox_sql import outbox_insert, outbox_params
 from rights_ledger.domain.parameters import CAMPAIGN_FAMILY, CampaignFamily, campaign_date, parameters_at
 from rights_ledger.use_cases import SOURCE
 
-_CHUNK_BOUND_SQL = """
-    SELECT elu_id FROM (
-        SELECT elu_id FROM accounts WHERE elu_id > :after ORDER BY elu_id LIMIT :size) chunk
-    ORDER BY elu_id DESC LIMIT 1
+# Every élu falls in one chunk (lower bound excluded, upper included), chunks of ``size`` accounts.
+_CHUNK_BOUNDS_SQL = """
+    SELECT elu_id FROM (SELECT elu_id, row_number() OVER (ORDER BY elu_id) AS n FROM accounts) numbered
+    WHERE n % :size = 0 ORDER BY elu_id
 """
+LOWEST_ID, HIGHEST_ID = UUID(int=0), UUID(int=2**128 - 1)
 
 # credited_in_campaign: a mandate runs on the campaign date; the longest-held one (earliest start, municipal
 # first on a tie) is of the campaign's family, or the campaign is the year's last one (catch_up).
@@ -64,8 +66,20 @@ _CREDIT_CHUNK_SQL = """
                :at, :reference
         FROM updated
         RETURNING elu_id, amount_cents, balance_after_cents
+    ), published AS (
+        {publish}
+        RETURNING 1
     )
-    SELECT j.elu_id, j.amount_cents, j.balance_after_cents, e.family
+    SELECT count(*) FROM published
+"""
+
+# The payload of RightsCredited (dife_contracts.events.ledger), one per journal entry of the chunk.
+_CREDITED_ROWS = """
+    SELECT j.elu_id::text AS subject,
+           json_build_object('elu_id', j.elu_id, 'campaign_id', CAST(:campaign_id AS uuid), 'year', :year,
+                             'family', e.family, 'amount_cents', j.amount_cents,
+                             'capped', j.amount_cents < :yearly_cents,
+                             'balance_after_cents', j.balance_after_cents, 'credited_on', :on) AS payload
     FROM journal j JOIN eligible e USING (elu_id)
 """
 
@@ -110,10 +124,16 @@ _EXPIRY_SQL = """
 """
 
 
+_CREDIT_SQL = _CREDIT_CHUNK_SQL.format(publish=outbox_insert(_CREDITED_ROWS))
+
+
 class Crediting:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, chunk_elus: int = 100_000) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, chunk_elus: int = 50_000, workers: int = 2
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._chunk = chunk_elus
+        self._workers = workers
 
     async def run_campaign(self, job_id: UUID, params: dict[str, Any], progress: JobProgress) -> None:
         """R-ACC-1..4: credit every élu the campaign covers, once for the year."""
@@ -125,9 +145,8 @@ class Crediting:
         first = [f.value for f, c in CAMPAIGN_FAMILY.items() if c is CampaignFamily.MUNICIPAL]
         async with self._sessionmaker() as session:
             total = int((await session.execute(text("SELECT count(*) FROM accounts"))).scalar_one())
+            bounds = list((await session.execute(text(_CHUNK_BOUNDS_SQL), {"size": self._chunk})).scalars())
         await progress.update(rows_total=total, rows_done=0)
-        after = UUID(int=0)
-        done = 0
         bind: dict[str, Any] = {
             "on": on,
             "year": year,
@@ -139,44 +158,24 @@ class Crediting:
             "yearly_cents": rights.yearly_credit_cents,
             "cap_cents": rights.cap_cents,
             "reference": f"campaign {family.value} {year}",
+            **outbox_params(RightsCredited, source=SOURCE),
         }
-        while True:
-            async with self._sessionmaker.begin() as session:
-                upto = await session.scalar(text(_CHUNK_BOUND_SQL), {"after": after, "size": self._chunk})
-                if upto is None:
-                    break
-                now = datetime.now(UTC)
-                rows = (
+        pending = list(zip([LOWEST_ID, *bounds], [*bounds, HIGHEST_ID], strict=True))
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            while pending:
+                after, upto = pending.pop(0)
+                async with self._sessionmaker.begin() as session:
+                    await session.execute(text("SET LOCAL work_mem = '64MB'"))
                     await session.execute(
-                        text(_CREDIT_CHUNK_SQL), {**bind, "after": after, "upto": upto, "at": now}
+                        text(_CREDIT_SQL), {**bind, "after": after, "upto": upto, "at": datetime.now(UTC)}
                     )
-                ).all()
-                await enqueue_many(
-                    session,
-                    (
-                        RightsCredited(
-                            elu_id=r.elu_id,
-                            campaign_id=job_id,
-                            year=year,
-                            family=MandateFamily(r.family),
-                            amount_cents=r.amount_cents,
-                            capped=r.amount_cents < rights.yearly_credit_cents,
-                            balance_after_cents=r.balance_after_cents,
-                            credited_on=on,
-                        )
-                        for r in rows
-                    ),
-                    source=SOURCE,
-                )
-                done += int(
-                    await session.scalar(
-                        text("SELECT count(*) FROM accounts WHERE elu_id > :after AND elu_id <= :upto"),
-                        {"after": after, "upto": upto},
-                    )
-                    or 0
-                )
-            after = upto
-            await progress.update(rows_done=done)
+                done = min(total, done + self._chunk)
+                await progress.update(rows_done=done)
+
+        await asyncio.gather(*(worker() for _ in range(self._workers)))
         async with self._sessionmaker() as session:
             totals = (
                 await session.execute(
