@@ -1,0 +1,135 @@
+"""The platform as it runs in production: each service a real uvicorn process on its own database, all on
+the real Kafka, talking only through events. Topics are namespaced per test run."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+from servicekit.testing import Infra, migrate
+from servicekit.testing.plugin import TEST_AUDIENCE, TEST_ISSUER, JwtKeys
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / ".local" / "logs" / "e2e"
+
+
+def _service_registry() -> ModuleType:
+    """The one list of services and their ports, shared with `make run` (deploy/local/run.py)."""
+    spec = importlib.util.spec_from_file_location("dife_run", ROOT / "deploy" / "local" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningService:
+    name: str
+    base_url: str
+    process: asyncio.subprocess.Process
+    log: Path
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=10)
+
+
+@dataclass
+class Platform:
+    services: dict[str, RunningService]
+    topic_prefix: str
+    infra: Infra
+
+    def topic(self, logical: str) -> str:
+        return self.topic_prefix + logical
+
+
+async def _wait_ready(service: RunningService, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with service.client() as client:
+        while time.monotonic() < deadline:
+            if service.process.returncode is not None:
+                break
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    tail = service.log.read_text(errors="replace")[-4000:]
+    pytest.fail(f"{service.name} did not become ready; its log ({service.log}):\n{tail}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+async def platform(
+    infra: Infra,
+    database_factory: Callable[[], Awaitable[str]],
+    jwt_keys: JwtKeys,
+    topic_prefix: str,
+) -> AsyncIterator[Platform]:
+    registry = _service_registry()
+    prefix = f"{topic_prefix}e2e."
+    LOGS.mkdir(parents=True, exist_ok=True)
+    running: dict[str, RunningService] = {}
+    try:
+        for service in (s for s in registry.SERVICES if s.exists):
+            database_url = await database_factory()
+            await migrate(service.folder / "alembic.ini", database_url)
+            settings = {
+                "ENVIRONMENT": "test",
+                "DATABASE_URL": database_url,
+                "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+                "TOPIC_PREFIX": prefix,
+                "TOPIC_PARTITIONS": "3",
+                "JWT_PUBLIC_KEY_PEM": jwt_keys.public_pem,
+                "JWT_ISSUER": TEST_ISSUER,
+                "JWT_AUDIENCE": TEST_AUDIENCE,
+                "RELAY_POLL_INTERVAL_S": "0.2",
+            }
+            env = {**os.environ, **{f"{service.env_prefix}_{k}": v for k, v in settings.items()}}
+            env["LEDGER_NIR_HMAC_KEY"] = "e2e-nir-key"
+            port = _free_port()
+            log = LOGS / f"{service.name}.log"
+            with log.open("wb") as output:
+                process = await asyncio.create_subprocess_exec(
+                    *(
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        f"{service.package}.app:create_app_from_env",
+                    ),
+                    *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
+                    env=env,
+                    cwd=ROOT,
+                    stdout=output,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+            running[service.name] = RunningService(service.name, f"http://127.0.0.1:{port}", process, log)
+        await asyncio.gather(*(_wait_ready(s) for s in running.values()))
+        yield Platform(services=running, topic_prefix=prefix, infra=infra)
+    finally:
+        for service in running.values():
+            service.process.terminate()
+        for service in running.values():
+            try:
+                async with asyncio.timeout(15):
+                    await service.process.wait()
+            except TimeoutError:
+                service.process.kill()
