@@ -51,10 +51,13 @@ async def test_requests_are_counted_by_route_template_not_raw_path(client: httpx
     await client.get("/v1/accounts/b")
 
     assert observed("/v1/accounts/{elu_id}", "200") == before + 2
-    assert REGISTRY.get_sample_value(
-        "dife_http_request_duration_seconds_count",
-        {"service": SERVICE, "method": "GET", "route": "/v1/accounts/a", "status": "200"},
-    ) is None
+    assert (
+        REGISTRY.get_sample_value(
+            "dife_http_request_duration_seconds_count",
+            {"service": SERVICE, "method": "GET", "route": "/v1/accounts/a", "status": "200"},
+        )
+        is None
+    )
 
 
 async def test_unknown_paths_share_one_label(client: httpx.AsyncClient) -> None:
