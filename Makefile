@@ -44,7 +44,8 @@ bench: stack-up
 lint: setup
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src)
+	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src) bench deploy
+	@for tests in libs/*/tests services/*/tests tests-e2e; do $(RUN) mypy $$tests || exit 1; done
 
 tokens: setup
 	@for role in agent ops; do echo "$$role: $$($(RUN) python -m servicekit.devtokens --role $$role)"; done
