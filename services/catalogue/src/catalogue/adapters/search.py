@@ -6,7 +6,7 @@ SQLAlchemy expressions for it cost more than the query itself. Values only ever 
 
 Every order ends with the offer id, so a page boundary is a strict position ``(sort key, id)``: an offer
 added while a client pages appears at its place (or not at all if before the cursor) and never shifts the
-offers already served, so there are neither duplicates nor gaps. ``ts_rank_cd`` has no corpus statistics,
+offers already served, so there are neither duplicates nor gaps. ``ts_rank`` has no corpus statistics,
 so an offer's relevance does not change when others are added either.
 """
 
@@ -182,7 +182,7 @@ def _sort_key(sort: SortOrder, ts_query: str | None, distance: str | None) -> tu
     """The sort expression, whether it descends, whether it may be null (nulls last), its SQL type."""
     if sort is SortOrder.RELEVANCE:
         assert ts_query is not None
-        return f"ts_rank_cd(o.search_vector, {ts_query})::float8", True, False, "float8"
+        return f"ts_rank(o.search_vector, {ts_query})::float8", True, False, "float8"
     if sort is SortOrder.PRICE:
         return "o.price_ht_cents", False, False, "bigint"
     if sort is SortOrder.DISTANCE:
@@ -192,50 +192,66 @@ def _sort_key(sort: SortOrder, ts_query: str | None, distance: str | None) -> tu
 
 
 def _after(
-    key: str, descending: bool, nullable: bool, sql_type: str, position: Position, sql: _Statement
+    key: str,
+    descending: bool,
+    nullable: bool,
+    sql_type: str,
+    position: Position,
+    sql: _Statement,
+    *,
+    id_column: str,
 ) -> str:
     """Strictly after ``position`` in the order ``key [DESC] NULLS LAST, id``."""
     offer_id = sql.param(position.offer_id, "uuid")
     if position.key is None:
-        return f"({key} IS NULL AND o.id > {offer_id})"
+        return f"({key} IS NULL AND {id_column} > {offer_id})"
     value = sql.param(position.key, sql_type)
     beyond = f"{key} {'<' if descending else '>'} {value}"
-    condition = f"{beyond} OR ({key} = {value} AND o.id > {offer_id})"
+    condition = f"{beyond} OR ({key} = {value} AND {id_column} > {offer_id})"
     return f"({condition} OR {key} IS NULL)" if nullable else f"({condition})"
 
 
-def page_statement(
+def matches_statement(
     filters: SearchFilters, sort: SortOrder, after: Position | None, limit: int
 ) -> tuple[str, list[Any]]:
+    """One scan of the matching offers feeds both the page (``part = 1``) and the facets (``part = 2``)."""
     sql = _Statement()
     distance = _distance(filters, sql)
     conditions, ts_query = _conditions(filters, sql, distance)
     key, descending, nullable, sql_type = _sort_key(sort, ts_query, distance)
-    if after is not None:
-        conditions.append(_after(key, descending, nullable, sql_type, after, sql))
     direction = "DESC" if descending else "ASC"
-    # The organisme's name is joined to the page only, not to every match.
-    text = (
-        f"SELECT page.*, g.name AS organisme_name FROM ("
-        f"SELECT {_HIT_COLUMNS}, {distance or 'NULL::float8'} AS distance_km, {key} AS sort_key "
-        f"FROM offers o WHERE {' AND '.join(conditions)} "
-        f"ORDER BY sort_key {direction} NULLS LAST, o.id LIMIT {sql.param(limit + 1, 'int')}"
-        f") AS page JOIN organismes g ON g.siret = page.siret "
-        f"ORDER BY page.sort_key {direction} NULLS LAST, page.id"
-    )
-    return text, sql.args
-
-
-def facet_statement(filters: SearchFilters) -> tuple[str, list[Any]]:
-    sql = _Statement()
-    conditions, _ = _conditions(filters, sql, _distance(filters, sql) if filters.radius_km else None)
+    after_condition = "true"
+    if after is not None:
+        after_condition = _after("m.sort_key", descending, nullable, sql_type, after, sql, id_column="m.id")
     columns = ", ".join(_FACET_COLUMNS)
+    grouping_sets = ", ".join(f"({column})" for column in _FACET_COLUMNS)
     text = (
-        f"SELECT {columns}, GROUPING({columns}) AS grouping, count(*) AS n "
-        f"FROM offers o WHERE {' AND '.join(conditions)} "
-        f"GROUP BY GROUPING SETS ({', '.join(f'({column})' for column in _FACET_COLUMNS)})"
+        f"WITH matched AS MATERIALIZED ("
+        f"SELECT o.id, {columns}, {key} AS sort_key, {distance or 'NULL::float8'} AS distance_km "
+        f"FROM offers o WHERE {' AND '.join(conditions)}), "
+        f"page AS (SELECT m.id, m.sort_key, m.distance_km FROM matched m WHERE {after_condition} "
+        f"ORDER BY m.sort_key {direction} NULLS LAST, m.id LIMIT {sql.param(limit + 1, 'int')}) "
+        f"SELECT 1 AS part, id, sort_key::text AS sort_key, distance_km, "
+        f"NULL::text AS theme_code, NULL::text AS department, NULL::text AS modality, "
+        f"NULL::int AS grouping, NULL::bigint AS n FROM page "
+        f"UNION ALL "
+        f"SELECT 2, NULL, NULL, NULL, {columns}, GROUPING({columns}), count(*) "
+        f"FROM matched GROUP BY GROUPING SETS ({grouping_sets})"
     )
     return text, sql.args
+
+
+_HITS = (
+    f"SELECT {_HIT_COLUMNS}, g.name AS organisme_name "
+    f"FROM offers o JOIN organismes g ON g.siret = o.siret WHERE o.id = ANY($1::uuid[])"
+)
+
+_SORT_VALUE: dict[SortOrder, Any] = {
+    SortOrder.RELEVANCE: float,
+    SortOrder.DISTANCE: float,
+    SortOrder.PRICE: int,
+    SortOrder.START_DATE: date.fromisoformat,
+}
 
 
 async def search_offers(
@@ -248,12 +264,27 @@ async def search_offers(
 ) -> SearchResult:
     connection = await (await session.connection()).get_raw_connection()
     driver: Any = connection.driver_connection
-    rows = await driver.fetch(*_flatten(page_statement(filters, sort, after, limit)))
-    hits = [SearchHit(**dict(row)) for row in rows[:limit]]
-    result = SearchResult(hits=hits, has_more=len(rows) > limit, total=0)
+    # The driver prepares statements, and after a few runs PostgreSQL may switch to a generic plan, blind
+    # to the parameters: three times slower here, where selectivity is everything. Plan for the values.
+    await driver.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    rows = await driver.fetch(*_flatten(matches_statement(filters, sort, after, limit)))
+    page = [row for row in rows if row["part"] == 1]
+    page.sort(key=lambda row: _order_key(row, sort))
+    details = {row["id"]: row for row in await driver.fetch(_HITS, [row["id"] for row in page[:limit]])}
+    hits = [
+        SearchHit(
+            **dict(details[row["id"]]),
+            distance_km=row["distance_km"],
+            sort_key=None if row["sort_key"] is None else _SORT_VALUE[sort](row["sort_key"]),
+        )
+        for row in page[:limit]
+    ]
+    result = SearchResult(hits=hits, has_more=len(page) > limit, total=0)
     facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
     everything = (1 << len(FACETS)) - 1
-    for row in await driver.fetch(*_flatten(facet_statement(filters))):
+    for row in rows:
+        if row["part"] != 2:
+            continue
         # GROUPING() sets a bit per column left out of the group, the first column being the highest bit.
         for position, name in enumerate(FACETS):
             if row["grouping"] == everything - (1 << (len(FACETS) - 1 - position)):
@@ -267,6 +298,17 @@ async def search_offers(
         for name, counts in facet_counts.items()
     }
     return result
+
+
+def _order_key(row: Any, sort: SortOrder) -> tuple[Any, ...]:
+    """The page's order again (UNION ALL does not keep it): the sort key, nulls last, then the id."""
+    raw = row["sort_key"]
+    if raw is None:
+        return (1, 0, row["id"])
+    value = _SORT_VALUE[sort](raw)
+    if sort is SortOrder.RELEVANCE:
+        value = -value
+    return (0, value, row["id"])
 
 
 def _flatten(statement: tuple[str, list[Any]]) -> list[Any]:
