@@ -152,7 +152,7 @@ class Bench:
     """A fresh database with the ledger's migrations, test JWT keys and a unique topic prefix."""
 
     def __init__(self, env: dict[str, str], database_url: str) -> None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()

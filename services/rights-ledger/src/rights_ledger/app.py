@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.db import plain_url
-from servicekit.state import kit_state
+from servicekit.state import KitState, kit_state
 
 from rights_ledger.adapters.jobs import JobRunner
+from rights_ledger.adapters.reads import AccountReader
 from rights_ledger.api.routes import ROUTERS
 from rights_ledger.consumers import consumer_specs
 from rights_ledger.settings import Settings
@@ -19,34 +21,48 @@ from rights_ledger.use_cases.campaigns import Crediting
 from rights_ledger.use_cases.registry import RegistryImport
 
 
+@asynccontextmanager
+async def _job_runner(state: KitState, settings: Settings) -> AsyncIterator[None]:
+    """The background runner of imports, campaigns and expiry runs (one active per database)."""
+    if not settings.jobs_enabled:
+        yield
+        return
+    crediting = Crediting(
+        state.sessionmaker, chunk_elus=settings.campaign_chunk_elus, workers=settings.campaign_workers
+    )
+    runner = JobRunner(
+        dsn=plain_url(settings.database_url),
+        engine=state.engine,
+        sessionmaker=state.sessionmaker,
+        handlers={
+            "rne_import": RegistryImport(state.sessionmaker).run,
+            "accrual_campaign": crediting.run_campaign,
+            "expiry_run": crediting.run_expiry,
+        },
+        poll_interval_s=settings.job_poll_interval_s,
+    )
+    state.extras["job_runner"] = runner
+    task = asyncio.create_task(runner.run(), name="ledger-jobs")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
-    async def jobs_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def ledger_lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = kit_state(app)
-        if not settings.jobs_enabled:
-            yield
-            return
-        crediting = Crediting(
-            state.sessionmaker, chunk_elus=settings.campaign_chunk_elus, workers=settings.campaign_workers
+        pool = await asyncpg.create_pool(
+            plain_url(settings.database_url), min_size=2, max_size=settings.database_pool_size
         )
-        runner = JobRunner(
-            dsn=plain_url(settings.database_url),
-            engine=state.engine,
-            sessionmaker=state.sessionmaker,
-            handlers={
-                "rne_import": RegistryImport(state.sessionmaker).run,
-                "accrual_campaign": crediting.run_campaign,
-                "expiry_run": crediting.run_expiry,
-            },
-            poll_interval_s=settings.job_poll_interval_s,
-        )
-        state.extras["job_runner"] = runner
-        task = asyncio.create_task(runner.run(), name="ledger-jobs")
+        state.extras["account_reader"] = AccountReader(pool)
         try:
-            yield
+            async with _job_runner(state, settings):
+                yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await pool.close()
 
     app = create_service_app(
         settings,
@@ -54,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Élus registry (RNE), DIFE accounts in cents, crediting campaigns, holds and expiry.",
         routers=ROUTERS,
         consumers=consumer_specs(),
-        extra_lifespan=jobs_lifespan,
+        extra_lifespan=ledger_lifespan,
     )
     app.state.ledger_settings = settings
     return app

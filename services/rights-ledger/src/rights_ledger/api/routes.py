@@ -188,9 +188,10 @@ async def post_activation(
 @accounts_router.get(
     "/accounts/{elu_id}", response_model=AccountOut, responses=problem_responses(401, 403, 404)
 )
-async def get_account(elu_id: UUID, session: SessionDep, principal: EluOrAgent) -> AccountOut:
-    await account_cases.ensure_owner(session, principal, elu_id)
-    view = await account_cases.read_account(session, elu_id, datetime.now(UTC).date())
+async def get_account(request: Request, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
+    """Balance, holds, what is available and what the mandates allow (R-ACC-2, R-END-1)."""
+    reader = request.app.state.kit.extras["account_reader"]
+    view = await account_cases.read_own_account(reader, principal, elu_id, datetime.now(UTC).date())
     return AccountOut(**dataclasses.asdict(view))
 
 

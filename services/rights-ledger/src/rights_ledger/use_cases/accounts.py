@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.accounts import AccountRepository
+from rights_ledger.adapters.reads import AccountReader
 from rights_ledger.adapters.tables import accounts, elus, mandates, movements
 from rights_ledger.domain.identity import normalise_name
 from rights_ledger.domain.ledger import LedgerError
@@ -58,6 +59,25 @@ class AccountView:
     cap_cents: int
     mandate_training_allowed: bool
     reinsertion_until: date | None
+
+
+async def read_own_account(
+    reader: AccountReader, principal: Principal, elu_id: UUID, today: date
+) -> AccountView:
+    """The account as its élu (``sub`` = elu_id or the subject linked at activation) or staff sees it.
+
+    Nothing tells an élu whether another élu's account exists: both answers are 403."""
+    row = await reader.account(elu_id)
+    if not principal.is_staff:
+        if not principal.has_role("elu"):
+            raise Forbidden("only the élu concerned, an agent or ops may access this élu's data")
+        if row is None or principal.sub not in (str(elu_id), row.subject):
+            raise Forbidden("an élu may only access their own account")
+    if row is None:
+        raise NotFound("no account for this élu")
+    return _view(
+        elu_id, row.status, row.balance_cents, row.held_cents, row.mandates, row.pension_liquidated_on, today
+    )
 
 
 async def read_account(session: AsyncSession, elu_id: UUID, today: date) -> AccountView:
