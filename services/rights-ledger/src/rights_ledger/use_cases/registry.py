@@ -14,7 +14,7 @@ from uuid import UUID
 
 from dife_contracts.enums import RneFileType
 from dife_contracts.events import EluMandatesChanged, EluRegistered
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rights_ledger.adapters.jobs import JobProgress, JobRejected
@@ -166,9 +166,14 @@ class RegistryImport:
         file_type = RneFileType(params["file_type"])
         snapshot_date = date.fromisoformat(params["snapshot_date"])
         async with self._sessionmaker() as session:
-            payload = await session.scalar(select(jobs.c.payload).where(jobs.c.job_id == job_id))
-        if payload is None:
+            stored = (
+                await session.execute(select(jobs.c.payload, jobs.c.report).where(jobs.c.job_id == job_id))
+            ).one()
+        if stored.payload is None:
+            if "events" in stored.report:
+                return  # merged before a crash; the file was dropped with the merge
             raise JobRejected("the import has no file")
+        payload: bytes = stored.payload
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         try:
@@ -216,14 +221,19 @@ class RegistryImport:
                 {**outbox_params(EluMandatesChanged, source=SOURCE), "snapshot_date": snapshot_date},
             )
             timings["events"] = round(time.perf_counter() - clock, 3)
-        report.update(
-            elus_created=counts.elus_created,
-            mandates_created=counts.mandates_created,
-            mandates_updated=counts.mandates_updated,
-            mandates_ended=counts.mandates_ended,
-            events=registered.rowcount + changed.rowcount,  # type: ignore[attr-defined]
-        )
-        await progress.update(rows_done=parsed.rows_read, report=report)
+            report.update(
+                elus_created=counts.elus_created,
+                mandates_created=counts.mandates_created,
+                mandates_updated=counts.mandates_updated,
+                mandates_ended=counts.mandates_ended,
+                events=registered.rowcount + changed.rowcount,  # type: ignore[attr-defined]
+            )
+            # The file goes with the merge, in its transaction: kept until applied, not a byte longer.
+            await session.execute(
+                update(jobs)
+                .where(jobs.c.job_id == job_id)
+                .values(payload=None, report=report, rows_done=parsed.rows_read)
+            )
 
     @staticmethod
     async def _load(
