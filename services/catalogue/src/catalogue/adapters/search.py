@@ -20,8 +20,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 SEARCH_CONFIG = "fr_unaccent"
 KM_PER_DEGREE = 111.19
 
@@ -99,10 +97,14 @@ FACETS = ("theme", "department", "modality")
 _FACET_COLUMNS = ("theme_code", "department", "modality")
 _TS_QUERY = "websearch_to_tsquery('{config}', catalogue_fold({q}::text))"
 _HIT_COLUMNS = (
-    "o.id, o.kind, o.title, o.summary, o.theme_code, o.certification_code, o.siret, o.modality, o.city, "
-    "o.department, o.region, o.hours, o.price_ht_cents, o.price_ttc_cents, o.next_start_date, "
-    "o.rating_count, o.rating_sum"
+    "o.id, o.kind, o.title, o.summary, o.certification_code, o.siret, o.city, o.region, o.hours, "
+    "o.price_ht_cents, o.price_ttc_cents, o.next_start_date, o.rating_count, o.rating_sum, "
+    "o.theme_code, o.department, o.modality"
 )
+_HIT_NAMES = [column.removeprefix("o.") for column in _HIT_COLUMNS.split(", ")]
+# In the facet rows of the same result the hit columns are null, but for the three facet columns: they end the
+# hit columns so that the facet values land in them.
+_FACET_NULLS = ", ".join(["NULL::uuid"] + ["NULL"] * (len(_HIT_NAMES) - 4))
 
 
 def effective_sort(requested: SortOrder | None, filters: SearchFilters) -> SortOrder:
@@ -214,7 +216,8 @@ def _after(
 def matches_statement(
     filters: SearchFilters, sort: SortOrder, after: Position | None, limit: int
 ) -> tuple[str, list[Any]]:
-    """One scan of the matching offers feeds both the page (``part = 1``) and the facets (``part = 2``)."""
+    """One scan of the matching offers feeds both the page (``part = 1``) and the facets (``part = 2``); the
+    page's offers are read with their organisme in the same statement (one round trip per search)."""
     sql = _Statement()
     distance = _distance(filters, sql)
     conditions, ts_query = _conditions(filters, sql, distance)
@@ -231,20 +234,15 @@ def matches_statement(
         f"FROM offers o WHERE {' AND '.join(conditions)}), "
         f"page AS (SELECT m.id, m.sort_key, m.distance_km FROM matched m WHERE {after_condition} "
         f"ORDER BY m.sort_key {direction} NULLS LAST, m.id LIMIT {sql.param(limit + 1, 'int')}) "
-        f"SELECT 1 AS part, id, sort_key::text AS sort_key, distance_km, "
-        f"NULL::text AS theme_code, NULL::text AS department, NULL::text AS modality, "
-        f"NULL::int AS grouping, NULL::bigint AS n FROM page "
+        f"SELECT 1 AS part, {_HIT_COLUMNS}, g.name AS organisme_name, "
+        f"p.distance_km, p.sort_key::text AS sort_key, NULL::int AS grouping, NULL::bigint AS n "
+        f"FROM page p JOIN offers o ON o.id = p.id JOIN organismes g ON g.siret = o.siret "
         f"UNION ALL "
-        f"SELECT 2, NULL, NULL, NULL, {columns}, GROUPING({columns}), count(*) "
+        f"SELECT 2, {_FACET_NULLS}, {columns}, NULL, NULL, NULL, GROUPING({columns}), count(*) "
         f"FROM matched GROUP BY GROUPING SETS ({grouping_sets})"
     )
     return text, sql.args
 
-
-_HITS = (
-    f"SELECT {_HIT_COLUMNS}, g.name AS organisme_name "
-    f"FROM offers o JOIN organismes g ON g.siret = o.siret WHERE o.id = ANY($1::uuid[])"
-)
 
 _SORT_VALUE: dict[SortOrder, Any] = {
     SortOrder.RELEVANCE: float,
@@ -255,25 +253,21 @@ _SORT_VALUE: dict[SortOrder, Any] = {
 
 
 async def search_offers(
-    session: AsyncSession,
+    driver: Any,
     filters: SearchFilters,
     *,
     sort: SortOrder,
     after: Position | None,
     limit: int,
 ) -> SearchResult:
-    connection = await (await session.connection()).get_raw_connection()
-    driver: Any = connection.driver_connection
-    # The driver prepares statements, and after a few runs PostgreSQL may switch to a generic plan, blind
-    # to the parameters: three times slower here, where selectivity is everything. Plan for the values.
-    await driver.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    """Run the search on a driver (asyncpg) connection: one statement, so one consistent snapshot."""
     rows = await driver.fetch(*_flatten(matches_statement(filters, sort, after, limit)))
     page = [row for row in rows if row["part"] == 1]
     page.sort(key=lambda row: _order_key(row, sort))
-    details = {row["id"]: row for row in await driver.fetch(_HITS, [row["id"] for row in page[:limit]])}
     hits = [
         SearchHit(
-            **dict(details[row["id"]]),
+            **{name: row[name] for name in _HIT_NAMES},
+            organisme_name=row["organisme_name"],
             distance_km=row["distance_km"],
             sort_key=None if row["sort_key"] is None else _SORT_VALUE[sort](row["sort_key"]),
         )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from dife_contracts.enums import Modality, TrainingPurpose
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from servicekit.api import SessionDep
 from servicekit.errors import problem_responses
 from servicekit.pagination import (
     DEFAULT_LIMIT,
@@ -20,6 +21,7 @@ from servicekit.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from servicekit.state import kit_state
 
 from catalogue.adapters.search import (
     Position,
@@ -30,6 +32,7 @@ from catalogue.adapters.search import (
     search_offers,
 )
 from catalogue.api.schemas import QualityOut
+from catalogue.domain.quality import Quality
 
 router = APIRouter(prefix="/v1/offers", tags=["search"])
 
@@ -82,6 +85,17 @@ class SearchPage(BaseModel):
     facets: Facets = Field(description="Counts of the matching offers by theme, département and modality")
 
 
+async def _driver_connection(request: Request) -> AsyncIterator[Any]:
+    """A pooled connection without a transaction: the search is one read-only statement, so it needs no
+    BEGIN and COMMIT round trips around it (a third of the database time of a search)."""
+    async with kit_state(request.app).engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection
+
+
+DriverConnection = Annotated[Any, Depends(_driver_connection)]
+
+
 def _query_error(field: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
 
@@ -113,32 +127,41 @@ def _position(cursor: str, sort: SortOrder) -> Position:
     return Position(key=key, offer_id=offer_id)
 
 
-def _hit(hit: SearchHit) -> OfferHit:
-    return OfferHit(
-        id=hit.id,
-        kind=TrainingPurpose(hit.kind),
-        title=hit.title,
-        summary=hit.summary,
-        theme_code=hit.theme_code,
-        certification_code=hit.certification_code,
-        siret=hit.siret,
-        organisme_name=hit.organisme_name,
-        modality=Modality(hit.modality),
-        city=hit.city,
-        department=hit.department,
-        region=hit.region,
-        hours=hit.hours,
-        price_ht_cents=hit.price_ht_cents,
-        price_ttc_cents=hit.price_ttc_cents,
-        next_start_date=hit.next_start_date,
-        quality=QualityOut.of(hit.rating_count, hit.rating_sum),
-        distance_km=round(hit.distance_km, 3) if hit.distance_km is not None else None,
-    )
+def _hit(hit: SearchHit) -> dict[str, Any]:
+    """One item of the page, as ``OfferHit`` documents it (built directly: this is the hot path)."""
+    quality = Quality(hit.rating_count, hit.rating_sum)
+    return {
+        "id": hit.id,
+        "kind": hit.kind,
+        "title": hit.title,
+        "summary": hit.summary,
+        "theme_code": hit.theme_code,
+        "certification_code": hit.certification_code,
+        "siret": hit.siret,
+        "organisme_name": hit.organisme_name,
+        "modality": hit.modality,
+        "city": hit.city,
+        "department": hit.department,
+        "region": hit.region,
+        "hours": hit.hours,
+        "price_ht_cents": hit.price_ht_cents,
+        "price_ttc_cents": hit.price_ttc_cents,
+        "next_start_date": hit.next_start_date,
+        "quality": {"rating_count": quality.count, "rating_average": quality.average},
+        "distance_km": round(hit.distance_km, 3) if hit.distance_km is not None else None,
+    }
 
 
-@router.get("", response_model=SearchPage, responses=problem_responses(422))
+def _json_default(value: object) -> str:
+    """Decimals as strings (as pydantic writes them); the driver's own UUID type as a plain UUID."""
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@router.get("", response_model=SearchPage, responses=problem_responses(422))  # documents the Response
 async def search(
-    session: SessionDep,
+    driver: DriverConnection,
     q: Annotated[str | None, Query(max_length=200, description="Words in French; accents optional")] = None,
     kind: TrainingPurpose | None = None,
     theme: Annotated[str | None, Query(max_length=20)] = None,
@@ -156,7 +179,7 @@ async def search(
     sort: SortOrder | None = None,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = min(DEFAULT_LIMIT, 20),
-) -> SearchPage:
+) -> Response:
     """Published offers only. Default order: relevance with `q`, else the soonest session first."""
     point = _parse_near(near)
     if radius_km is not None and point is None:
@@ -180,19 +203,19 @@ async def search(
     )
     order = effective_sort(sort, filters)
     after = _position(cursor, order) if cursor else None
-    result = await search_offers(session, filters, sort=order, after=after, limit=limit)
+    result = await search_offers(driver, filters, sort=order, after=after, limit=limit)
     next_cursor = None
     if result.has_more:
         last = result.hits[-1]
         next_cursor = encode_cursor((order.value, last.sort_key, last.id))
-    facets: dict[str, Any] = {
-        name: [FacetCount(value=f.value, count=f.count) for f in counts]
-        for name, counts in result.facets.items()
+    body = {
+        "items": [_hit(hit) for hit in result.hits],
+        "next_cursor": next_cursor,
+        "total": result.total,
+        "sort": order.value,
+        "facets": {
+            name: [{"value": f.value, "count": f.count} for f in counts]
+            for name, counts in result.facets.items()
+        },
     }
-    return SearchPage(
-        items=[_hit(hit) for hit in result.hits],
-        next_cursor=next_cursor,
-        total=result.total,
-        sort=order,
-        facets=Facets(**facets),
-    )
+    return Response(orjson.dumps(body, default=_json_default), media_type="application/json")
