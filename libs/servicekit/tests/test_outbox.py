@@ -13,11 +13,11 @@ from aiokafka import AIOKafkaProducer
 from dife_contracts.events import HoldPlaced
 from servicekit.db import plain_url
 from servicekit.kafka import make_producer
-from servicekit.outbox import enqueue, enqueue_many
+from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay
 from servicekit.tables import outbox
 from servicekit.testing import Infra, collect, eventually
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SOURCE = "/dife/servicekit-tests"
@@ -185,3 +185,39 @@ async def test_only_one_relay_is_active_per_service_database(
         # The standby takes over when the active one goes away: proven by a fresh relay after `first` stops.
     async with running_relay(sample_db, producer, unique_prefix) as third:
         assert await eventually(lambda: _is_active(third), timeout_s=10)
+
+
+async def test_events_built_by_sql_in_the_state_changing_statement_reach_kafka_and_parse(
+    infra: Infra,
+    sample_db: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    unique_prefix: str,
+    ledger_topic: str,
+) -> None:
+    elu_id, hold_id, dossier_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    rows_sql = (
+        "SELECT CAST(:elu AS text) AS subject, json_build_object("
+        "'elu_id', CAST(:elu AS uuid), 'hold_id', CAST(:hold AS uuid), 'dossier_id', CAST(:dossier AS uuid), "
+        "'amount_cents', 12345, 'available_after_cents', 0) AS payload"
+    )
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            text(insert_from_select_sql(rows_sql)),
+            {
+                **insert_from_select_params(HoldPlaced, source=SOURCE),
+                "elu": str(elu_id),
+                "hold": str(hold_id),
+                "dossier": str(dossier_id),
+            },
+        )
+
+    async with running_relay(sample_db, producer, unique_prefix):
+        received = await collect(infra, ledger_topic, count=1)
+
+    assert [envelope.parse() for envelope in received] == [
+        HoldPlaced(
+            elu_id=elu_id, hold_id=hold_id, dossier_id=dossier_id, amount_cents=12345, available_after_cents=0
+        )
+    ]
+    assert received[0].subject == str(elu_id)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from servicekit import devtokens
 from servicekit.auth import TokenVerifier
 from servicekit.consumer import ConsumerSpec, EventConsumer
-from servicekit.db import make_engine, make_sessionmaker, plain_url
+from servicekit.db import make_engine, make_read_pool, make_sessionmaker, plain_url
 from servicekit.errors import install_problem_handlers
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.logging import RequestContextMiddleware, configure_logging
@@ -93,6 +93,7 @@ async def _start(settings: KitSettings, consumer_specs: Sequence[ConsumerSpec]) 
         sessionmaker=make_sessionmaker(engine),
         producer=producer,
         token_verifier=token_verifier_for(settings),
+        read_pool=await make_read_pool(settings.database_url, max_size=settings.database_pool_size),
     )
     if settings.relay_enabled:
         state.relay = OutboxRelay(
@@ -137,6 +138,7 @@ async def _stop(state: KitState) -> None:
             log.error("background task ignored its cancellation; abandoning it", task=task.get_name())
     async with asyncio.timeout(STOP_TIMEOUT_S):
         await state.producer.stop()
+    await state.read_pool.close()
     await state.engine.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -22,3 +23,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def plain_url(url: str) -> str:
     """The libpq form of a SQLAlchemy URL (``postgresql+asyncpg://`` → ``postgresql://``) for asyncpg."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def make_read_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """A plain driver pool for hot read paths (balance reads, public search): one statement, no ORM, no
+    transaction and no ping per checkout. Writes go through the session, so they join the outbox."""
+    return await asyncpg.create_pool(plain_url(url), min_size=1, max_size=max_size)

@@ -55,3 +55,30 @@ async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source
         "outbox", records=records, columns=list(_COPY_COLUMNS)
     )
     return len(records)
+
+
+def insert_from_select_sql(rows_sql: str) -> str:
+    """``INSERT INTO outbox`` one event per row of ``rows_sql``, built by PostgreSQL itself.
+
+    For set-based jobs (a crediting campaign, an RNE import) where building one pydantic model per event in
+    Python would cost more than the SQL that changes the state. ``rows_sql`` yields ``subject`` (the
+    aggregate id, as text) and ``payload`` (json or jsonb, the event's fields); usable as a data-modifying
+    CTE in the statement that changes the state. Bind `insert_from_select_params`. The payload bypasses the
+    pydantic model: a service using this proves in its tests that every such event parses with its contract.
+    """
+    return (
+        "INSERT INTO outbox (topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload) "
+        "SELECT CAST(:ob_topic AS text), gen_random_uuid(), CAST(:ob_ce_type AS text), "
+        "CAST(:ob_source AS text), "
+        "e.subject, now(), CAST(:ob_traceparent AS text), convert_to(e.payload::text, 'UTF8') "
+        f"FROM ({rows_sql}) e"
+    )
+
+
+def insert_from_select_params(event_type: type[Event], *, source: str) -> dict[str, object]:
+    return {
+        "ob_topic": event_type.topic,
+        "ob_ce_type": event_type.ce_type,
+        "ob_source": source,
+        "ob_traceparent": current_traceparent.get(),
+    }
