@@ -9,13 +9,35 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS_DIR.parent.parent
+STACK = (sys.executable, str(ROOT / "deploy" / "local" / "stack.py"))
+
+
+def stack_env() -> dict[str, str]:
+    """Kafka and PostgreSQL URLs (``KAFKA_BOOTSTRAP_SERVERS``, ``DIFE_PG_ADMIN_URL``,
+    ``<SERVICE>_DATABASE_URL``): from the environment when it names them, else from the local stack,
+    started if needed."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DIFE_PG_ADMIN_URL"):
+        return dict(os.environ)
+    subprocess.run([*STACK, "up"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    printed = subprocess.run([*STACK, "env"], check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return dict(line.removeprefix("export ").split("=", 1) for line in printed.splitlines() if "=" in line)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import subprocess
 import sys
 import time
 import uuid
@@ -22,26 +21,21 @@ from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_summary_ms, write_result
+from common import latency_summary_ms, stack_env, write_result
 from servicekit.db import make_engine, make_sessionmaker, plain_url
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue, enqueue_many
 from servicekit.relay import OutboxRelay
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "libs" / "servicekit" / "tests" / "sample_service" / "alembic.ini"
-
-
-def stack_env() -> dict[str, str]:
-    subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True, cwd=ROOT)
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "deploy/local/stack.py"), "env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+SCHEMA = (
+    Path(__file__).resolve().parent.parent
+    / "libs"
+    / "servicekit"
+    / "tests"
+    / "sample_service"
+    / "alembic.ini"
+)
 
 
 def run_relay(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> None:
