@@ -60,7 +60,7 @@ class Catalogue:
     async def events(
         self, count: int, *, subject: str | None = None, ce_type: str | None = None
     ) -> list[Envelope]:
-        """Catalogue events on Kafka (from the beginning of this test's own topic), in order."""
+        """Catalogue events of one aggregate (or all) on Kafka, read from the beginning, in order."""
 
         def wanted(envelope: Envelope) -> bool:
             return (subject is None or envelope.subject == subject) and (
@@ -157,15 +157,18 @@ def start_catalogue(
     mint_token: Callable[..., str],
     infra: Infra,
 ) -> Callable[..., Any]:
-    """``async with start_catalogue(consumers=True) as catalogue``: a migrated database and the running app,
-    with topics of its own so a test reads only its own events."""
+    """``async with start_catalogue(consumers=True) as catalogue``: a migrated database and the running app."""
 
     @asynccontextmanager
     async def start(*, consumers: bool = False) -> AsyncIterator[Catalogue]:
         database_url = await database_factory()
         await migrate(ALEMBIC_INI, database_url)
         overrides = kit_overrides(database_url)
-        overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
+        if consumers:
+            # A consumer reads its topic from the start: topics of its own keep other tests' events away.
+            # Other tests share the run's topics (each test creates 12 topics otherwise, which a small
+            # broker pays for in memory) and tell their events apart by aggregate id.
+            overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
         settings = Settings(**overrides, consumers_enabled=consumers)
         async with running_app(create_app(settings)) as client:
             yield Catalogue(client=client, settings=settings, token=mint_token, infra=infra)
