@@ -157,7 +157,7 @@ def start_catalogue(
     mint_token: Callable[..., str],
     infra: Infra,
 ) -> Callable[..., Any]:
-    """``async with start_catalogue(consumers=True) as catalogue``: a migrated database and the running app."""
+    """``async with start_catalogue(consumers=True) as catalogue``: a migrated database, the running app."""
 
     @asynccontextmanager
     async def start(*, consumers: bool = False) -> AsyncIterator[Catalogue]:
