@@ -28,7 +28,7 @@ SETUP = (
     SELECT ledger_new_id(), f, g, upper(f), upper(g), date '1940-01-01' + i % 21900,
            CASE WHEN i % 2 = 0 THEN 'F' ELSE 'M' END
     FROM (SELECT i, ($1::text[])[1 + (i / 21900) % array_length($1, 1)] AS f,
-                 ($2::text[])[1 + (i * 7919) % array_length($2, 1)] AS g
+                 ($2::text[])[1 + (i::bigint * 7919) % array_length($2, 1)] AS g
           FROM generate_series(0, $3 - 1) i) names
     """,
     """

@@ -164,7 +164,7 @@ class Bench:
             database_url=database_url,
             kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
             topic_prefix=self.topic_prefix,
-            topic_partitions=12,
+            topic_partitions=3,
             jwt_public_key_pem=devtokens.public_pem_of(self.private_pem),
             jwt_issuer=ISSUER,
             jwt_audience=AUDIENCE,

@@ -17,14 +17,15 @@ depends_on = None
 # each other by elu_id without foreign keys on those tables (a per-row trigger each, 4× slower), as they are
 # only ever created together, by the import's merge; low-volume tables (holds, resolutions) keep theirs.
 SCHEMA = [
-    # R-REG-2: a person is (normalised family name, given names, birth date).
+    # R-REG-2: a person is (normalised family name, given names, birth date). Keys are compared byte-wise
+    # (COLLATE "C"): they are normalised already, and the import sorts and indexes half a million of them.
     """
     CREATE TABLE elus (
         elu_id uuid PRIMARY KEY,
         family_name text NOT NULL,
         given_names text NOT NULL,
-        family_key text NOT NULL,
-        given_key text NOT NULL,
+        family_key text COLLATE "C" NOT NULL,
+        given_key text COLLATE "C" NOT NULL,
         birth_date date NOT NULL,
         sex text NOT NULL DEFAULT '',
         pension_liquidated_on date,
@@ -36,9 +37,9 @@ SCHEMA = [
     CREATE TABLE mandates (
         mandate_id uuid PRIMARY KEY,
         elu_id uuid NOT NULL,
-        file_type text NOT NULL,
+        file_type text COLLATE "C" NOT NULL,
         family text NOT NULL,
-        collectivite_code text NOT NULL,
+        collectivite_code text COLLATE "C" NOT NULL,
         collectivite_name text NOT NULL DEFAULT '',
         department_code text NOT NULL DEFAULT '',
         function text NOT NULL DEFAULT '',

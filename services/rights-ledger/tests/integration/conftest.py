@@ -58,8 +58,11 @@ async def ledger_db(fresh_database_url: str) -> str:
 
 @pytest.fixture
 def settings(ledger_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> Settings:
+    """Topics of its own per test, so the ledger never answers another test's hold requests (nor another
+    service's, in a whole-repository run); one partition each, to spare the shared broker."""
     overrides = kit_overrides(ledger_db)
     overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:6]}."
+    overrides["topic_partitions"] = 1
     return Settings(**overrides, nir_hmac_key=NIR_KEY, job_poll_interval_s=0.05)
 
 

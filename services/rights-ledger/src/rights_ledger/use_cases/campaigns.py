@@ -169,6 +169,7 @@ class Crediting:
                 after, upto = pending.pop(0)
                 async with self._sessionmaker.begin() as session:
                     await session.execute(text("SET LOCAL work_mem = '64MB'"))
+                    await session.execute(text("SET LOCAL jit = off"))
                     await session.execute(
                         text(_CREDIT_SQL), {**bind, "after": after, "upto": upto, "at": datetime.now(UTC)}
                     )
