@@ -322,3 +322,24 @@ async def test_the_database_refuses_what_the_rules_forbid(catalogue: Any, siret:
                 )
     finally:
         await engine.dispose()
+
+
+async def test_an_of_lists_its_own_offers_drafts_included(catalogue: Any, siret: Callable[[], str]) -> None:
+    owner = await catalogue.accredited(siret())
+    created = [(await catalogue.offer(owner, title=f"Module {n} : finances locales"))["id"] for n in range(3)]
+    await catalogue.client.post(f"/v1/offers/{created[1]}/withdraw", headers=catalogue.organisme(owner))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = await catalogue.client.get(
+            f"/v1/organismes/{owner}/offers", params=params, headers=catalogue.organisme(owner)
+        )
+        assert page.status_code == 200, page.text
+        seen.extend(item["id"] for item in page.json()["items"])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == created
+    other = await catalogue.client.get(f"/v1/organismes/{owner}/offers", headers=catalogue.organisme(siret()))
+    assert other.status_code == 403

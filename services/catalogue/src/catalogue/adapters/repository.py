@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy import Row, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -207,3 +207,22 @@ async def add_rating(
         Quality(offer.rating_count, offer.rating_sum),
         Quality(organisme.rating_count, organisme.rating_sum),
     )
+
+
+async def offers_of(
+    session: AsyncSession, siret: str, after: tuple[Any, ...] | None, limit: int
+) -> Sequence[Any]:
+    """An organisme's offers, every status, oldest first: ``limit + 1`` rows after ``(created_at, id)``."""
+    statement = select(
+        offers.c.id,
+        offers.c.created_at,
+        offers.c.status,
+        offers.c.kind,
+        offers.c.title,
+        offers.c.next_start_date,
+    ).where(offers.c.siret == siret)
+    if after is not None:
+        statement = statement.where(tuple_(offers.c.created_at, offers.c.id) > tuple_(after[0], after[1]))
+    return (
+        await session.execute(statement.order_by(offers.c.created_at, offers.c.id).limit(limit + 1))
+    ).all()

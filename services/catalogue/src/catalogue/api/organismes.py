@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,6 +17,7 @@ from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import Conflict, NotFound, problem_responses
 from servicekit.idempotency import idempotent
+from servicekit.pagination import Page, PageParams
 
 from catalogue.adapters import repository
 from catalogue.api.common import domain_refusals, emit
@@ -194,6 +195,32 @@ async def withdraw_agrement(
     await repository.record_withdrawal(session, withdrawn)
     await emit(session, _agrement_changed(siret, withdrawn, renewed=False))
     return AgrementOut.of(withdrawn)
+
+
+class OwnOffer(BaseModel):
+    id: uuid.UUID
+    status: str
+    kind: str
+    title: str
+    next_start_date: date | None
+    created_at: datetime
+
+
+@router.get("/{siret}/offers", response_model=Page[OwnOffer], responses=problem_responses(401, 403))
+async def list_own_offers(
+    siret: str,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_roles(Role.ORGANISME, Role.AGENT))],
+    page: Annotated[PageParams, Depends()],
+) -> Page[OwnOffer]:
+    """An organisme's own offers, drafts and withdrawn ones included (the organisme itself, agents)."""
+    principal.ensure_siret(siret)
+    rows = await repository.offers_of(session, siret, page.after(types=(datetime, uuid.UUID)), page.limit)
+    return Page[OwnOffer].from_overfetch(
+        [OwnOffer.model_validate(row, from_attributes=True) for row in rows],
+        limit=page.limit,
+        cursor_values=lambda offer: (offer.created_at, offer.id),
+    )
 
 
 def _agrement_changed(siret: str, agrement: Agrement, *, renewed: bool) -> OrganismeAgrementChanged:
