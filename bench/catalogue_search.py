@@ -440,6 +440,22 @@ async def prepare_database(admin_url: str, count: int, reuse: bool) -> str:
     return dsn
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far, from /proc (Linux); 0 elsewhere."""
+    total = 0.0
+    for candidate in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -588,7 +604,7 @@ async def run(args: argparse.Namespace) -> None:
     admin_url, kafka = stack_urls()
     dsn = await prepare_database(admin_url, args.offers, args.reuse)
     port = free_port()
-    with catalogue_server(dsn, kafka, port, args.workers):
+    with catalogue_server(dsn, kafka, port, args.workers) as server:
         await wait_until_up(port)
         connections = HttpConnections(port, args.connections)
         await connections.open()
@@ -596,9 +612,9 @@ async def run(args: argparse.Namespace) -> None:
             rng = random.Random(7)
             await open_loop(connections, query_mix(rng, int(args.rate * 5)), args.rate / 2)
             queries = query_mix(rng, int(args.rate * args.duration))
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds(server.pid)
             latencies, errors, totals = await open_loop(connections, queries, args.rate)
-            elapsed = time.perf_counter() - started
+            elapsed, server_cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu_before
         finally:
             await connections.close()
     totals.sort()
@@ -608,6 +624,8 @@ async def run(args: argparse.Namespace) -> None:
         "errors": errors,
         "achieved_rate_per_s": round(len(latencies) / elapsed, 1),
         "median_matches": totals[len(totals) // 2] if totals else 0,
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(latencies)), 2),
+        "machine_load_average_1min": round(os.getloadavg()[0], 2),
         "p95_target_ms": 30,
     }
     params = {
