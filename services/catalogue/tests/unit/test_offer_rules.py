@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from catalogue.domain.offers import (
@@ -46,17 +48,18 @@ def agrement(valid_from: date, valid_until: date, withdrawn_on: date | None = No
     )
 
 
-def terms(**changes: object) -> OfferTerms:
-    base: dict[str, object] = {
-        "kind": MANDATE,
-        "theme_code": "FAL-03",
-        "certification_code": None,
-        "hours": Decimal(7),
-        "price_ht_cents": 56_000,
-        "subcontracting": None,
-    }
-    base.update(changes)
-    return OfferTerms(**base)  # type: ignore[arg-type]
+BASE_TERMS = OfferTerms(
+    kind=MANDATE,
+    theme_code="FAL-03",
+    certification_code=None,
+    hours=Decimal(7),
+    price_ht_cents=56_000,
+    subcontracting=None,
+)
+
+
+def terms(**changes: Any) -> OfferTerms:
+    return replace(BASE_TERMS, **changes)
 
 
 def rules_of(offer_terms: OfferTerms, subcontractor: Subcontractor | None = None) -> list[str]:
