@@ -1,6 +1,6 @@
 """Balance read benchmark: ``GET /v1/accounts/{elu_id}`` at a fixed 500 requests/s, p99 latency.
 
-Run: ``uv run python bench/ledger_balance_read.py [--rate 500 --seconds 20 --elus 50000 --workers 2]``
+Run: ``uv run python bench/ledger_balance_read.py [--rate 500 --seconds 20 --elus 50000 --workers 1]``
 (``make bench BENCH=ledger_balance_read``). Target (DESIGN.md): p99 ≤ 10 ms at 500 req/s. The service runs
 as in production, under uvicorn in its own processes, on the local stack; each request carries an élu's own
 RS256 token (verified per request). The load is open-loop: latency is measured from each request's scheduled
@@ -177,6 +177,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--elus", type=int, default=50_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     asyncio.run(main(args.rate, args.seconds, args.elus, args.workers))
