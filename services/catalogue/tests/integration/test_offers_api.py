@@ -343,3 +343,29 @@ async def test_an_of_lists_its_own_offers_drafts_included(catalogue: Any, siret:
     assert seen == created
     other = await catalogue.client.get(f"/v1/organismes/{owner}/offers", headers=catalogue.organisme(siret()))
     assert other.status_code == 403
+
+
+async def test_withdrawn_agrement_stops_the_sale_of_the_sessions_it_covered_R_OF_1(
+    catalogue: Any, siret: Callable[[], str]
+) -> None:
+    seller = siret()
+    await catalogue.register(seller)
+    agrement = await catalogue.grant(seller)
+    kept = await catalogue.published(seller, start=date(2027, 3, 15))
+    later = (await catalogue.add_session(kept["id"], seller, start=date(2027, 9, 1))).json()
+    gone = await catalogue.published(seller, start=date(2027, 10, 4))
+    withdrawn = await catalogue.client.post(
+        f"/v1/organismes/{seller}/agrements/{agrement['id']}/withdrawal",
+        json={"date": "2027-06-01", "reason": "retrait ministériel"},
+        headers=catalogue.agent(),
+    )
+    assert withdrawn.status_code == 200
+    still = (await catalogue.client.get(f"/v1/offers/{kept['id']}")).json()
+    assert still["status"] == "published"
+    assert [s["id"] for s in still["sessions"]] == [kept["sessions"][0]["id"]]
+    assert (await catalogue.client.get(f"/v1/offers/{gone['id']}")).json()["status"] == "withdrawn"
+    cancelled = await catalogue.events(1, subject=kept["id"], ce_type="session_cancelled")
+    assert json.loads(cancelled[0].data)["session_id"] == later["id"]
+    assert await catalogue.events(1, subject=gone["id"], ce_type="offer_withdrawn")
+    found = (await catalogue.client.get("/v1/offers", params={"organisme": seller})).json()
+    assert [item["id"] for item in found["items"]] == [kept["id"]]

@@ -82,3 +82,14 @@ def test_siret_is_checked_with_its_luhn_key() -> None:
     assert normalise_siret("732 829 320 00074") == "73282932000074"
     assert normalise_siret("73282932000075") is None
     assert normalise_siret("7328293200007") is None
+
+
+def test_withdrawal_takes_away_the_mandate_sessions_it_no_longer_covers_R_OF_1() -> None:
+    from catalogue.domain.offers import MANDATE, REINSERTION, ScheduledSession, sessions_losing_agrement
+
+    withdrawn = agrement(date(2026, 1, 1), date(2030, 12, 31)).withdraw(date(2027, 6, 1), "retrait")
+    before = ScheduledSession(uuid.uuid4(), date(2027, 5, 30), date(2027, 5, 31))
+    across = ScheduledSession(uuid.uuid4(), date(2027, 5, 31), date(2027, 6, 1))
+    after = ScheduledSession(uuid.uuid4(), date(2027, 9, 1), date(2027, 9, 2))
+    assert sessions_losing_agrement(MANDATE, [before, across, after], [withdrawn]) == [across, after]
+    assert sessions_losing_agrement(REINSERTION, [before, across, after], [withdrawn]) == []

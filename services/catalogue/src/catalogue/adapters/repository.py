@@ -226,3 +226,14 @@ async def offers_of(
     return (
         await session.execute(statement.order_by(offers.c.created_at, offers.c.id).limit(limit + 1))
     ).all()
+
+
+async def published_offers_of(session: AsyncSession, siret: str) -> Sequence[Any]:
+    return (
+        await session.execute(
+            select(offers.c.id, offers.c.kind)
+            .where(offers.c.siret == siret, offers.c.status == "published")
+            .order_by(offers.c.id)
+            .with_for_update()
+        )
+    ).all()

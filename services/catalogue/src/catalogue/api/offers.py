@@ -42,6 +42,7 @@ from catalogue.api.schemas import (
 from catalogue.domain.offers import (
     OfferStatus,
     OfferTerms,
+    ScheduledSession,
     SessionDates,
     SessionStatus,
     Subcontracting,
@@ -54,7 +55,9 @@ from catalogue.domain.offers import (
     ensure_publishable,
     ensure_withdrawable,
     seats_left,
+    sessions_losing_agrement,
 )
+from catalogue.domain.organismes import Agrement
 from catalogue.domain.themes import theme_for
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"])
@@ -395,3 +398,34 @@ async def cancel_session(
         )
     cancelled = next(s for s in await repository.sessions_of(session, offer_id) if s.id == session_id)
     return _session_out(cancelled)
+
+
+async def stop_selling_uncovered_sessions(session: AsyncSession, siret: str, withdrawn: Agrement) -> None:
+    """R-OF-1 once an agrément is withdrawn: the open mandate sessions no agrément covers any more are
+    cancelled (``session_cancelled``), and an offer left without any open session is withdrawn."""
+    agrements = await repository.agrements_of(session, siret)
+    reason = f"agrément {withdrawn.reference} withdrawn from {withdrawn.withdrawn_on} (R-OF-1)"
+    now = datetime.now(UTC)
+    for offer in await repository.published_offers_of(session, siret):
+        open_sessions = [
+            ScheduledSession(s.id, s.start_date, s.end_date)
+            for s in await repository.sessions_of(session, offer.id)
+            if s.status == SessionStatus.OPEN
+        ]
+        lost = sessions_losing_agrement(offer.kind, open_sessions, agrements)
+        for lost_session in lost:
+            await repository.set_session_status(session, lost_session.id, SessionStatus.CANCELLED)
+            await emit(
+                session,
+                SessionCancelled(offer_id=offer.id, siret=siret, session_id=lost_session.id, reason=reason),
+            )
+        if not lost:
+            continue
+        await repository.refresh_session_summary(session, offer.id)
+        if len(lost) == len(open_sessions):
+            await repository.update_offer(
+                session, offer.id, {"status": OfferStatus.WITHDRAWN, "withdrawn_at": now}
+            )
+            await emit(
+                session, OfferWithdrawn(offer_id=offer.id, siret=siret, reason=reason, withdrawn_at=now)
+            )

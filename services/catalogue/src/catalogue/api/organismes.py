@@ -21,6 +21,7 @@ from servicekit.pagination import Page, PageParams
 
 from catalogue.adapters import repository
 from catalogue.api.common import domain_refusals, emit
+from catalogue.api.offers import stop_selling_uncovered_sessions
 from catalogue.domain.organismes import Agrement, agrement_dates_problem, is_accredited, normalise_siret
 from catalogue.domain.quality import Quality
 
@@ -194,6 +195,7 @@ async def withdraw_agrement(
         withdrawn = agrement.withdraw(body.date, body.reason)
     await repository.record_withdrawal(session, withdrawn)
     await emit(session, _agrement_changed(siret, withdrawn, renewed=False))
+    await stop_selling_uncovered_sessions(session, siret, withdrawn)
     return AgrementOut.of(withdrawn)
 
 

@@ -6,6 +6,7 @@ collects all the rules a request breaks, so one refusal lists them all.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -202,3 +203,19 @@ def ensure_cancellable(offer_status: OfferStatus, session_status: SessionStatus)
 def seats_left(capacity: int, seats_taken: int) -> int:
     """What the catalogue shows; the dossier service enforces capacity from its own enrolments."""
     return max(0, capacity - seats_taken)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSession:
+    id: uuid.UUID
+    start_date: date
+    end_date: date
+
+
+def sessions_losing_agrement(
+    kind: str, open_sessions: Sequence[ScheduledSession], agrements: Sequence[Agrement]
+) -> list[ScheduledSession]:
+    """R-OF-1 after an agrément is withdrawn: the open sessions of a mandate training it no longer covers."""
+    if kind != MANDATE:
+        return []
+    return [s for s in open_sessions if not covers(agrements, s.start_date, s.end_date)]
