@@ -49,7 +49,7 @@ KAFKA_PROPERTIES = KAFKA_HOME / "server.properties"
 KAFKA_PID = KAFKA_HOME / "kafka.pid"
 KAFKA_LOG = LOGS / "kafka.log"
 KAFKA_READY_LINE = "Kafka Server started"
-KAFKA_HEAP = ("-Xms256m", "-Xmx512m")
+KAFKA_HEAP = ("-Xms256m", "-Xmx1g")  # a developer's broker accumulates test topics between runs
 
 PG_HOME = LOCAL / "pg"
 PG_DATA = PG_HOME / "data"

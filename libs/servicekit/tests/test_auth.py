@@ -401,8 +401,10 @@ def test_openapi_documents_the_bearer_scheme(rsa_keys: KeyPair) -> None:
     assert schema["paths"]["/v1/me"]["get"]["security"] == [{"bearerAuth": []}]
 
 
-def principal(*roles: str, sub: str = "s", siret: str | None = None, siren: str | None = None) -> Principal:
-    return Principal(sub=sub, roles=frozenset(roles), siret=siret, siren=siren)
+def principal(
+    *roles: str, sub: str = "s", siret: str | None = None, siren: str | None = None, **claims: str
+) -> Principal:
+    return Principal(sub=sub, roles=frozenset(roles), siret=siret, siren=siren, claims=claims)
 
 
 def test_agent_and_ops_pass_every_ownership_check() -> None:
@@ -421,6 +423,18 @@ def test_elu_ownership_is_by_subject() -> None:
         principal("elu", sub=str(elu_id)).ensure_elu(uuid.uuid4())
     with pytest.raises(Forbidden):
         principal("organisme", sub=str(elu_id)).ensure_elu(elu_id)
+
+
+def test_elu_ownership_follows_the_elu_id_claim_when_the_subject_is_the_identity_providers() -> None:
+    elu_id = uuid.uuid4()
+    franceconnect = principal("elu", sub="fc-7f3a", elu_id=str(elu_id))
+
+    franceconnect.ensure_elu(elu_id)
+    assert franceconnect.elu_id == str(elu_id)
+    with pytest.raises(Forbidden):
+        franceconnect.ensure_elu(uuid.uuid4())
+    with pytest.raises(Forbidden):
+        principal("elu", sub="fc-7f3a").ensure_elu(elu_id)
 
 
 def test_organisme_ownership_is_by_siret() -> None:

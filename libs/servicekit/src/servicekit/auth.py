@@ -28,6 +28,7 @@ from servicekit.errors import Forbidden, Unauthorized
 ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 DEFAULT_LEEWAY_S = 30.0
 ROLES_CLAIM = "roles"
+ELU_ID_CLAIM = "elu_id"
 
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.OPS})
@@ -56,13 +57,21 @@ class Principal:
     def is_staff(self) -> bool:
         return not self.roles.isdisjoint(STAFF_ROLES)
 
+    @property
+    def elu_id(self) -> str | None:
+        """The élu an `elu` token speaks for: its `elu_id` claim (tokens issued once the account is
+        activated; the identity provider's `sub` is not ours), else its `sub`."""
+        if not self.has_role(Role.ELU):
+            return None
+        return str(self.claims.get(ELU_ID_CLAIM) or self.sub)
+
     def ensure_elu(self, elu_id: UUID | str) -> None:
-        """An élu may act only on their own account (sub = elu_id); agents and ops on any."""
+        """An élu may act only on their own account; agents and ops on any."""
         if self.is_staff:
             return
         if not self.has_role(Role.ELU):
             raise Forbidden("only the élu concerned, an agent or ops may access this élu's data")
-        if self.sub != str(elu_id):
+        if self.elu_id != str(elu_id):
             raise Forbidden("an élu may only access their own account")
 
     def ensure_siret(self, siret: str) -> None:

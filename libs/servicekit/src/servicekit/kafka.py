@@ -39,3 +39,18 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], *, partit
             )
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, prefix: str) -> int:
+    """Delete every topic whose name starts with ``prefix`` (test runs clean up after themselves)."""
+    if not prefix:
+        raise ValueError("refusing to delete every topic: give a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="dife-topic-cleanup")
+    await admin.start()
+    try:
+        doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from servicekit import devtokens
+from servicekit.kafka import delete_topics
 from servicekit.testing.infra import Infra, resolve_infra
 
 TEST_ISSUER = "dife-test"
@@ -25,8 +26,11 @@ def infra(request: pytest.FixtureRequest) -> Infra:
 
 
 @pytest.fixture(scope="session")
-def topic_prefix() -> str:
-    return f"test.{uuid.uuid4().hex[:10]}."
+async def topic_prefix(infra: Infra) -> AsyncIterator[str]:
+    """A prefix of the run's own; its topics are deleted at the end, so a shared broker does not fill up."""
+    prefix = f"test.{uuid.uuid4().hex[:10]}."
+    yield prefix
+    await delete_topics(infra.kafka_bootstrap, prefix)
 
 
 DatabaseFactory = Callable[[], Awaitable[str]]
@@ -94,7 +98,7 @@ def kit_overrides(infra: Infra, topic_prefix: str, jwt_keys: JwtKeys) -> Callabl
             "database_url": database_url,
             "kafka_bootstrap_servers": infra.kafka_bootstrap,
             "topic_prefix": topic_prefix,
-            "topic_partitions": 3,
+            "topic_partitions": 1,
             "jwt_public_key_pem": jwt_keys.public_pem,
             "jwt_jwks_url": None,
             "jwt_issuer": TEST_ISSUER,
