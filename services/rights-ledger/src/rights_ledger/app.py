@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.db import plain_url
@@ -54,15 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def ledger_lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = kit_state(app)
-        pool = await asyncpg.create_pool(
-            plain_url(settings.database_url), min_size=2, max_size=settings.database_pool_size
-        )
-        state.extras["account_reader"] = AccountReader(pool)
-        try:
-            async with _job_runner(state, settings):
-                yield
-        finally:
-            await pool.close()
+        state.extras["account_reader"] = AccountReader(state.read_pool)
+        async with _job_runner(state, settings):
+            yield
 
     app = create_service_app(
         settings,

@@ -15,12 +15,11 @@ from typing import Any
 from uuid import UUID
 
 from dife_contracts.events import RightsCredited, RightsExpired
-from servicekit.outbox import enqueue_many
+from servicekit.outbox import enqueue_many, insert_from_select_params, insert_from_select_sql
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rights_ledger.adapters.jobs import JobProgress
-from rights_ledger.adapters.outbox_sql import outbox_insert, outbox_params
 from rights_ledger.domain.parameters import CAMPAIGN_FAMILY, CampaignFamily, campaign_date, parameters_at
 from rights_ledger.use_cases import SOURCE
 
@@ -124,7 +123,7 @@ _EXPIRY_SQL = """
 """
 
 
-_CREDIT_SQL = _CREDIT_CHUNK_SQL.format(publish=outbox_insert(_CREDITED_ROWS))
+_CREDIT_SQL = _CREDIT_CHUNK_SQL.format(publish=insert_from_select_sql(_CREDITED_ROWS))
 
 
 class Crediting:
@@ -158,7 +157,7 @@ class Crediting:
             "yearly_cents": rights.yearly_credit_cents,
             "cap_cents": rights.cap_cents,
             "reference": f"campaign {family.value} {year}",
-            **outbox_params(RightsCredited, source=SOURCE),
+            **insert_from_select_params(RightsCredited, source=SOURCE),
         }
         pending = list(zip([LOWEST_ID, *bounds], [*bounds, HIGHEST_ID], strict=True))
         done = 0

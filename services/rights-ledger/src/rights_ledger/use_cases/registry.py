@@ -14,11 +14,11 @@ from uuid import UUID
 
 from dife_contracts.enums import RneFileType
 from dife_contracts.events import EluMandatesChanged, EluRegistered
+from servicekit.outbox import insert_from_select_params, insert_from_select_sql
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rights_ledger.adapters.jobs import JobProgress, JobRejected
-from rights_ledger.adapters.outbox_sql import outbox_insert, outbox_params
 from rights_ledger.adapters.tables import jobs
 from rights_ledger.domain.parameters import parameters_at
 from rights_ledger.domain.rne import RneFormatError, RneRecord, parse_rne
@@ -215,11 +215,15 @@ class RegistryImport:
             await session.execute(text("ANALYZE import_new_elus"))
             await session.execute(text("ANALYZE import_changed"))
             registered = await session.execute(
-                text(outbox_insert(_REGISTERED_ROWS)), outbox_params(EluRegistered, source=SOURCE)
+                text(insert_from_select_sql(_REGISTERED_ROWS)),
+                insert_from_select_params(EluRegistered, source=SOURCE),
             )
             changed = await session.execute(
-                text(outbox_insert(_CHANGED_ROWS)),
-                {**outbox_params(EluMandatesChanged, source=SOURCE), "snapshot_date": snapshot_date},
+                text(insert_from_select_sql(_CHANGED_ROWS)),
+                {
+                    **insert_from_select_params(EluMandatesChanged, source=SOURCE),
+                    "snapshot_date": snapshot_date,
+                },
             )
             timings["events"] = round(time.perf_counter() - clock, 3)
             report.update(
