@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 import orjson
 from dife_contracts.enums import Modality, TrainingPurpose
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from servicekit.api import ReadPoolDep
 from servicekit.errors import problem_responses
 from servicekit.pagination import (
     DEFAULT_LIMIT,
@@ -21,7 +22,6 @@ from servicekit.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from servicekit.state import kit_state
 
 from catalogue.adapters.search import (
     Position,
@@ -85,13 +85,10 @@ class SearchPage(BaseModel):
     facets: Facets = Field(description="Counts of the matching offers by theme, département and modality")
 
 
-SEARCH_POOL = "search_pool"
-
-
-async def _driver_connection(request: Request) -> AsyncIterator[Any]:
-    """A connection of the search's own driver pool (``app.py``): the search is one read-only statement, so
-    it needs neither BEGIN and COMMIT nor the ORM pool's ping around it (most of its round trips)."""
-    async with kit_state(request.app).extras[SEARCH_POOL].acquire() as connection:
+async def _driver_connection(pool: ReadPoolDep) -> AsyncIterator[Any]:
+    """A connection of servicekit's plain read pool: the search is one read-only statement, so it needs
+    neither BEGIN and COMMIT nor the ORM pool's ping around it (most of its round trips)."""
+    async with pool.acquire() as connection:
         yield connection
 
 
