@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from stdnum import luhn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import latency_summary_ms, write_result  # noqa: E402
+from common import free_port, latency_summary_ms, stack_env, write_result  # noqa: E402
 
 CATALOGUE = REPO / "services" / "catalogue"
 BENCH_DATABASE = "catalogue_bench"
@@ -401,14 +400,8 @@ async def load(dsn: str, count: int) -> None:
 
 def stack_urls() -> tuple[str, str]:
     """PostgreSQL admin URL and Kafka bootstrap: from the environment, else from the local stack (started)."""
-    admin, kafka = os.environ.get("DIFE_PG_ADMIN_URL"), os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if admin and kafka:
-        return admin, kafka
-    stack = [sys.executable, str(REPO / "deploy" / "local" / "stack.py")]
-    subprocess.run([*stack, "up"], check=True, stdout=subprocess.DEVNULL)
-    exports = subprocess.run([*stack, "env"], check=True, capture_output=True, text=True).stdout
-    values = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if "=" in line)
-    return admin or values["DIFE_PG_ADMIN_URL"], kafka or values["KAFKA_BOOTSTRAP_SERVERS"]
+    env = stack_env()
+    return env["DIFE_PG_ADMIN_URL"], env["KAFKA_BOOTSTRAP_SERVERS"]
 
 
 async def prepare_database(admin_url: str, count: int, reuse: bool) -> str:
@@ -454,12 +447,6 @@ def _children(pid: int) -> list[int]:
     with contextlib.suppress(OSError):
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     return []
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import sys
 import time
 from pathlib import Path
@@ -23,15 +22,9 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_summary_ms, write_result
+from common import free_port, latency_summary_ms, write_result
 from ledger_campaign import setup
 from ledger_support import ROOT, Bench, fresh_bench
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(bench: Bench) -> dict[str, str]:

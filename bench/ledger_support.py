@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from common import stack_env
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rights_ledger.app import create_app
@@ -135,17 +134,6 @@ def municipal_csv(rows: int, seed: int = 2026) -> bytes:
             f"{birth:%d/%m/%Y};{csp_code};{csp_label};{start};{rnd.choice(FUNCTIONS)};;FR"
         )
     return ("\n".join(lines) + "\n").encode()
-
-
-def stack_env() -> dict[str, str]:
-    subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True, cwd=ROOT)
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "deploy/local/stack.py"), "env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 class Bench:

@@ -13,6 +13,7 @@ import multiprocessing
 import sys
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -92,37 +93,54 @@ class Arrivals:
             await asyncio.sleep(0.05)
 
 
+def write_at_rate(url: str, rate: float, seconds: float, writers: int) -> dict[str, float]:
+    """One writer process: ``writers`` coroutines committing one event per transaction, paced to ``rate``;
+    returns each event's commit time."""
+
+    async def main() -> dict[str, float]:
+        engine = make_engine(url, pool_size=writers)
+        sessionmaker = make_sessionmaker(engine)
+        committed: dict[str, float] = {}
+        interval = writers / rate
+        start = time.monotonic()
+
+        async def writer(offset: int) -> None:
+            n = 0
+            while (due := start + offset / rate + n * interval) - start < seconds:
+                if (delay := due - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                async with sessionmaker.begin() as session:
+                    event_id = await enqueue(session, event(), source="/dife/bench")
+                committed[str(event_id)] = time.time()
+                n += 1
+
+        await asyncio.gather(*(writer(i) for i in range(writers)))
+        await engine.dispose()
+        return committed
+
+    return asyncio.run(main())
+
+
 async def fixed_rate(
-    url: str, arrivals: Arrivals, rate: int, seconds: float, writers: int
+    url: str, arrivals: Arrivals, rate: int, seconds: float, writers: int, processes: int
 ) -> dict[str, float]:
-    engine = make_engine(url, pool_size=writers)
-    sessionmaker = make_sessionmaker(engine)
-    committed: dict[str, float] = {}
-    interval = writers / rate
-    start = time.monotonic()
-
-    async def writer(offset: int) -> None:
-        n = 0
-        while True:
-            due = start + offset * (1 / rate) + n * interval
-            if due - start >= seconds:
-                return
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            async with sessionmaker.begin() as session:
-                event_id = await enqueue(session, event(), source="/dife/bench")
-            committed[str(event_id)] = time.time()
-            n += 1
-
-    await asyncio.gather(*(writer(i) for i in range(writers)))
-    elapsed = time.monotonic() - start
+    """Writers in their own processes (as the services' requests would be), so that pacing the load does not
+    compete with reading the arrivals."""
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, write_at_rate, url, rate / processes, seconds, writers)
+                for _ in range(processes)
+            )
+        )
+    committed = {event_id: at for part in parts for event_id, at in part.items()}
+    span_s = max(committed.values()) - min(committed.values())
     await arrivals.wait_for(len(committed), timeout_s=30)
-    await engine.dispose()
     latencies = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
     return {
         "offered_events_per_s": rate,
-        "achieved_commits_per_s": round(len(committed) / elapsed, 1),
+        "achieved_commits_per_s": round(len(committed) / span_s, 1),
         "events": len(committed),
         "delivered": len(latencies),
         **latency_summary_ms(latencies),
@@ -176,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
         await arrivals.start()
         reader = asyncio.create_task(arrivals.run())
         await asyncio.sleep(2)  # relay connected and holding its lock
-        latency = await fixed_rate(url, arrivals, args.rate, args.seconds, args.writers)
+        latency = await fixed_rate(url, arrivals, args.rate, args.seconds, args.writers, args.processes)
         throughput = await max_throughput(url, arrivals, args.bulk)
         reader.cancel()
         await arrivals.consumer.stop()
@@ -187,6 +205,7 @@ async def main(args: argparse.Namespace) -> None:
                 "rate": args.rate,
                 "seconds": args.seconds,
                 "writers": args.writers,
+                "writer_processes": args.processes,
                 "bulk": args.bulk,
                 "relay_batch_size": args.batch_size,
                 "partitions": 12,
@@ -204,7 +223,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=1000, help="events/s offered in the latency phase")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--writers", type=int, default=8, help="concurrent writers per writer process")
+    parser.add_argument("--processes", type=int, default=2, help="writer processes")
     parser.add_argument("--bulk", type=int, default=100_000, help="events in the throughput phase")
     parser.add_argument("--batch-size", type=int, default=1000)
     asyncio.run(main(parser.parse_args()))
