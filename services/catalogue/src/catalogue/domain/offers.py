@@ -13,14 +13,16 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from dife_contracts.enums import TrainingPurpose
+
 from catalogue.domain import policy
 from catalogue.domain.certifications import is_cpf_eligible
 from catalogue.domain.organismes import Agrement, covers
 from catalogue.domain.themes import theme_for
 from catalogue.domain.violations import Checks, InvalidTransition
 
-MANDATE = "mandate"
-REINSERTION = "reinsertion"
+MANDATE = TrainingPurpose.MANDATE
+REINSERTION = TrainingPurpose.REINSERTION
 
 
 class OfferStatus(StrEnum):

@@ -19,15 +19,6 @@ from dife_contracts.enums import MandateFamily, RneFileType
 
 from rights_ledger.domain.identity import normalise_name
 
-MANDATE_TYPE: dict[RneFileType, MandateFamily] = {
-    RneFileType.CM: MandateFamily.MUNICIPAL,
-    RneFileType.EPCI: MandateFamily.COMMUNAUTAIRE,
-    RneFileType.CD: MandateFamily.DEPARTMENTAL,
-    RneFileType.CR: MandateFamily.REGIONAL,
-    RneFileType.CSP: MandateFamily.SPECIAL_STATUS,
-    RneFileType.CA: MandateFamily.ARRONDISSEMENT,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ColumnLayout:
@@ -160,7 +151,7 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
     """
     text, encoding = decode(data)
     delimiter, rows = iter_rows(text)
-    result = ParsedRne(mandate_family=MANDATE_TYPE[file_type], encoding=encoding, delimiter=delimiter)
+    result = ParsedRne(mandate_family=file_type.family, encoding=encoding, delimiter=delimiter)
     header = next(rows, None)
     if header is None:
         raise RneFormatError("empty file: no header line")
