@@ -141,8 +141,10 @@ class JobRunner:
                 ran = await self.run_next()
                 if not ran:
                     self.wake.clear()
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the shutdown's cancellation.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), timeout=self._poll_interval_s)
+                        async with asyncio.timeout(self._poll_interval_s):
+                            await self.wake.wait()
         finally:
             await lock_connection.close(timeout=2)
 
