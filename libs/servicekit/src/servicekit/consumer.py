@@ -177,8 +177,8 @@ class EventConsumer:
     async def run(self) -> None:
         consumer = self._consumer = self._make_consumer()
         consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
-        await consumer.start()
         try:
+            await consumer.start()  # inside the try: a cancellation while starting still closes it
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():
