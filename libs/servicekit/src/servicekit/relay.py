@@ -9,7 +9,6 @@ with consumers deduplicating on the CloudEvents id. Guarantees and their tests: 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,12 +21,13 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from dife_contracts import Envelope
 
 from servicekit import metrics
+from servicekit.leader import become_leader, wait_for_wake
 from servicekit.partitioning import partition_for
 from servicekit.tables import OUTBOX_NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
 
-RELAY_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('dife.outbox.relay'))"
+RELAY_LOCK = "dife.outbox.relay"
 _FETCH_SQL = """
     SELECT id, topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload, created_at
     FROM outbox ORDER BY id LIMIT $1
@@ -74,8 +74,7 @@ class OutboxRelay:
     async def _run_once(self) -> None:
         connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
         try:
-            while not await connection.fetchval(RELAY_LOCK_SQL):
-                await asyncio.sleep(self._standby_retry_s)
+            await become_leader(connection, RELAY_LOCK, standby_retry_s=self._standby_retry_s)
             self.is_active = True
             log.info("outbox relay active", service=self._service)
             await connection.add_listener(OUTBOX_NOTIFY_CHANNEL, self._on_notify)
@@ -99,11 +98,7 @@ class OutboxRelay:
             idle_cycles += 1
             if idle_cycles % 10 == 1:
                 metrics.OUTBOX_BACKLOG.labels(self._service).set(await connection.fetchval(_BACKLOG_SQL))
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives as
-            # the wake-up fires, and the app's shutdown would then wait for the relay forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_interval_s):
-                    await self._wake.wait()
+            await wait_for_wake(self._wake, self._poll_interval_s)
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
         """Publish the oldest rows and delete them once every one is acknowledged."""

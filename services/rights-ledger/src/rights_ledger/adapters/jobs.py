@@ -8,7 +8,6 @@ per élu and year, expiry of what is still available), so running it again finis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
+from servicekit.leader import become_leader, wait_for_wake
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,7 +25,7 @@ from rights_ledger.adapters.tables import jobs
 
 log = structlog.get_logger(__name__)
 
-RUNNER_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('dife.rights-ledger.jobs'))"
+RUNNER_LOCK = "dife.rights-ledger.jobs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,20 +131,14 @@ class JobRunner:
     async def run(self) -> None:
         lock_connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
         try:
-            while True:
-                if await lock_connection.fetchval(RUNNER_LOCK_SQL):
-                    break
-                await asyncio.sleep(2.0)  # standby: another replica holds the runner lock
+            await become_leader(lock_connection, RUNNER_LOCK)
             async with self._sessionmaker.begin() as session:
                 await session.execute(update(jobs).where(jobs.c.status == "running").values(status="pending"))
             while True:
                 ran = await self.run_next()
                 if not ran:
                     self.wake.clear()
-                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the shutdown's cancellation.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_interval_s):
-                            await self.wake.wait()
+                    await wait_for_wake(self.wake, self._poll_interval_s)
         finally:
             await lock_connection.close(timeout=2)
 
