@@ -12,7 +12,7 @@ from uuid import UUID
 
 from dife_contracts.events import AccountActivated, AccountAdjusted
 from servicekit.auth import Principal
-from servicekit.errors import Conflict, Forbidden, NotFound, RuleBroken, RuleViolation
+from servicekit.errors import Conflict, NotFound, RuleBroken, RuleViolation
 from servicekit.outbox import enqueue
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,20 +33,21 @@ from rights_ledger.domain.parameters import parameters_at
 from rights_ledger.use_cases import SOURCE
 
 
+def _ensure_owner_of(principal: Principal, elu_id: UUID, linked_subject: str | None) -> None:
+    """R-ACT-1: staff see any account; an élu only their own, named by the token (``sub`` or the ``elu_id``
+    claim: `Principal.ensure_elu`) or by the identity provider's subject linked to it at activation."""
+    if linked_subject is not None and principal.has_role("elu") and principal.sub == linked_subject:
+        return
+    principal.ensure_elu(elu_id)
+
+
 async def ensure_owner(session: AsyncSession, principal: Principal, elu_id: UUID) -> None:
-    """An élu sees only their own account: their token's ``sub`` is the elu_id or the subject linked at
-    activation; agents and ops see any."""
-    if principal.is_staff:
+    if principal.is_staff or principal.elu_id == str(elu_id):
         return
-    if not principal.has_role("elu"):
-        raise Forbidden("only the élu concerned, an agent or ops may access this élu's data")
-    if principal.sub == str(elu_id):
-        return
-    linked = await session.scalar(
-        select(accounts.c.elu_id).where(accounts.c.elu_id == elu_id, accounts.c.subject == principal.sub)
-    )
-    if linked is None:
-        raise Forbidden("an élu may only access their own account")
+    linked = None
+    if principal.has_role("elu"):
+        linked = await session.scalar(select(accounts.c.subject).where(accounts.c.elu_id == elu_id))
+    _ensure_owner_of(principal, elu_id, linked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +65,10 @@ class AccountView:
 async def read_own_account(
     reader: AccountReader, principal: Principal, elu_id: UUID, today: date
 ) -> AccountView:
-    """The account as its élu (``sub`` = elu_id or the subject linked at activation) or staff sees it.
-
-    Nothing tells an élu whether another élu's account exists: both answers are 403."""
+    """The account as its élu or staff sees it. Nothing tells an élu whether another élu's account exists:
+    the ownership check comes first, so both answers are 403."""
     row = await reader.account(elu_id)
-    if not principal.is_staff:
-        if not principal.has_role("elu"):
-            raise Forbidden("only the élu concerned, an agent or ops may access this élu's data")
-        if row is None or principal.sub not in (str(elu_id), row.subject):
-            raise Forbidden("an élu may only access their own account")
+    _ensure_owner_of(principal, elu_id, row.subject if row else None)
     if row is None:
         raise NotFound("no account for this élu")
     return _view(
