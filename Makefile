@@ -1,7 +1,7 @@
 # The DIFE platform. A newcomer needs two commands: `make run` and `make test`; each sets itself up.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+UV := $(CURDIR)/deploy/local/uv
 RUN := $(UV) run --locked
 STACK := $(RUN) python deploy/local/stack.py
 BENCH ?=
@@ -14,9 +14,8 @@ help:
 	@echo "make bench  every benchmark (BENCH=<name> for one: $(notdir $(basename $(filter-out bench/common.py,$(wildcard bench/*.py)))))"
 	@echo "make lint   ruff and mypy"
 
-# Python 3.11+, uv (installed with pip when absent), the locked workspace.
+# Python 3.11+, uv (deploy/local/uv installs it with pip when absent), the locked workspace.
 setup:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet uv
 	@$(UV) sync --all-packages --locked --quiet
 
 stack-up: setup

@@ -1,0 +1,1 @@
+"""DIFE dossier: the training dossier from request to payment, deadlines in French working days, controls, evaluation, the public list of financed trainings."""

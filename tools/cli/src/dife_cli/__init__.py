@@ -1,0 +1,1 @@
+"""`dife`: the operators command-line tool."""
