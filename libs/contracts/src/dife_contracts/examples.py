@@ -25,6 +25,7 @@ from dife_contracts.enums import (
 from dife_contracts.event import Event
 from dife_contracts.events import (
     AccountActivated,
+    PensionLiquidated,
     AccountAdjusted,
     CardPaymentConfirmed,
     CofundingDecided,
@@ -122,6 +123,7 @@ _ALL: list[Event] = [
         snapshot_date=date(2032, 3, 20),
     ),
     AccountActivated(elu_id=ELU_ID, activated_at=AT),
+    PensionLiquidated(elu_id=ELU_ID, liquidated_on=date(2026, 6, 30)),
     RightsCredited(
         elu_id=ELU_ID,
         campaign_id=CAMPAIGN_ID,

@@ -45,6 +45,7 @@ from dife_contracts.events.funding import (
 from dife_contracts.events.ledger import (
     AccountActivated,
     AccountAdjusted,
+    PensionLiquidated,
     EluMandatesChanged,
     EluRegistered,
     HoldCaptured,
@@ -75,6 +76,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     HoldCaptured,
     HoldReleased,
     AccountAdjusted,
+    PensionLiquidated,
     OrganismeRegistered,
     OrganismeAgrementChanged,
     OfferPublished,
@@ -118,6 +120,7 @@ __all__ = [
     "ALL_EVENTS",
     "AccountActivated",
     "AccountAdjusted",
+    "PensionLiquidated",
     "CardPaymentConfirmed",
     "CofundingDecided",
     "CofundingRequested",

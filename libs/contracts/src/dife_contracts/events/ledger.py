@@ -146,3 +146,11 @@ class AccountAdjusted(LedgerEvent):
     reason: str
     balance_after_cents: Cents
     by: str
+
+
+class PensionLiquidated(LedgerEvent):
+    """An agent recorded that the élu's pension was liquidated: no reinsertion training from that date (R-END-1)."""
+
+    ce_type: ClassVar[str] = "dife.ledger.pension_liquidated.v1"
+
+    liquidated_on: date
