@@ -9,7 +9,8 @@ from decimal import Decimal
 from uuid import UUID
 
 import structlog
-from servicekit.errors import NotFound
+from dife_contracts.enums import DossierStatus
+from servicekit.errors import Forbidden, NotFound
 from servicekit.rules import RuleBroken, RulesBroken
 
 from dossier.domain.controls import Control, ControlKind, ControlStatus
@@ -296,3 +297,37 @@ async def cancel_session(ctx: Context, siret: str, session_id: UUID, reason: str
         await _publish(ctx, dossier, was_live=True)
         cancelled += 1
     return cancelled
+
+
+# ---- one path, two parties -----------------------------------------------------------------------------
+
+
+def _party(callers: list[Caller], role: str, dossier: Dossier) -> Caller:
+    for caller in callers:
+        if caller.role == role and caller.owns(dossier):
+            return caller
+    raise Forbidden(f"only the {role} of this dossier may do this now")
+
+
+async def refuse(ctx: Context, callers: list[Caller], dossier_id: UUID, reason: str) -> Dossier:
+    """`/refusal`: the status says whose answer is awaited (the organisme's while submitted, the élu's
+    while validated), and only that party, by its own ownership rule, may refuse."""
+    dossier = await ctx.repo.get(dossier_id)
+    if dossier is None:
+        raise NotFound(f"no dossier {dossier_id}")
+    if dossier.status is DossierStatus.VALIDATED:
+        return await refuse_by_elu(ctx, _party(callers, "elu", dossier), dossier_id, reason)
+    return await refuse_by_organisme(ctx, _party(callers, "organisme", dossier), dossier_id, reason)
+
+
+async def cancel(
+    ctx: Context, callers: list[Caller], dossier_id: UUID, reason: str, force_majeure: bool
+) -> Dossier:
+    """`/cancellation`: by the organisme of the dossier if the token speaks for it, else by its élu."""
+    dossier = await ctx.repo.get(dossier_id)
+    if dossier is None:
+        raise NotFound(f"no dossier {dossier_id}")
+    organisme = next((c for c in callers if c.role == "organisme" and c.owns(dossier)), None)
+    if organisme is not None:
+        return await cancel_by_organisme(ctx, organisme, dossier_id, reason)
+    return await cancel_by_elu(ctx, _party(callers, "elu", dossier), dossier_id, reason, force_majeure)
