@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-from dife_contracts import Event
 from dife_contracts.enums import DossierStatus
 from dossier.domain.controls import Control, ControlKind, ControlStatus
 from dossier.domain.dossier import Dossier, FundingPlan, PlanStatus
@@ -23,6 +21,7 @@ from dossier.use_cases.timers import AUTO_VALIDATION, EXPIRY, timer_key
 from servicekit.clock import MovableClock, end_of_paris_day
 from servicekit.errors import Forbidden
 from servicekit.rules import RulesBroken
+from servicekit.testing.fakes import FakeOutbox, FakeScheduler
 
 from .conftest import READY, SIRET, enrolment
 
@@ -87,27 +86,6 @@ class FakeRepository:
         self.sessions[session_id] = replace(self.sessions[session_id], cancelled=True)
 
 
-@dataclass
-class FakeOutbox:
-    events: list[Event] = field(default_factory=list)
-
-    async def add_many(self, events: Sequence[Event]) -> None:
-        self.events.extend(events)
-
-
-@dataclass
-class FakeScheduler:
-    pending: dict[str, tuple[str, datetime, dict[str, Any]]] = field(default_factory=dict)
-
-    async def schedule(
-        self, kind: str, *, run_after: datetime, params: dict[str, Any], key: str | None = None
-    ) -> None:
-        self.pending[key or str(uuid.uuid4())] = (kind, run_after, params)
-
-    async def cancel(self, key: str) -> None:
-        self.pending.pop(key, None)
-
-
 START = date(2027, 3, 15)
 
 
@@ -143,9 +121,10 @@ async def test_submission_schedules_the_answer_deadline_at_the_end_of_the_2nd_wo
 ) -> None:
     ctx, repo, outbox, scheduler, _ = world
     dossier = await _submit(ctx, repo)
-    kind, run_after, params = scheduler.pending[timer_key(EXPIRY, dossier.dossier_id)]
-    assert (kind, run_after) == (EXPIRY, end_of_paris_day(date(2027, 2, 9)))  # Fri → Tue
-    assert params == {"dossier_id": str(dossier.dossier_id)}
+    timer = scheduler.by_key(timer_key(EXPIRY, dossier.dossier_id))
+    assert timer is not None
+    assert (timer.kind, timer.run_after) == (EXPIRY, end_of_paris_day(date(2027, 2, 9)))  # Fri → Tue
+    assert timer.params == {"dossier_id": str(dossier.dossier_id)}
     assert [e.ce_type for e in outbox.events] == ["dife.dossier.dossier_submitted.v1"]
 
 
@@ -167,8 +146,10 @@ async def test_validation_replaces_the_timer_with_the_acceptance_deadline_R_DOS_
     ctx, repo, _, scheduler, _ = world
     dossier = await _submit(ctx, repo)
     await uc.validate(ctx, OF, dossier.dossier_id)
-    _, run_after, _ = scheduler.pending[timer_key(EXPIRY, dossier.dossier_id)]
-    assert run_after == end_of_paris_day(date(2027, 2, 11))  # Fri + 4 working days = Thu
+    timer = scheduler.by_key(timer_key(EXPIRY, dossier.dossier_id))
+    assert timer is not None and timer.run_after == end_of_paris_day(
+        date(2027, 2, 11)
+    )  # Fri + 4 working days = Thu
 
 
 async def test_an_organisme_of_another_siret_cannot_act_on_the_dossier(world: Any) -> None:
@@ -213,10 +194,11 @@ async def test_a_control_cancels_the_auto_validation_timer_and_its_decision_vali
 
     await uc.declare_exit(ctx, OF, dossier.dossier_id, START, Decimal("7"))
     key = timer_key(AUTO_VALIDATION, dossier.dossier_id)
-    assert scheduler.pending[key][1] == end_of_paris_day(date(2027, 3, 22))
+    timer = scheduler.by_key(key)
+    assert timer is not None and timer.run_after == end_of_paris_day(date(2027, 3, 22))
     agent = Caller("agent", "agent-1")
     control = await uc.open_control(ctx, agent, dossier.dossier_id, ControlKind.QUALITY, "check")
-    assert key not in scheduler.pending
+    assert scheduler.by_key(key) is None
     clock.set_paris(date(2027, 4, 1))
     assert await uc.auto_validate_if_due(ctx, dossier.dossier_id) is False
     await uc.decide_control(ctx, agent, control.control_id, ControlStatus.VALIDATED, "fine")

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from dife_contracts import Event
 from servicekit.clock import Clock
+from servicekit.jobs import Scheduler
+from servicekit.outbox import Outbox
 
 from dossier.adapters.repository import DossierFilter, FinancedTraining
 from dossier.domain.controls import Control, ControlStatus
@@ -67,19 +68,6 @@ class Repository(Protocol):
     ) -> None: ...
     async def withdraw_offer(self, offer_id: UUID) -> None: ...
     async def cancel_session(self, session_id: UUID) -> None: ...
-
-
-class Outbox(Protocol):
-    async def add_many(self, events: Sequence[Event]) -> None: ...
-
-
-class Scheduler(Protocol):
-    """Persisted timers (servicekit.jobs): a pending job with the same key is replaced."""
-
-    async def schedule(
-        self, kind: str, *, run_after: datetime, params: dict[str, Any], key: str | None = None
-    ) -> Any: ...
-    async def cancel(self, key: str) -> Any: ...
 
 
 @dataclass
