@@ -48,7 +48,9 @@ async def test_an_elu_cannot_submit_twice_for_overlapping_sessions_R_DOS_2(
     assert "overlaps" in again.json()["rules"][0]["detail"]
 
 
-async def test_elu_b_cannot_read_or_act_on_elu_a_dossier(dossier_app: Running, siret: Callable[[], str]) -> None:
+async def test_elu_b_cannot_read_or_act_on_elu_a_dossier(
+    dossier_app: Running, siret: Callable[[], str]
+) -> None:
     app = dossier_app
     of = siret()
     a, b = await app.elu_with_account(), await app.elu_with_account()
@@ -90,7 +92,9 @@ async def test_organisme_b_cannot_read_or_act_on_organisme_a_dossier(
     ):
         response = await app.client.post(f"{path}/{action}", json=body, headers=app.organisme(of_b))
         assert response.status_code == 403, (action, response.text)
-    assert (await app.client.get(f"/v1/dossiers?siret={of_a}", headers=app.organisme(of_b))).status_code == 403
+    assert (
+        await app.client.get(f"/v1/dossiers?siret={of_a}", headers=app.organisme(of_b))
+    ).status_code == 403
     own = await app.client.get("/v1/dossiers", headers=app.organisme(of_a))
     assert [d["id"] for d in own.json()["items"]] == [dossier["id"]]
     assert (await app.get(dossier["id"]))["status"] == "submitted"
@@ -105,7 +109,9 @@ async def test_roles_are_checked_per_route(dossier_app: Running, siret: Callable
     assert (await app.client.post(f"{path}/validation", headers=app.elu(elu_id))).status_code == 403
     assert (await app.client.post(f"{path}/acceptance", headers=app.organisme(of))).status_code == 403
     assert (
-        await app.client.post(f"{path}/controls", json={"kind": "quality", "reason": "x"}, headers=app.organisme(of))
+        await app.client.post(
+            f"{path}/controls", json={"kind": "quality", "reason": "x"}, headers=app.organisme(of)
+        )
     ).status_code == 403
     assert (await app.client.get("/v1/controls", headers=app.elu(elu_id))).status_code == 403
     assert (await app.client.get(path)).status_code == 401

@@ -30,7 +30,10 @@ async def test_an_unanswered_request_expires_after_the_2nd_working_day_once_R_DO
     assert expired["status"] == "expired"
     assert expired["history"][-1]["by_role"] == "system"
     published = await app.events(2, subject=dossier["id"])
-    assert [e.type for e in published] == ["dife.dossier.dossier_submitted.v1", "dife.dossier.dossier_expired.v1"]
+    assert [e.type for e in published] == [
+        "dife.dossier.dossier_submitted.v1",
+        "dife.dossier.dossier_expired.v1",
+    ]
 
 
 async def test_a_validated_proposal_not_accepted_expires_after_the_4th_working_day_R_DOS_1(
@@ -48,7 +51,9 @@ async def test_a_validated_proposal_not_accepted_expires_after_the_4th_working_d
     assert (await app.get(dossier["id"]))["status"] == "expired"
 
 
-async def test_an_answer_in_time_cancels_the_expiry_R_DOS_1(dossier_app: Running, siret: Callable[[], str]) -> None:
+async def test_an_answer_in_time_cancels_the_expiry_R_DOS_1(
+    dossier_app: Running, siret: Callable[[], str]
+) -> None:
     app = dossier_app
     of = siret()
     elu_id = await app.elu_with_account()
@@ -117,6 +122,8 @@ async def test_an_open_control_suspends_the_auto_validation_and_its_decision_end
     cancelled = await app.get(dossier_id)
     assert cancelled["status"] == "cancelled_by_financer" and cancelled["rights_consumed"] is False
     again = await app.client.post(
-        f"/v1/controls/{control['id']}/decision", json={"outcome": "validated", "reason": "x"}, headers=app.agent()
+        f"/v1/controls/{control['id']}/decision",
+        json={"outcome": "validated", "reason": "x"},
+        headers=app.agent(),
     )
     assert again.status_code == 409
