@@ -37,7 +37,8 @@ async def _snapshot(database_url: str) -> dict[str, Any]:
             snapshot: dict[str, Any] = {}
             for table in TABLES:
                 rows = await connection.execute(text(f"SELECT * FROM {table}"))
-                columns = [c for c in rows.keys() if c not in ("id", "ce_id", "ce_time", "created_at")]
+                names = rows.keys()
+                columns = [c for c in names if c not in ("id", "ce_id", "ce_time", "created_at")]
                 snapshot[table] = sorted(repr([row._mapping[c] for c in columns]) for row in rows)
             return snapshot
     finally:
