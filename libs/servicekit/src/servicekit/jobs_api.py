@@ -9,7 +9,6 @@ job's parameters and may refuse it by raising a `servicekit.rules` error; a kind
 its own POST and uses `submit_job`.
 """
 
-from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -50,7 +49,7 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
+    def of(cls, job: Job) -> "JobOut":
         return cls(
             id=job.job_id,
             kind=job.kind,
