@@ -138,7 +138,6 @@ STATEMENTS = (
         actor_subject TEXT NOT NULL,
         reason TEXT,
         event_type TEXT,
-        event_id UUID,
         PRIMARY KEY (id),
         FOREIGN KEY(dossier_id) REFERENCES dossiers (dossier_id)
     )

@@ -133,3 +133,52 @@ async def test_every_eligibility_reason_is_listed_in_one_422_R_DOS_2(
     rules = response.json()["rules"]
     assert {rule["id"] for rule in rules} == {"R-DOS-2"}
     assert {rule["field"] for rule in rules} >= {"account", "offer_id", "session_id"}
+
+
+async def test_the_same_idempotency_key_with_another_body_is_a_409(
+    dossier_app: Running, siret: Callable[[], str]
+) -> None:
+    app = dossier_app
+    elu_id = await app.elu_with_account()
+    offer_id, session_id = await app.offer(siret())
+    headers = {**app.elu(elu_id), "Idempotency-Key": "k-1"}
+    first = await app.client.post(
+        "/v1/dossiers", json={"offer_id": str(offer_id), "session_id": str(session_id)}, headers=headers
+    )
+    other = await app.client.post(
+        "/v1/dossiers", json={"offer_id": str(offer_id), "session_id": str(uuid.uuid4())}, headers=headers
+    )
+    assert first.status_code == 201 and other.status_code == 409
+
+
+async def test_a_late_entry_is_accepted_flagged_listed_for_agents_and_counted_R_DOS_3(
+    dossier_app: Running, siret: Callable[[], str]
+) -> None:
+    app = dossier_app
+    of = siret()
+    elu_id = await app.elu_with_account()
+    dossier = await app.submitted(elu_id, *await app.offer(of))
+    await app.plan_ready(await app.post(f"/v1/dossiers/{dossier['id']}/validation", app.organisme(of)))
+    await app.post(f"/v1/dossiers/{dossier['id']}/acceptance", app.elu(elu_id))
+
+    def counted(metrics: str) -> float:
+        line = next(
+            (
+                x
+                for x in metrics.splitlines()
+                if x.startswith('dossier_late_declarations_total{kind="entry"}')
+            ),
+            None,
+        )
+        return float(line.split()[-1]) if line else 0.0
+
+    before = counted((await app.client.get("/metrics")).text)
+    app.clock.set_paris(date(2027, 3, 19), 9)  # entry on Monday 15: declare by Thursday 18
+    late = await app.post(f"/v1/dossiers/{dossier['id']}/entry", app.organisme(of), {"date": "2027-03-15"})
+    assert late["status"] == "in_training" and late["entry_declared_late"] is True
+    listed = await app.client.get("/v1/dossiers?late=true&limit=500", headers=app.agent())
+    assert dossier["id"] in [d["id"] for d in listed.json()["items"]]
+    assert counted((await app.client.get("/metrics")).text) == before + 1
+    published = await app.events(4, subject=dossier["id"])
+    assert published[-1].type == "dife.dossier.training_started.v1"
+    assert published[-1].parse().declared_late is True  # type: ignore[attr-defined]

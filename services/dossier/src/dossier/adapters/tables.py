@@ -99,8 +99,7 @@ dossier_transitions = Table(
     Column("actor_role", Text, nullable=False),
     Column("actor_subject", Text, nullable=False),
     Column("reason", Text),
-    Column("event_type", Text),
-    Column("event_id", Uuid, comment="CloudEvents id of the event the transition produced"),
+    Column("event_type", Text, comment="CloudEvents type of the event the transition produced"),
     Index("dossier_transitions_by_dossier", "dossier_id", "id"),
 )
 
