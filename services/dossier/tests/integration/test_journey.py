@@ -181,4 +181,4 @@ async def test_a_late_entry_is_accepted_flagged_listed_for_agents_and_counted_R_
     assert counted((await app.client.get("/metrics")).text) == before + 1
     published = await app.events(4, subject=dossier["id"])
     assert published[-1].type == "dife.dossier.training_started.v1"
-    assert published[-1].parse().declared_late is True  # type: ignore[attr-defined]
+    assert published[-1].parse().declared_late is True

@@ -36,19 +36,19 @@ def test_an_accepted_dossier_cancelled_late_by_the_elu_consumes_rights_R_DOS_5()
     dossier = in_status(DossierStatus.ACCEPTED)
     dossier.cancel_by_elu(actor=ELU, now=paris(date(2027, 3, 4)), reason="agenda", force_majeure=False)
     assert dossier.status is DossierStatus.CANCELLED_BY_ELU
-    assert dossier.events[-1].rights_consumed is True  # type: ignore[attr-defined]
+    assert dossier.events[-1].rights_consumed is True
 
 
 def test_an_accepted_dossier_cancelled_early_by_the_elu_gives_rights_back_R_DOS_5() -> None:
     dossier = in_status(DossierStatus.ACCEPTED)
     dossier.cancel_by_elu(actor=ELU, now=paris(date(2027, 3, 3)), reason="agenda", force_majeure=False)
-    assert dossier.events[-1].rights_consumed is False  # type: ignore[attr-defined]
+    assert dossier.events[-1].rights_consumed is False
 
 
 def test_a_request_withdrawn_by_the_elu_before_acceptance_never_consumes_rights_R_DOS_5() -> None:
     dossier = in_status(DossierStatus.VALIDATED)
     dossier.cancel_by_elu(actor=ELU, now=paris(date(2027, 3, 12)), reason="x", force_majeure=False)
-    assert dossier.events[-1].rights_consumed is False  # type: ignore[attr-defined]
+    assert dossier.events[-1].rights_consumed is False
 
 
 def test_cancelling_by_the_organisme_or_the_financer_gives_rights_back_R_DOS_5() -> None:
@@ -58,8 +58,8 @@ def test_cancelling_by_the_organisme_or_the_financer_gives_rights_back_R_DOS_5()
     by_financer.cancel_by_financer(actor=SYSTEM, now=paris(date(2027, 3, 14)), reason="plan failed")
     assert by_of.status is DossierStatus.CANCELLED_BY_ORGANISME
     assert by_financer.status is DossierStatus.CANCELLED_BY_FINANCER
-    assert by_of.events[-1].rights_consumed is False  # type: ignore[attr-defined]
-    assert by_financer.events[-1].rights_consumed is False  # type: ignore[attr-defined]
+    assert by_of.events[-1].rights_consumed is False
+    assert by_financer.events[-1].rights_consumed is False
 
 
 def test_a_no_show_consumes_rights_and_only_from_the_start_R_DOS_5() -> None:
@@ -69,7 +69,7 @@ def test_a_no_show_consumes_rights_and_only_from_the_start_R_DOS_5() -> None:
     dossier = in_status(DossierStatus.ACCEPTED)
     dossier.declare_no_show(actor=OF, now=paris(START, 17), reason="absent")
     assert dossier.status is DossierStatus.CANCELLED_BY_ELU
-    assert dossier.events[-1].rights_consumed is True  # type: ignore[attr-defined]
+    assert dossier.events[-1].rights_consumed is True
 
 
 @pytest.mark.parametrize(

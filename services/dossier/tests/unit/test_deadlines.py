@@ -85,7 +85,7 @@ def test_expiring_before_the_deadline_is_refused_R_DOS_1() -> None:
 def _validated_on(day: date) -> Dossier:
     dossier = submitted(paris(day, 9), start=date(2027, 6, 1))
     dossier.validate(actor=OF, now=paris(day, 10))
-    dossier.record_plan(in_status(DossierStatus.VALIDATED).plan)  # type: ignore[arg-type]
+    dossier.record_plan(in_status(DossierStatus.VALIDATED).plan)
     return dossier
 
 
@@ -128,7 +128,7 @@ def test_entry_declared_on_the_4th_working_day_is_accepted_but_flagged_late_R_DO
     dossier.declare_entry(actor=OF, now=paris(date(2027, 3, 19), 0, 1), entry_on=date(2027, 3, 15))
     assert dossier.status is DossierStatus.IN_TRAINING
     assert dossier.entry_declared_late is True
-    assert dossier.events[-1].declared_late is True  # type: ignore[attr-defined]
+    assert dossier.events[-1].declared_late is True
 
 
 def test_exit_declared_after_3_working_days_is_flagged_late_R_DOS_3() -> None:
@@ -186,5 +186,5 @@ def test_a_rejected_control_cancels_by_the_financer_and_gives_rights_back_R_DOS_
     dossier.decide_control(validated=False, actor=AGENT, now=paris(date(2027, 3, 30)), reason="no attendance")
     assert dossier.status is DossierStatus.CANCELLED_BY_FINANCER
     cancelled = dossier.events[-1]
-    assert cancelled.rights_consumed is False  # type: ignore[attr-defined]
-    assert cancelled.by == "financer"  # type: ignore[attr-defined]
+    assert cancelled.rights_consumed is False
+    assert cancelled.by == "financer"

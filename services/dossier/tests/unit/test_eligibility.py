@@ -23,7 +23,7 @@ from .conftest import ELU, enrolment, paris
 TODAY = date(2027, 2, 1)
 
 
-def reasons(request, today: date = TODAY) -> set[str | None]:  # type: ignore[no-untyped-def]
+def reasons(request, today: date = TODAY) -> set[str | None]:
     return {broken.field for broken in check_eligibility(request, today).broken}
 
 
@@ -125,4 +125,4 @@ def test_submission_sets_the_answer_deadline_and_records_the_event_R_DOS_1() -> 
     request = enrolment(start=date(2027, 5, 3))
     dossier = Dossier.submit(uuid.uuid4(), request, actor=ELU, now=paris(date(2027, 3, 26), 15))
     assert dossier.answer_by == date(2027, 3, 31)  # Friday, Easter Monday off
-    assert dossier.events[0].answer_deadline == date(2027, 3, 31)  # type: ignore[attr-defined]
+    assert dossier.events[0].answer_deadline == date(2027, 3, 31)

@@ -99,7 +99,7 @@ def world() -> tuple[Context, FakeRepository, FakeOutbox, FakeScheduler, Movable
     repo.elus[request.elu.elu_id] = request.elu
     repo.offers[request.offer.offer_id] = request.offer
     repo.sessions[request.session.session_id] = request.session
-    return Context(repo, outbox, scheduler, clock), repo, outbox, scheduler, clock  # type: ignore[arg-type]
+    return Context(repo, outbox, scheduler, clock), repo, outbox, scheduler, clock
 
 
 def _elu(repo: FakeRepository) -> Caller:
@@ -214,7 +214,7 @@ async def test_a_failed_plan_cancels_by_the_financer_R_DOS_5(world: Any) -> None
     failed = FundingPlan(status=PlanStatus.FAILED, reason="hold rejected")
     assert await uc.record_plan(ctx, dossier.dossier_id, failed) is True
     assert repo.dossiers[dossier.dossier_id].status is DossierStatus.CANCELLED_BY_FINANCER
-    assert outbox.events[-1].by == "financer"  # type: ignore[attr-defined]
+    assert outbox.events[-1].by == "financer"
     assert await uc.record_plan(ctx, dossier.dossier_id, failed) is False
 
 
