@@ -575,8 +575,11 @@ class Dossier:
             running["declare_entry_by"] = deadlines.declare_by(self.training_start)
         elif self.status is S.IN_TRAINING:
             running["declare_exit_by"] = deadlines.declare_by(self.training_end)
-        elif self.status is S.SERVICE_DONE_DECLARED and self.open_control_id is None:
-            assert self.auto_validation_on is not None
+        elif (
+            self.status is S.SERVICE_DONE_DECLARED
+            and self.open_control_id is None
+            and self.auto_validation_on is not None
+        ):
             running["auto_validation_on"] = self.auto_validation_on
         return running
 
