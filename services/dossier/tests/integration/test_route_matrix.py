@@ -1,72 +1,84 @@
-"""Every route of the service names its roles: no token → 401, a token of a role the route does not grant →
-403, and the OpenAPI documents problem responses. The public list is the only unauthenticated data route."""
+"""The authorization matrix of every route (servicekit.testing.authz): no token → 401, each role a route does
+not grant → 403, a granted role on its own dossier is let through, an élu or OF on another's dossier → 403
+(also with agent/ops beside it in the token); and every route's OpenAPI documents its problem answers."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-import pytest
+from servicekit.testing.authz import Row, check_matrix, row
 
 from .conftest import Running
 
-ANY_ID = str(uuid.uuid4())
+OWNERS = ("elu", "organisme")
+READERS = ("elu", "organisme", "agent", "ops")
+REASON = {"reason": "x"}
 
-# path template → (method, the roles it grants, a well-formed body)
-MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, object]]] = {
-    ("POST", "/v1/dossiers"): ({"elu"}, {"offer_id": ANY_ID, "session_id": ANY_ID}),
-    ("GET", "/v1/dossiers"): ({"elu", "organisme", "agent", "ops"}, {}),
-    ("GET", "/v1/dossiers/{dossier_id}"): ({"elu", "organisme", "agent", "ops"}, {}),
-    ("POST", "/v1/dossiers/{dossier_id}/validation"): ({"organisme"}, {}),
-    ("POST", "/v1/dossiers/{dossier_id}/refusal"): ({"elu", "organisme"}, {"reason": "x"}),
-    ("POST", "/v1/dossiers/{dossier_id}/cancellation"): ({"elu", "organisme"}, {"reason": "x"}),
-    ("POST", "/v1/dossiers/{dossier_id}/entry"): ({"organisme"}, {"date": "2027-03-15"}),
-    ("POST", "/v1/dossiers/{dossier_id}/exit"): ({"organisme"}, {"date": "2027-03-15", "hours_attended": 7}),
-    ("POST", "/v1/dossiers/{dossier_id}/no-show"): ({"organisme"}, {"reason": "x"}),
-    ("POST", "/v1/dossiers/{dossier_id}/acceptance"): ({"elu"}, {}),
-    ("POST", "/v1/dossiers/{dossier_id}/evaluation"): ({"elu"}, {"rating": 5}),
-    ("POST", "/v1/dossiers/{dossier_id}/controls"): ({"agent"}, {"kind": "quality", "reason": "x"}),
-    ("POST", "/v1/controls/{control_id}/decision"): ({"agent"}, {"outcome": "validated", "reason": "x"}),
-    ("GET", "/v1/controls"): ({"agent"}, {}),
-    ("GET", "/v1/jobs"): ({"agent", "ops"}, {}),
-    ("GET", "/v1/jobs/{job_id}"): ({"agent", "ops"}, {}),
-}
-PUBLIC = {("GET", "/v1/public/financed-trainings"), ("GET", "/v1/public/financed-trainings.csv")}
-ROLES = ("elu", "organisme", "collectivite", "agent", "ops")
+ROWS = [
+    row("POST", "/v1/dossiers", "elu", body={"offer_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4())}),
+    row("GET", "/v1/dossiers", *READERS),
+    row("GET", "/v1/dossiers/{dossier_id}", *READERS, owned=OWNERS),
+    row("POST", "/v1/dossiers/{dossier_id}/validation", "organisme", owned=["organisme"]),
+    row("POST", "/v1/dossiers/{dossier_id}/refusal", *OWNERS, owned=OWNERS, body=REASON),
+    row("POST", "/v1/dossiers/{dossier_id}/cancellation", *OWNERS, owned=OWNERS, body=REASON),
+    row(
+        "POST",
+        "/v1/dossiers/{dossier_id}/entry",
+        "organisme",
+        owned=["organisme"],
+        body={"date": "2027-03-15"},
+    ),
+    row(
+        "POST",
+        "/v1/dossiers/{dossier_id}/exit",
+        "organisme",
+        owned=["organisme"],
+        body={"date": "2027-03-15", "hours_attended": 7},
+    ),
+    row("POST", "/v1/dossiers/{dossier_id}/no-show", "organisme", owned=["organisme"], body=REASON),
+    row("POST", "/v1/dossiers/{dossier_id}/acceptance", "elu", owned=["elu"]),
+    row("POST", "/v1/dossiers/{dossier_id}/evaluation", "elu", owned=["elu"], body={"rating": 5}),
+    row("POST", "/v1/dossiers/{dossier_id}/controls", "agent", body={"kind": "quality", "reason": "x"}),
+    row("POST", "/v1/controls/{control_id}/decision", "agent", body={"outcome": "validated", "reason": "x"}),
+    row("GET", "/v1/controls", "agent"),
+    row("GET", "/v1/jobs", "agent", "ops"),
+    row("GET", "/v1/jobs/{job_id}", "agent", "ops"),
+    row("GET", "/v1/public/financed-trainings"),
+    row("GET", "/v1/public/financed-trainings.csv"),
+]
 
 
-async def test_the_matrix_covers_every_route_of_the_service(dossier_app: Running) -> None:
-    paths = (await dossier_app.client.get("/openapi.json")).json()["paths"]
-    routes = {
-        (m.upper(), path) for path, methods in paths.items() if path.startswith("/v1/") for m in methods
-    }
-    assert routes == set(MATRIX) | PUBLIC
-
-
-@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=lambda v: str(v))
-async def test_each_route_refuses_no_token_and_the_roles_it_does_not_grant(
-    dossier_app: Running, method: str, path: str
+async def test_every_route_holds_its_row_of_the_authorization_matrix(
+    dossier_app: Running, siret: Callable[[], str], bearer: Callable[..., dict[str, str]]
 ) -> None:
-    granted, body = MATRIX[(method, path)]
-    url = path.replace("{dossier_id}", ANY_ID).replace("{control_id}", ANY_ID).replace("{job_id}", ANY_ID)
-    anonymous = await dossier_app.client.request(method, url, json=body if method == "POST" else None)
-    assert anonymous.status_code == 401
-    for role in ROLES:
-        token = dossier_app.token(
-            sub=str(uuid.uuid4()), roles=[role], siret="12345678900011", siren="123456789"
+    app = dossier_app
+    of_a, of_b = siret(), siret()
+    elu_a, elu_b = await app.elu_with_account(), await app.elu_with_account()
+    own = await app.submitted(elu_a, *await app.offer(of_a))
+    other = await app.submitted(elu_b, *await app.offer(of_b))
+
+    def identity(role: str) -> dict[str, Any]:
+        return {
+            "elu": {"sub": str(elu_a)},
+            "organisme": {"sub": f"user-{of_a}", "siret": of_a},
+            "collectivite": {"sub": "collectivite-1", "siren": "123456789"},
+        }.get(role, {"sub": f"{role}-1"})
+
+    async def path(entry: Row, role: str, mine: bool) -> str:
+        return (
+            entry.path.replace("{dossier_id}", own["id"] if mine else other["id"])
+            .replace("{control_id}", str(uuid.uuid4()))
+            .replace("{job_id}", str(uuid.uuid4()))
         )
-        response = await dossier_app.client.request(
-            method, url, json=body if method == "POST" else None, headers={"Authorization": f"Bearer {token}"}
-        )
-        if role in granted:
-            assert response.status_code != 403 or "not yours" in response.text, (role, response.text)
-        else:
-            assert response.status_code == 403, (role, response.status_code, response.text)
+
+    findings = await check_matrix(app.client, ROWS, bearer=bearer, identity=identity, path=path)
+    assert findings == []
+    assert (await app.get(other["id"]))["status"] == "submitted"  # nobody but its owners touched it
 
 
-async def test_the_public_list_needs_no_token_and_the_openapi_documents_problems(
-    dossier_app: Running,
-) -> None:
-    assert (await dossier_app.client.get("/v1/public/financed-trainings")).status_code == 200
+async def test_the_openapi_documents_the_problem_answers(dossier_app: Running) -> None:
     openapi = (await dossier_app.client.get("/openapi.json")).json()
     submit = openapi["paths"]["/v1/dossiers"]["post"]
     assert {"401", "403", "409", "422"} <= set(submit["responses"])

@@ -11,7 +11,7 @@ from uuid import UUID
 import structlog
 from dife_contracts.enums import DossierStatus
 from servicekit.errors import Forbidden, NotFound
-from servicekit.rules import RuleBroken, RulesBroken
+from servicekit.rules import InvalidTransition, RuleBroken, RulesBroken
 
 from dossier.domain.controls import Control, ControlKind, ControlStatus
 from dossier.domain.dossier import Actor, Dossier, FundingPlan
@@ -302,10 +302,18 @@ async def cancel_session(ctx: Context, siret: str, session_id: UUID, reason: str
 # ---- one path, two parties -----------------------------------------------------------------------------
 
 
-def _party(callers: list[Caller], role: str, dossier: Dossier) -> Caller:
+def _party(callers: list[Caller], role: str, dossier: Dossier, action: Action) -> Caller:
+    """The caller acting as `role` on its own dossier; a caller owning the dossier by another role is told
+    it is not its turn (409 naming the status), anybody else is refused (403)."""
     for caller in callers:
         if caller.role == role and caller.owns(dossier):
             return caller
+    if any(caller.owns(dossier) for caller in callers):
+        raise InvalidTransition(
+            current=dossier.status.value,
+            wanted=action.value,
+            allowed=[allowed.value for allowed in dossier.allowed_actions()],
+        )
     raise Forbidden(f"only the {role} of this dossier may do this now")
 
 
@@ -316,8 +324,11 @@ async def refuse(ctx: Context, callers: list[Caller], dossier_id: UUID, reason: 
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     if dossier.status is DossierStatus.VALIDATED:
-        return await refuse_by_elu(ctx, _party(callers, "elu", dossier), dossier_id, reason)
-    return await refuse_by_organisme(ctx, _party(callers, "organisme", dossier), dossier_id, reason)
+        return await refuse_by_elu(
+            ctx, _party(callers, "elu", dossier, Action.REFUSE_BY_ELU), dossier_id, reason
+        )
+    organisme = _party(callers, "organisme", dossier, Action.REFUSE_BY_ORGANISME)
+    return await refuse_by_organisme(ctx, organisme, dossier_id, reason)
 
 
 async def cancel(
@@ -330,4 +341,5 @@ async def cancel(
     organisme = next((c for c in callers if c.role == "organisme" and c.owns(dossier)), None)
     if organisme is not None:
         return await cancel_by_organisme(ctx, organisme, dossier_id, reason)
-    return await cancel_by_elu(ctx, _party(callers, "elu", dossier), dossier_id, reason, force_majeure)
+    elu = _party(callers, "elu", dossier, Action.CANCEL_BY_ELU)
+    return await cancel_by_elu(ctx, elu, dossier_id, reason, force_majeure)
