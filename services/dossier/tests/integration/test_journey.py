@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 
-from dife_contracts.events import PaymentSettled
+from dife_contracts.events import PaymentSettled, TrainingStarted
 
 from .conftest import START, Running
 
@@ -181,4 +181,5 @@ async def test_a_late_entry_is_accepted_flagged_listed_for_agents_and_counted_R_
     assert counted((await app.client.get("/metrics")).text) == before + 1
     published = await app.events(4, subject=dossier["id"])
     assert published[-1].type == "dife.dossier.training_started.v1"
-    assert published[-1].parse().declared_late is True
+    started = published[-1].parse()
+    assert isinstance(started, TrainingStarted) and started.declared_late is True
