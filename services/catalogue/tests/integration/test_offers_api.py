@@ -52,7 +52,7 @@ async def test_patch_over_80_euros_per_hour_is_refused_R_OFR_3(
         headers=catalogue.organisme(seller),
     )
     assert response.status_code == 200
-    assert response.json()["hours"] == "3.50"
+    assert response.json()["hours"] == 3.5
 
 
 async def test_exactly_15_seats_on_a_mandate_session_is_accepted_R_OFR_4(

@@ -1,34 +1,40 @@
-"""What the catalogue's routers share: turning domain refusals into problems, the optional caller, events."""
+"""What the catalogue's routers share: the repository and outbox of the request, the clock, the optional
+caller, and who may act for an organisme."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
-from dife_contracts import Event
+from dife_contracts.enums import Role
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
+from servicekit.api import SessionDep
 from servicekit.auth import Principal, bearer_scheme
-from servicekit.errors import Conflict, RuleBroken, RuleViolation
-from servicekit.outbox import enqueue
+from servicekit.clock import Clock
+from servicekit.errors import Forbidden
 from servicekit.state import kit_state
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.domain.violations import InvalidTransition, RulesBroken
+from catalogue.adapters.outbox import SessionOutbox
+from catalogue.adapters.repository import SqlCatalogue
+from catalogue.use_cases.ports import Guard
 
-EVENT_SOURCE = "/dife/catalogue"
+
+def _repository(session: SessionDep) -> SqlCatalogue:
+    return SqlCatalogue(session)
 
 
-@contextmanager
-def domain_refusals() -> Iterator[None]:
-    """Broken rules → 422 listing every rule id; a step the lifecycle does not allow → 409."""
-    try:
-        yield
-    except RulesBroken as broken:
-        raise RuleViolation(rules=[RuleBroken(b.rule, b.detail) for b in broken.broken]) from broken
-    except InvalidTransition as refused:
-        raise Conflict(str(refused)) from refused
+def _outbox(session: SessionDep) -> SessionOutbox:
+    return SessionOutbox(session)
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = kit_state(request.app).extras["clock"]
+    return clock
+
+
+Repository = Annotated[SqlCatalogue, Depends(_repository)]
+OutboxDep = Annotated[SessionOutbox, Depends(_outbox)]
+ClockDep = Annotated[Clock, Depends(_clock)]
 
 
 async def _optional_principal(
@@ -44,7 +50,17 @@ async def _optional_principal(
 OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
 
 
-async def emit(session: AsyncSession, *events: Event) -> None:
-    """Write events to the outbox in the request's transaction."""
-    for event in events:
-        await enqueue(session, event, source=EVENT_SOURCE)
+def acting_for_organisme(principal: Principal) -> Guard:
+    """Who may act for an organisme, decided by the role that grants access, never by the union of roles:
+    an ``agent`` for any organisme; an ``organisme`` for its own SIRET only. No other role widens it (an
+    ``ops`` role beside an ``organisme`` one is not a pass to another OF's offers; ``ops`` alone is no OF)."""
+
+    def guard(siret: str) -> None:
+        if principal.has_role(Role.AGENT):
+            return
+        if not principal.has_role(Role.ORGANISME):
+            raise Forbidden("only the organisme concerned or an agent may act on this organisme's offers")
+        if principal.siret != siret:
+            raise Forbidden("an organisme may only act on its own offers (SIRET mismatch)")
+
+    return guard
