@@ -251,7 +251,17 @@ async def test_withdrawn_agrement_stops_the_sessions_it_covered_R_OF_1(
     await organismes.withdraw_agrement(
         repo, outbox, SELLER, agrement.id, on=date(2027, 6, 1), reason="retrait", now=clock.now()
     )
-    assert outbox.types() == [OrganismeAgrementChanged, SessionCancelled, SessionCancelled, OfferWithdrawn]
+    announced = [(type(e).__name__, getattr(e, "offer_id", None)) for e in outbox.events]
+    assert announced[0] == ("OrganismeAgrementChanged", None)
+    # Offers are visited in id order: each offer's events stay together and in order.
+    assert sorted(announced[1:], key=lambda pair: str(pair[1])) == sorted(
+        [("SessionCancelled", kept), ("SessionCancelled", gone), ("OfferWithdrawn", gone)],
+        key=lambda pair: str(pair[1]),
+    )
+    assert [name for name, offer_id in announced if offer_id == gone] == [
+        "SessionCancelled",
+        "OfferWithdrawn",
+    ]
     assert [s.start_date for s in repo.offers[kept].open_sessions] == [date(2027, 3, 15)]
     assert repo.offers[gone].status is OfferStatus.WITHDRAWN
     assert isinstance(outbox.events[0], OrganismeAgrementChanged)
