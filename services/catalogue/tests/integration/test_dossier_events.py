@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from dife_contracts import Envelope, Event
+from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import CancelledBy, TrainingPurpose
 from dife_contracts.events import (
     DossierAccepted,
@@ -18,14 +18,17 @@ from dife_contracts.events import (
     DossierEvaluated,
     DossierSubmitted,
 )
-from servicekit.testing import eventually
-
-SOURCE = "/dife/dossier"
+from servicekit.testing import eventually, publish
 
 
-async def send(catalogue: Any, *events: Event | Envelope) -> list[Envelope]:
-    """Put events (or envelopes already sent, to replay them) on the dossier topic, as its relay would."""
-    envelopes = [e if isinstance(e, Envelope) else Envelope.wrap(e, source=SOURCE) for e in events]
+async def send(catalogue: Any, *events: Event) -> list[Envelope]:
+    """Put events on the dossier topic as the dossier service's relay would (servicekit's ``publish``)."""
+    return [await publish(catalogue.infra, catalogue.settings.topic_prefix, event) for event in events]
+
+
+async def redeliver(catalogue: Any, *envelopes: Envelope) -> None:
+    """Deliver envelopes already sent once more, same ids: what Kafka does after a rebalance or a crash.
+    (``servicekit.testing.publish`` wraps each event in a new envelope, so it cannot replay one.)"""
     producer = AIOKafkaProducer(
         bootstrap_servers=catalogue.infra.kafka_bootstrap, enable_idempotence=True, acks="all"
     )
@@ -33,14 +36,13 @@ async def send(catalogue: Any, *events: Event | Envelope) -> list[Envelope]:
     try:
         for envelope in envelopes:
             await producer.send_and_wait(
-                catalogue.settings.topic("dife.dossier.events"),
+                catalogue.settings.topic(topics.DOSSIER),
                 value=envelope.data,
                 key=envelope.kafka_key(),
                 headers=envelope.kafka_headers(),
             )
     finally:
         await producer.stop()
-    return envelopes
 
 
 def submitted(offer: dict[str, Any], dossier_id: uuid.UUID) -> DossierSubmitted:
@@ -84,7 +86,8 @@ async def test_accepted_dossiers_take_seats_and_cancelled_ones_free_them(
 
         assert await eventually(lambda: twelve_minus(1))
         # The same acceptance delivered again, then a second dossier: only the second takes a seat.
-        await send(catalogue, sent[1], submitted(offer, second))
+        await redeliver(catalogue, sent[1])
+        await send(catalogue, submitted(offer, second))
         await send(
             catalogue, DossierAccepted(dossier_id=second, elu_id=uuid.uuid4(), accepted_at=datetime.now(UTC))
         )
@@ -143,6 +146,7 @@ async def test_evaluations_update_quality_and_are_announced_R_DOS_6(
         # only the later one counts.
         replayed = sent[0]
         later = DossierEvaluated.model_validate({**json.loads(replayed.data), "rating": 3})
-        await send(catalogue, replayed, later)
+        await redeliver(catalogue, replayed)
+        await send(catalogue, later)
         assert await eventually(lambda: rated(3, "4.00"))
         assert not await eventually(lambda: rated(4, "4.25"), timeout_s=1)

@@ -4,7 +4,6 @@ change implies, without PostgreSQL or Kafka (the contract test keeps the fake ho
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,6 +24,7 @@ from dife_contracts.events import (
 )
 from servicekit.clock import MovableClock
 from servicekit.rules import Conflict, InvalidTransition, NotFound, RulesBroken
+from servicekit.testing.fakes import FakeOutbox
 
 SELLER = "73282932000074"
 OTHER = "35600000000048"
@@ -47,18 +47,7 @@ CONTENT = OfferContent(
 )
 
 
-class RecordingOutbox:
-    """Keeps what would have been written to the outbox."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def add(self, event: Event) -> None:
-        self.events.append(event)
-
-    async def add_many(self, events: Iterable[Event]) -> None:
-        self.events.extend(events)
-
+class RecordingOutbox(FakeOutbox):
     def types(self) -> list[type[Event]]:
         return [type(event) for event in self.events]
 

@@ -12,9 +12,9 @@ from servicekit.api import SessionDep
 from servicekit.auth import Principal, bearer_scheme
 from servicekit.clock import Clock
 from servicekit.errors import Forbidden
+from servicekit.outbox import SessionOutbox
 from servicekit.state import kit_state
 
-from catalogue.adapters.outbox import SessionOutbox
 from catalogue.adapters.repository import SqlCatalogue
 from catalogue.use_cases.ports import Guard
 
@@ -28,8 +28,7 @@ def _outbox(session: SessionDep) -> SessionOutbox:
 
 
 def _clock(request: Request) -> Clock:
-    clock: Clock = kit_state(request.app).extras["clock"]
-    return clock
+    return kit_state(request.app).clock
 
 
 Repository = Annotated[SqlCatalogue, Depends(_repository)]

@@ -17,9 +17,9 @@ from dife_contracts.events import (
     DossierSubmitted,
 )
 from servicekit.consumer import ConsumerSpec, EventHandlers, EventMeta
+from servicekit.outbox import SessionOutbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.adapters.outbox import SessionOutbox
 from catalogue.adapters.repository import SqlCatalogue
 from catalogue.use_cases import dossiers
 

@@ -1,4 +1,5 @@
-"""The small protocols the use cases take: the repository's parts, the outbox, the caller's guard.
+"""The small protocols the use cases take: the repository's parts, the caller's guard (and servicekit's
+``Outbox``, re-exported here so that every port is named in one place).
 
 ``adapters/repository.SqlCatalogue`` implements every repository part on PostgreSQL and
 ``adapters/memory.InMemoryCatalogue`` in memory; ``tests/integration/test_repository_contract.py`` runs the
@@ -8,26 +9,32 @@ same scenarios on both, so the fake cannot drift from the real thing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from dife_contracts import Event
+from servicekit.outbox import Outbox
 
 from catalogue.domain.listings import OfferListing, RatedOffer, ThemeListing
 from catalogue.domain.offers import Offer
 from catalogue.domain.organismes import Agrement, Organisme
 from catalogue.domain.search import Position, SearchFilters, SearchResult, SortOrder
 
+__all__ = [
+    "CatalogueRepository",
+    "Guard",
+    "OfferIndex",
+    "Offers",
+    "OffersAndOrganismes",
+    "Organismes",
+    "Outbox",
+    "Repertoire",
+    "Seats",
+]
+
 Guard = Callable[[str], None]
 """Raises when the caller may not act for the organisme with this SIRET (the API builds it from the role
 that grants access to the endpoint)."""
-
-
-class Outbox(Protocol):
-    async def add(self, event: Event) -> None: ...
-
-    async def add_many(self, events: Iterable[Event]) -> None: ...
 
 
 class Repertoire(Protocol):
