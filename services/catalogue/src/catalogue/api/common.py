@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from dife_contracts.enums import Role
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, bearer_scheme
@@ -47,6 +47,23 @@ async def _optional_principal(
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
+
+
+def _idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1 to 255 characters: the same key with the same body returns the first answer; "
+            "with another body, 409",
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
+"""Documents the header ``servicekit.idempotency.idempotent`` reads from the request (it checks it)."""
 
 
 def acting_for_organisme(principal: Principal) -> Guard:

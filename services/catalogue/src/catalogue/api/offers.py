@@ -18,7 +18,14 @@ from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 
-from catalogue.api.common import ClockDep, OptionalPrincipal, OutboxDep, Repository, acting_for_organisme
+from catalogue.api.common import (
+    ClockDep,
+    IdempotencyKey,
+    OptionalPrincipal,
+    OutboxDep,
+    Repository,
+    acting_for_organisme,
+)
 from catalogue.api.schemas import OfferFields, OfferIn, OfferOut, ReasonIn, SessionIn, SessionOut
 from catalogue.use_cases import offers
 
@@ -45,6 +52,7 @@ async def create_offer(
     body: OfferIn,
     request: Request,
     session: SessionDep,
+    idempotency_key: IdempotencyKey,
     repo: Repository,
     clock: ClockDep,
     principal: Seller,
@@ -96,6 +104,7 @@ async def add_session(
     body: SessionIn,
     request: Request,
     session: SessionDep,
+    idempotency_key: IdempotencyKey,
     repo: Repository,
     outbox: OutboxDep,
     principal: Seller,

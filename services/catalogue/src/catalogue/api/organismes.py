@@ -16,7 +16,7 @@ from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams
 
-from catalogue.api.common import ClockDep, OutboxDep, Repository, acting_for_organisme
+from catalogue.api.common import ClockDep, IdempotencyKey, OutboxDep, Repository, acting_for_organisme
 from catalogue.api.schemas import AgrementIn, AgrementOut, OrganismeIn, OrganismeOut, OwnOffer, WithdrawalIn
 from catalogue.use_cases import offers, organismes
 
@@ -38,6 +38,7 @@ async def register_organisme(
     body: OrganismeIn,
     request: Request,
     session: SessionDep,
+    idempotency_key: IdempotencyKey,
     repo: Repository,
     outbox: OutboxDep,
     clock: ClockDep,
@@ -68,6 +69,7 @@ async def grant_agrement(
     body: AgrementIn,
     request: Request,
     session: SessionDep,
+    idempotency_key: IdempotencyKey,
     repo: Repository,
     outbox: OutboxDep,
     principal: AgentOnly,
