@@ -13,6 +13,8 @@ CREATING = {400, 401, 403, 404, 409, 422}
 """A creating POST: a bad ``Idempotency-Key`` (400), no or a bad token (401), another's resource (403), an
 unknown one (404), a key reused with another body or a forbidden step (409), bad input or rules (422)."""
 CHANGING = {401, 403, 404, 409, 422}
+CHANGING_WITH_BODY = CHANGING | {400}
+"""A body that is not even UTF-8 text is a 400."""
 
 ERRORS: dict[tuple[str, str], set[int]] = {
     ("GET", "/healthz"): set(),
@@ -21,16 +23,16 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("POST", "/v1/organismes"): {400, 401, 403, 409, 422},
     ("GET", "/v1/organismes/{siret}"): {404, 422},
     ("POST", "/v1/organismes/{siret}/agrements"): CREATING,
-    ("POST", "/v1/organismes/{siret}/agrements/{agrement_id}/withdrawal"): CHANGING,
+    ("POST", "/v1/organismes/{siret}/agrements/{agrement_id}/withdrawal"): CHANGING_WITH_BODY,
     ("GET", "/v1/organismes/{siret}/offers"): {401, 403, 422},
     ("GET", "/v1/offers"): {422},
     ("POST", "/v1/offers"): CREATING,
     ("GET", "/v1/offers/{offer_id}"): {401, 403, 404, 422},
-    ("PATCH", "/v1/offers/{offer_id}"): CHANGING,
+    ("PATCH", "/v1/offers/{offer_id}"): CHANGING_WITH_BODY,
     ("POST", "/v1/offers/{offer_id}/sessions"): CREATING,
     ("POST", "/v1/offers/{offer_id}/publish"): CHANGING,
-    ("POST", "/v1/offers/{offer_id}/withdraw"): CHANGING,
-    ("POST", "/v1/offers/{offer_id}/sessions/{session_id}/cancel"): CHANGING,
+    ("POST", "/v1/offers/{offer_id}/withdraw"): CHANGING_WITH_BODY,
+    ("POST", "/v1/offers/{offer_id}/sessions/{session_id}/cancel"): CHANGING_WITH_BODY,
 }
 
 

@@ -33,8 +33,9 @@ router = APIRouter(prefix="/v1/offers", tags=["offers"])
 
 Seller = Annotated[Principal, Depends(require_roles(Role.ORGANISME, Role.AGENT))]
 PROBLEMS = problem_responses(401, 403, 404, 409, 422)
-CREATING_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
-"""A creating POST also answers 400 to a malformed ``Idempotency-Key``."""
+WITH_BODY_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
+"""A route with a body also answers 400 to one that is not even text (bytes that are not UTF-8), and a
+creating POST to a malformed ``Idempotency-Key``."""
 
 
 def _selling_siret(body: OfferIn, principal: Principal) -> str:
@@ -47,7 +48,7 @@ def _selling_siret(body: OfferIn, principal: Principal) -> str:
     return body.siret or principal.siret or ""
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OfferOut, responses=CREATING_PROBLEMS)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OfferOut, responses=WITH_BODY_PROBLEMS)
 async def create_offer(
     body: OfferIn,
     request: Request,
@@ -77,7 +78,7 @@ async def get_offer(offer_id: uuid.UUID, repo: Repository, principal: OptionalPr
     return OfferOut.of(await offers.read_offer(repo, offer_id, draft_reader=reader))
 
 
-@router.patch("/{offer_id}", response_model=OfferOut, responses=PROBLEMS)
+@router.patch("/{offer_id}", response_model=OfferOut, responses=WITH_BODY_PROBLEMS)
 async def update_offer(
     offer_id: uuid.UUID,
     body: OfferFields,
@@ -97,7 +98,7 @@ async def update_offer(
     "/{offer_id}/sessions",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionOut,
-    responses=CREATING_PROBLEMS,
+    responses=WITH_BODY_PROBLEMS,
 )
 async def add_session(
     offer_id: uuid.UUID,
@@ -137,7 +138,7 @@ async def publish_offer(
     return OfferOut.of(offer)
 
 
-@router.post("/{offer_id}/withdraw", response_model=OfferOut, responses=PROBLEMS)
+@router.post("/{offer_id}/withdraw", response_model=OfferOut, responses=WITH_BODY_PROBLEMS)
 async def withdraw_offer(
     offer_id: uuid.UUID,
     repo: Repository,
@@ -158,7 +159,9 @@ async def withdraw_offer(
     return OfferOut.of(offer)
 
 
-@router.post("/{offer_id}/sessions/{session_id}/cancel", response_model=SessionOut, responses=PROBLEMS)
+@router.post(
+    "/{offer_id}/sessions/{session_id}/cancel", response_model=SessionOut, responses=WITH_BODY_PROBLEMS
+)
 async def cancel_session(
     offer_id: uuid.UUID,
     session_id: uuid.UUID,

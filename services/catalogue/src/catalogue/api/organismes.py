@@ -92,7 +92,7 @@ async def grant_agrement(
 @router.post(
     "/{siret}/agrements/{agrement_id}/withdrawal",
     response_model=AgrementOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
     summary="Record the withdrawal of an agrément (agents): it ends validity from its date (R-OF-1)",
 )
 async def withdraw_agrement(
