@@ -208,3 +208,11 @@ async def test_a_rating_counts_for_the_offer_and_its_organisme_R_DOS_6(
     assert (await repo.offer(first.id)).quality == Quality(1, 5)
     assert (await repo.organisme(seller)).quality == Quality(2, 7)
     assert await repo.add_rating(uuid.uuid4(), 5) is None
+
+
+async def test_the_repertoire_lists_its_themes_in_order_with_their_family_R_OFR_1(repo: Any) -> None:
+    themes = await repo.themes()
+    assert [t.code for t in themes[:3]] == ["FAL-01", "FAL-02", "FAL-03"]
+    assert len(themes) == 27
+    assert themes[0].family_label == "Les fondamentaux de l'action publique locale"
+    assert {t.family for t in themes} == {"FAL", "CCO", "EPE"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from catalogue.domain.listings import OfferListing, RatedOffer, ThemeListing
-from catalogue.domain.offers import Offer, OfferStatus
+from catalogue.domain.offers import Offer
 from catalogue.domain.organismes import Agrement, Organisme
 from catalogue.domain.quality import Quality
 from catalogue.domain.themes import FAMILIES, REPERTOIRE
@@ -149,7 +149,7 @@ def _listing(offer: Offer) -> OfferListing:
     starts = [s.start_date for s in offer.sessions if s.is_open]
     return OfferListing(
         id=offer.id,
-        status=OfferStatus(offer.status),
+        status=offer.status,
         kind=offer.content.kind,
         title=offer.content.title,
         next_start_date=min(starts) if starts else None,

@@ -29,8 +29,8 @@ from pydantic import (
 )
 
 from catalogue.domain.listings import OfferListing, ThemeListing
+from catalogue.domain.offers import ContentChanges, Offer, OfferContent, OfferSession, Subcontracting
 from catalogue.domain.offers import Location as DomainLocation
-from catalogue.domain.offers import Offer, OfferContent, OfferSession, Subcontracting
 from catalogue.domain.organismes import Address as DomainAddress
 from catalogue.domain.organismes import Agrement, Organisme, agrement_dates_problem, normalise_siret
 from catalogue.domain.quality import Quality
@@ -137,17 +137,27 @@ class OfferFields(BaseModel):
     location: Location | None = None
     subcontracting: SubcontractingIn | None = None
 
-    def changes(self) -> dict[str, Any]:
+    def changes(self) -> ContentChanges:
         """The content fields this PATCH sets, as domain values (a null text field or price is ignored;
         a null theme, certification, location or subcontracting clears it)."""
         sent = self.model_fields_set
-        changes: dict[str, Any] = {}
-        for name in ("title", "summary", "objectives", "hours", "price_ht_cents", "modality"):
-            if name in sent and getattr(self, name) is not None:
-                changes[name] = getattr(self, name)
-        for name in ("theme_code", "certification_code"):
-            if name in sent:
-                changes[name] = getattr(self, name)
+        changes = ContentChanges()
+        if "title" in sent and self.title is not None:
+            changes["title"] = self.title
+        if "summary" in sent and self.summary is not None:
+            changes["summary"] = self.summary
+        if "objectives" in sent and self.objectives is not None:
+            changes["objectives"] = self.objectives
+        if "hours" in sent and self.hours is not None:
+            changes["hours"] = self.hours
+        if "price_ht_cents" in sent and self.price_ht_cents is not None:
+            changes["price_ht_cents"] = self.price_ht_cents
+        if "modality" in sent and self.modality is not None:
+            changes["modality"] = self.modality
+        if "theme_code" in sent:
+            changes["theme_code"] = self.theme_code
+        if "certification_code" in sent:
+            changes["certification_code"] = self.certification_code
         if "vat_rate" in sent and self.vat_rate is not None:
             changes["vat_rate_bp"] = vat_basis_points(self.vat_rate)
         if "location" in sent:

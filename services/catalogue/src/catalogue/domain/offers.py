@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import TypedDict
 
 from dife_contracts import Event
 from dife_contracts.enums import Modality, TrainingPurpose
@@ -491,8 +492,22 @@ class Offer:
             self.events.append(self.snapshot())
 
 
-def revised(content: OfferContent, changes: dict[str, object]) -> OfferContent:
-    """The content with some fields replaced (a PATCH); the kind of an offer never changes."""
-    if "kind" in changes:
-        raise ValueError("the kind of an offer never changes")
-    return replace(content, **changes)  # type: ignore[arg-type]
+class ContentChanges(TypedDict, total=False):
+    """What a revision may change: everything of the content but its kind."""
+
+    title: str
+    summary: str
+    objectives: str
+    theme_code: str | None
+    certification_code: str | None
+    hours: Decimal
+    price_ht_cents: int
+    vat_rate_bp: int
+    modality: Modality
+    location: Location | None
+    subcontracting: Subcontracting | None
+
+
+def revised(content: OfferContent, changes: ContentChanges) -> OfferContent:
+    """The content with some fields replaced (a PATCH)."""
+    return replace(content, **changes)

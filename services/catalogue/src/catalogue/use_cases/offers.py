@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from servicekit.rules import NotFound
 
 from catalogue.domain.listings import OfferListing
 from catalogue.domain.offers import (
+    ContentChanges,
     Offer,
     OfferContent,
     OfferSession,
@@ -82,7 +82,7 @@ async def revise_offer(
     repo: OffersAndOrganismes,
     outbox: Outbox,
     offer_id: uuid.UUID,
-    changes: dict[str, Any],
+    changes: ContentChanges,
     *,
     guard: Guard,
     today: date,
