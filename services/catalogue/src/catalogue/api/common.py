@@ -1,15 +1,14 @@
-"""What the catalogue's routers share: the repository and outbox of the request, the clock, the optional
-caller, and who may act for an organisme."""
+"""What the catalogue's routers share: the repository and outbox of the request, the clock, and who may act
+for an organisme."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from dife_contracts.enums import Role
-from fastapi import Depends, Header, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Depends, Header, Request
 from servicekit.api import SessionDep
-from servicekit.auth import Principal, bearer_scheme
+from servicekit.auth import Principal
 from servicekit.clock import Clock
 from servicekit.errors import Forbidden
 from servicekit.outbox import SessionOutbox
@@ -34,19 +33,6 @@ def _clock(request: Request) -> Clock:
 Repository = Annotated[SqlCatalogue, Depends(_repository)]
 OutboxDep = Annotated[SessionOutbox, Depends(_outbox)]
 ClockDep = Annotated[Clock, Depends(_clock)]
-
-
-async def _optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-) -> Principal | None:
-    """Public endpoints that show more to an owner: the caller if a token is sent (it must then be valid)."""
-    if credentials is None:
-        return None
-    return await kit_state(request.app).token_verifier.verify(credentials.credentials)
-
-
-OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
 
 
 def _idempotency_key(

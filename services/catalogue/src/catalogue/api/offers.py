@@ -14,14 +14,13 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from servicekit.api import SessionDep
-from servicekit.auth import Principal, require_roles
+from servicekit.auth import OptionalPrincipal, Principal, require_roles
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 
 from catalogue.api.common import (
     ClockDep,
     IdempotencyKey,
-    OptionalPrincipal,
     OutboxDep,
     Repository,
     acting_for_organisme,
