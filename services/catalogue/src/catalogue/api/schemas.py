@@ -1,8 +1,8 @@
 """Request and response models of the catalogue, and their mapping to and from the domain.
 
 Input is strict where a lax parse would invent a value: integers are JSON integers (no ``"12"``, no
-``12.0``), dates are ISO strings (no ``0`` read as 1970-01-01), and no text accepts a NUL character
-(PostgreSQL cannot store one: it was a 500). Output writes ``hours`` as a JSON number.
+``12.0``), dates are ISO strings (no ``0`` read as 1970-01-01). NUL characters and integers beyond int64 are
+refused before any route by servicekit's guard. Output writes ``hours`` as a JSON number.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dife_contracts.enums import Modality, TrainingPurpose
 from dife_contracts.money import Cents
 from dife_contracts.values import CommuneCode, DepartmentCode, Nda, PostalCode
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -40,12 +39,6 @@ MAX_BIGINT = 2**63 - 1
 """The largest integer PostgreSQL's ``bigint`` holds: a larger one in a query was a 500."""
 
 
-def _without_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("text must not contain the NUL character (U+0000)")
-    return value
-
-
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -56,11 +49,7 @@ def _iso_date_only(value: Any) -> Any:
     raise ValueError("a date is written YYYY-MM-DD")
 
 
-NoNul = AfterValidator(_without_nul)
-Text = Annotated[str, NoNul]
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
-NUL_FREE_PATTERN = r"^[^\x00]*$"
-"""For query parameters: no NUL character."""
 
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
 SiretField = Annotated[str, StringConstraints(pattern=r"^\d{14}$")]
@@ -77,7 +66,7 @@ SharePercent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_plac
 class Location(BaseModel):
     commune_insee: CommuneCode
     postal_code: PostalCode
-    city: Text = Field(min_length=1, max_length=120)
+    city: str = Field(min_length=1, max_length=120)
     department: DepartmentCode
     region: RegionCode = Field(description="INSEE code of the région, e.g. `84`")
     lat: float = Field(ge=-90, le=90)
@@ -119,13 +108,13 @@ def vat_basis_points(rate: Decimal) -> int:
 class OfferFields(BaseModel):
     """Fields an organisme sets on an offer (all optional in a PATCH)."""
 
-    title: Text | None = Field(default=None, min_length=3, max_length=200)
-    summary: Text | None = Field(default=None, max_length=4000)
-    objectives: Text | None = Field(default=None, max_length=4000)
-    theme_code: Text | None = Field(
+    title: str | None = Field(default=None, min_length=3, max_length=200)
+    summary: str | None = Field(default=None, max_length=4000)
+    objectives: str | None = Field(default=None, max_length=4000)
+    theme_code: str | None = Field(
         default=None, max_length=20, description="Mandate trainings: a theme of GET /v1/themes"
     )
-    certification_code: Text | None = Field(
+    certification_code: str | None = Field(
         default=None,
         max_length=40,
         description="Reinsertion trainings: RNCP…, RS…, VAE, BILAN-COMPETENCES, PERMIS-<cat>",
@@ -169,9 +158,9 @@ class OfferFields(BaseModel):
 
 class OfferIn(OfferFields):
     kind: TrainingPurpose
-    title: Text = Field(min_length=3, max_length=200)
-    summary: Text = Field(default="", max_length=4000)
-    objectives: Text = Field(default="", max_length=4000)
+    title: str = Field(min_length=3, max_length=200)
+    summary: str = Field(default="", max_length=4000)
+    objectives: str = Field(default="", max_length=4000)
     hours: HoursIn
     price_ht_cents: Cents
     vat_rate: VatRate = Decimal(0)
@@ -218,7 +207,7 @@ class SessionIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
-    reason: Text = Field(default="", max_length=1000)
+    reason: str = Field(default="", max_length=1000)
 
 
 class SessionOut(BaseModel):
@@ -350,14 +339,14 @@ class ThemeOut(BaseModel):
 
 
 class Address(BaseModel):
-    street: Text | None = Field(default=None, max_length=300)
+    street: str | None = Field(default=None, max_length=300)
     postal_code: PostalCode | None = None
-    city: Text | None = Field(default=None, max_length=120)
+    city: str | None = Field(default=None, max_length=120)
 
 
 class OrganismeIn(BaseModel):
     siret: str = Field(description="14 digits, checked with its Luhn key", examples=["73282932000074"])
-    name: Text = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300)
     nda: Nda = Field(description="Numéro de déclaration d'activité (11 digits)")
     address: Address | None = None
 
@@ -380,7 +369,7 @@ class OrganismeIn(BaseModel):
 
 
 class AgrementIn(BaseModel):
-    reference: Text = Field(min_length=1, max_length=100, examples=["AGR-CNFEL-2026-0042"])
+    reference: str = Field(min_length=1, max_length=100, examples=["AGR-CNFEL-2026-0042"])
     decision_date: IsoDate
     valid_from: IsoDate
     valid_until: IsoDate
@@ -395,7 +384,7 @@ class AgrementIn(BaseModel):
 
 class WithdrawalIn(BaseModel):
     date: IsoDate
-    reason: Text = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 class AgrementOut(BaseModel):

@@ -24,7 +24,7 @@ from servicekit.pagination import (
 )
 
 from catalogue.adapters.search import SqlOfferIndex
-from catalogue.api.schemas import MAX_BIGINT, NUL_FREE_PATTERN, HoursOut, QualityOut
+from catalogue.api.schemas import MAX_BIGINT, HoursOut, QualityOut
 from catalogue.domain.quality import Quality
 from catalogue.domain.search import Position, SearchFilters, SearchHit, SortOrder, effective_sort
 from catalogue.use_cases.search import search_offers
@@ -158,10 +158,10 @@ async def search(
     index: OfferIndexDep,
     q: Annotated[
         str | None,
-        Query(max_length=200, pattern=NUL_FREE_PATTERN, description="Words in French; accents optional"),
+        Query(max_length=200, description="Words in French; accents optional"),
     ] = None,
     kind: TrainingPurpose | None = None,
-    theme: Annotated[str | None, Query(max_length=20, pattern=NUL_FREE_PATTERN)] = None,
+    theme: Annotated[str | None, Query(max_length=20)] = None,
     department: Annotated[str | None, Query(pattern=r"^(\d{2}|2[AB]|97\d)$")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     modality: Modality | None = None,
