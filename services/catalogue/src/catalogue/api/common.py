@@ -10,7 +10,6 @@ from fastapi import Depends, Header, Request
 from servicekit.api import SessionDep
 from servicekit.auth import Principal
 from servicekit.clock import Clock
-from servicekit.errors import Forbidden
 from servicekit.outbox import SessionOutbox
 from servicekit.state import kit_state
 
@@ -52,17 +51,13 @@ IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 """Documents the header ``servicekit.idempotency.idempotent`` reads from the request (it checks it)."""
 
 
+SELLER_ROLES = frozenset({Role.ORGANISME.value, Role.AGENT.value})
+
+
 def acting_for_organisme(principal: Principal) -> Guard:
     """Who may act for an organisme, decided by the role that grants access, never by the union of roles:
-    an ``agent`` for any organisme; an ``organisme`` for its own SIRET only. No other role widens it (an
-    ``ops`` role beside an ``organisme`` one is not a pass to another OF's offers; ``ops`` alone is no OF)."""
-
-    def guard(siret: str) -> None:
-        if principal.has_role(Role.AGENT):
-            return
-        if not principal.has_role(Role.ORGANISME):
-            raise Forbidden("only the organisme concerned or an agent may act on this organisme's offers")
-        if principal.siret != siret:
-            raise Forbidden("an organisme may only act on its own offers (SIRET mismatch)")
-
-    return guard
+    the principal is narrowed to the roles these endpoints grant (a non-staff role wins over a staff one),
+    then an ``agent`` acts for any organisme and an ``organisme`` for its own SIRET only. ``ops`` grants
+    nothing here (it does not open drafts), and an ``organisme`` token holding ``ops`` or ``agent`` as well is
+    still that one organisme."""
+    return principal.acting_for(SELLER_ROLES).ensure_siret
