@@ -9,7 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
+from catalogue.consumers.dossier import handlers
 from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import CancelledBy, TrainingPurpose
 from dife_contracts.events import (
@@ -18,7 +20,10 @@ from dife_contracts.events import (
     DossierEvaluated,
     DossierSubmitted,
 )
-from servicekit.testing import eventually, publish
+from servicekit.db import make_engine, make_sessionmaker
+from servicekit.rules import NotFound
+from servicekit.testing import dispatch, eventually, publish
+from sqlalchemy import text
 
 
 async def send(catalogue: Any, *events: Event) -> list[Envelope]:
@@ -150,3 +155,43 @@ async def test_evaluations_update_quality_and_are_announced_R_DOS_6(
         await send(catalogue, later)
         assert await eventually(lambda: rated(3, "4.00"))
         assert not await eventually(lambda: rated(4, "4.25"), timeout_s=1)
+
+
+async def test_an_evaluation_of_an_unknown_offer_breaks_a_rule_so_the_consumer_dead_letters_it_R_DOS_6(
+    catalogue: Any,
+) -> None:
+    """Through the inbox without Kafka (servicekit's ``dispatch``): the handler refuses with a
+    ``servicekit.rules`` error, which the consumer dead-letters, and nothing of the evaluation is kept."""
+    engine = make_engine(catalogue.settings.database_url)
+    sessions = make_sessionmaker(engine, ce_source="/dife/catalogue")
+    evaluation = DossierEvaluated(
+        dossier_id=uuid.uuid4(), elu_id=uuid.uuid4(), offer_id=uuid.uuid4(), siret="73282932000074", rating=4
+    )
+    try:
+        with pytest.raises(NotFound):
+            await dispatch(sessions, handlers, evaluation)
+        async with sessions() as session:
+            kept = await session.scalar(text("SELECT count(*) FROM inbox WHERE ce_type LIKE '%evaluated%'"))
+        assert kept == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_redelivered_acceptance_takes_no_second_seat(
+    catalogue: Any, siret: Callable[[], str]
+) -> None:
+    """The inbox makes the same delivery a no-op (servicekit's ``dispatch``, no Kafka)."""
+    seller = await catalogue.accredited(siret())
+    offer = await catalogue.published(seller)
+    engine = make_engine(catalogue.settings.database_url)
+    sessions = make_sessionmaker(engine, ce_source="/dife/catalogue")
+    dossier = uuid.uuid4()
+    try:
+        assert await dispatch(sessions, handlers, submitted(offer, dossier))
+        accepted = DossierAccepted(dossier_id=dossier, elu_id=uuid.uuid4(), accepted_at=datetime.now(UTC))
+        envelope = Envelope.wrap(accepted, source=topics.source_of(accepted.topic))
+        assert await dispatch(sessions, handlers, accepted, envelope=envelope)
+        assert not await dispatch(sessions, handlers, accepted, envelope=envelope)
+    finally:
+        await engine.dispose()
+    assert await seats_left(catalogue, offer["id"]) == 11
