@@ -167,7 +167,7 @@ async def test_a_change_to_a_published_offer_publishes_it_again(
     )
     assert revised.content.title == "Le budget communal pas à pas"
     assert outbox.types() == [OfferPublished]
-    assert (await repo.offer(offer_id)).content.title == "Le budget communal pas à pas"  # type: ignore[union-attr]
+    assert repo.offers[offer_id].content.title == "Le budget communal pas à pas"
 
 
 async def test_a_refused_change_saves_nothing_R_OFR_3(
@@ -180,7 +180,7 @@ async def test_a_refused_change_saves_nothing_R_OFR_3(
             repo, outbox, offer_id, {"hours": Decimal("3.5")}, guard=anyone, today=TODAY
         )
     assert outbox.events == []
-    assert (await repo.offer(offer_id)).content.hours == Decimal(7)  # type: ignore[union-attr]
+    assert repo.offers[offer_id].content.hours == Decimal(7)
 
 
 async def test_a_guard_refusal_changes_nothing(repo: InMemoryCatalogue, outbox: RecordingOutbox) -> None:
