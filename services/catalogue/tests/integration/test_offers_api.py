@@ -409,3 +409,23 @@ async def test_hours_are_a_json_number(catalogue: Any, siret: Callable[[], str])
     assert shown["hours"] == 10.5
     found = (await catalogue.client.get("/v1/offers", params={"organisme": seller})).json()
     assert [item["hours"] for item in found["items"]] == [10.5]
+
+
+async def test_an_idempotency_key_belongs_to_the_whole_caller_not_only_its_sub(
+    catalogue: Any, siret: Callable[[], str]
+) -> None:
+    """The same ``sub`` acting for another SIRET with the same key gets its own offer, not the first one's."""
+    first, second = await catalogue.accredited(siret()), await catalogue.accredited(siret(), "Second OF")
+    sub = str(uuid.uuid4())
+    answers = []
+    for seller in (first, second):
+        token = catalogue.token(sub=sub, roles=["organisme"], siret=seller)
+        response = await catalogue.client.post(
+            "/v1/offers",
+            json={"kind": "mandate", "title": "Finances locales", "theme_code": "FAL-03", "hours": 7,
+                  "price_ht_cents": 56_000, "modality": "remote"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "offre-1"},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        answers.append(response.json()["siret"])
+    assert answers == [first, second]
