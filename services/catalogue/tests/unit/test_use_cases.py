@@ -314,3 +314,17 @@ async def test_an_evaluation_updates_and_announces_both_scores_R_DOS_6(
     assert last.organisme_rating_count == 2
     with pytest.raises(NotFound):
         await dossiers.record_evaluation(repo, outbox, uuid.uuid4(), 5)
+
+
+async def test_an_in_person_offer_keeps_a_place_but_a_remote_one_may_drop_it_R_OFR_PLACE(
+    repo: InMemoryCatalogue, outbox: RecordingOutbox
+) -> None:
+    await accredited(repo)
+    offer_id = await draft(repo)
+    with pytest.raises(RulesBroken) as refused:
+        await offers.revise_offer(repo, outbox, offer_id, {"location": None}, guard=anyone, today=TODAY)
+    assert refused.value.rule_ids == ["R-OFR-PLACE"]
+    remote = await offers.revise_offer(
+        repo, outbox, offer_id, {"location": None, "modality": Modality.REMOTE}, guard=anyone, today=TODAY
+    )
+    assert remote.content.location is None
