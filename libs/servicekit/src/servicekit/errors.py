@@ -313,6 +313,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error_handler)
 
 
+NOT_A_PROBLEM = "x-not-a-problem"
+"""Mark a declared error response whose body is not a problem document (e.g. `/readyz`'s 503)."""
+
+
 def use_problem_documents_in_openapi(app: FastAPI) -> None:
     """Document what the handlers really send: every 4xx/5xx as `application/problem+json` with the `Problem`
     schema, FastAPI's default 422 (`HTTPValidationError`) replaced, and 422 and 500 on every route."""
@@ -335,8 +339,12 @@ def use_problem_documents_in_openapi(app: FastAPI) -> None:
                 responses = operation["responses"]
                 responses.setdefault("422", {"description": "Unprocessable Content"})
                 responses.setdefault("500", {"description": "Internal Server Error"})
+                if "requestBody" in operation:  # servicekit.guard limits every body
+                    responses.setdefault("413", {"description": "Content Too Large"})
+                if any("bearerAuth" in requirement for requirement in operation.get("security", [])):
+                    responses.setdefault("401", {"description": "Unauthorized"})
                 for status, response in responses.items():
-                    if status.isdigit() and int(status) >= 400:
+                    if status.isdigit() and int(status) >= 400 and not response.pop(NOT_A_PROBLEM, False):
                         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": reference}}
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
