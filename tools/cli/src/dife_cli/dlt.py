@@ -11,6 +11,7 @@ dead-lettered it applies it now, or dead-letters it again with the new reason.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,12 +153,14 @@ async def republish(bootstrap: str, letters: Sequence[DeadLetter]) -> list[tuple
 async def _start(client: object, bootstrap: str) -> None:
     from aiokafka.errors import KafkaError
 
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors become one CliError sentence
     try:
         await client.start()  # type: ignore[attr-defined]
     except KafkaError as error:
         await client.stop()  # type: ignore[attr-defined]
         raise CliError(
-            f"cannot reach Kafka at {bootstrap} ({error}); set --kafka or DIFE_CLI_KAFKA_BOOTSTRAP_SERVERS"
+            f"cannot reach Kafka at {bootstrap} ({type(error).__name__}); "
+            "set --kafka or DIFE_CLI_KAFKA_BOOTSTRAP_SERVERS"
         ) from None
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-out = Console(soft_wrap=True)
+PIPED_WIDTH = 200
+"""Tables written to a file or a pipe are not cut to 80 columns."""
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 """Results (stdout), so `dife … > file` keeps only them."""
 err = Console(stderr=True, soft_wrap=True)
 """Progress bars, notes and errors (stderr)."""
@@ -60,8 +63,8 @@ def show(data: Any, title: str | None = None) -> None:
     scalars, tables = flatten(data)
     if scalars:
         table = Table(title=title, show_header=False, title_justify="left")
-        table.add_column("field", style="bold")
-        table.add_column("value")
+        table.add_column("field", style="bold", overflow="fold")
+        table.add_column("value", overflow="fold")
         for key, value in scalars.items():
             table.add_row(key, cell(key, value))
         out.print(table)
@@ -80,7 +83,7 @@ def show_rows(rows: list[Any], title: str | None = None) -> None:
                 columns.append(key)
     table = Table(title=f"{title} ({len(rows)})" if title else None, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         values = row if isinstance(row, dict) else {"value": row}
         table.add_row(*(cell(column, values.get(column)) for column in columns))
