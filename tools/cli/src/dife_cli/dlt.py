@@ -11,7 +11,9 @@ dead-lettered it applies it now, or dead-letters it again with the new reason.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +71,23 @@ class DeadLetter:
         text = self.header("dlt_original_partition")
         return int(text) if text and text.isdigit() else None
 
+    def summary(self) -> dict[str, object]:
+        """What `dife dlt list --json` prints: the event, where it came from, why it was parked."""
+        return {
+            "id": self.ident,
+            "type": self.header("ce_type"),
+            "key": self.key.decode("utf-8", errors="replace") if self.key is not None else None,
+            "error_type": self.header("dlt_error_type"),
+            "error": self.header("dlt_error"),
+            "original_topic": self.original_topic,
+            "original_partition": self.original_partition,
+            "original_offset": self.header("dlt_original_offset"),
+            "consumer_group": self.header("dlt_consumer_group"),
+            "first_seen": self.first_seen.isoformat(),
+            "dlt_partition": self.partition,
+            "dlt_offset": self.offset,
+        }
+
     def replay_headers(self) -> list[tuple[str, bytes]]:
         """The record's own headers (CloudEvents, traceparent), without what the dead-lettering added."""
         return [(name, raw) for name, raw in self.headers if not name.startswith(DLT_HEADER_PREFIX)]
@@ -90,12 +109,13 @@ async def read_dead_letters(
     """Every record of `topic` from the beginning to the end it had when asked, oldest first."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    numbers = await _partitions_of(bootstrap, topic)
+    if not numbers:
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await _start(consumer, bootstrap)
     try:
-        if topic not in await consumer.topics():
-            return []
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        partitions = [TopicPartition(topic, number) for number in numbers]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -123,6 +143,21 @@ async def read_dead_letters(
         return sorted(letters, key=lambda letter: (letter.timestamp_ms, letter.partition, letter.offset))
     finally:
         await consumer.stop()
+
+
+async def _partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partition numbers, or none when it does not exist (never created by asking)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await _start(admin, bootstrap)
+    try:
+        if topic not in await admin.list_topics():
+            return []
+        (description,) = await admin.describe_topics([topic])
+        return sorted(partition["partition"] for partition in description["partitions"])
+    finally:
+        await admin.close()
 
 
 async def republish(bootstrap: str, letters: Sequence[DeadLetter]) -> list[tuple[DeadLetter, str, int, int]]:
@@ -157,7 +192,7 @@ async def _start(client: object, bootstrap: str) -> None:
     try:
         await client.start()  # type: ignore[attr-defined]
     except KafkaError as error:
-        await client.stop()  # type: ignore[attr-defined]
+        await (client.close() if hasattr(client, "close") else client.stop())  # type: ignore[attr-defined]
         raise CliError(
             f"cannot reach Kafka at {bootstrap} ({type(error).__name__}); "
             "set --kafka or DIFE_CLI_KAFKA_BOOTSTRAP_SERVERS"
@@ -189,6 +224,7 @@ def dlt_list(
     ctx: typer.Context,
     topic: Annotated[str, typer.Option(help="the source topic: ledger, dife.ledger.events, or its .dlt")],
     full: Annotated[bool, typer.Option(help="show whole error messages")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line, for scripts")] = False,
 ) -> None:
     """Each dead-lettered record: event id and type, key, error headers, when it was first parked."""
     from rich.table import Table
@@ -198,12 +234,17 @@ def dlt_list(
     settings = cli_of(ctx).settings
     physical = dead_letter_topic(topic, settings.topic_prefix)
     letters = asyncio.run(read_dead_letters(settings.kafka_bootstrap_servers, physical))
+    if as_json:
+        for letter in letters:
+            sys.stdout.write(json.dumps(letter.summary(), ensure_ascii=False) + "\n")
+        return
     if not letters:
         out.print(f"no dead letters on {physical}")
         return
     table = Table(title=f"{physical} ({len(letters)})", title_justify="left")
     for column in ("id", "type", "key", "error type", "error", "from", "group", "first seen"):
-        table.add_column(column, overflow="fold")
+        whole = column in ("id", "type", "error type", "first seen")  # never cut what one copies
+        table.add_column(column, overflow="fold", no_wrap=whole)
     for letter in letters:
         error = letter.header("dlt_error") or ""
         table.add_row(
