@@ -35,7 +35,7 @@ CM_HEADER = (
     "Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;"
     "Date de début de la fonction;Code nationalité"
 )
-NIR = "206127511100564"  # valid key (R-REG-3), as in test_journeys
+NIR = "261037511100538"  # a woman born in March 1961 (R-REG-3: sex, year and month agree with the élu)
 Bearer = Callable[..., dict[str, str]]
 
 
@@ -143,6 +143,15 @@ async def test_dife_refusal_prints_the_problem_detail_and_exits_1(dife: Callable
     assert "Traceback" not in result.output
 
 
+async def _activation_body(ledger: httpx.AsyncClient, family: str) -> dict[str, str]:
+    """Before the hardening issue the identity is in the body; after it, only the NIR (the identity comes
+    from the token's FranceConnect claims, which `bearer` puts in either way)."""
+    schemas = (await ledger.get("/openapi.json")).json()["components"]["schemas"]
+    if "family_name" in schemas["ActivationIn"]["properties"]:
+        return {"nir": NIR, "family_name": family, "given_names": "Élise", "birth_date": "1961-03-05"}
+    return {"nir": NIR}
+
+
 async def _credited_elu(platform: Platform, dife: Callable[..., Any], bearer: Bearer, tmp_path: Path) -> str:
     """An élu imported, activated and credited for 2026 (400 €), through the CLI where it has a command."""
     family = f"DLT{uuid.uuid4().hex[:8].upper()}"
@@ -154,7 +163,7 @@ async def _credited_elu(platform: Platform, dife: Callable[..., Any], bearer: Be
     async with platform.services["rights-ledger"].client() as ledger:
         claims = {"family_name": family, "given_name": "Élise", "birthdate": "1961-03-05", "gender": "female"}
         elu = bearer("elu", sub=f"fc-{uuid.uuid4()}", **claims)
-        body = {"nir": NIR, "family_name": family, "given_names": "Élise", "birth_date": "1961-03-05"}
+        body = await _activation_body(ledger, family)
         activated = await ledger.post("/v1/accounts/activation", json=body, headers=elu)
         assert activated.status_code in (200, 201), activated.text
         elu_id = str(activated.json()["elu_id"])
