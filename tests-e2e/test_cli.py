@@ -108,6 +108,15 @@ async def test_dife_registry_import_uploads_follows_the_job_with_progress_and_re
     assert rejected_csv.read_text(encoding="utf-8").splitlines()[1].startswith("32,")
     async with platform.services["rights-ledger"].client() as ledger:
         assert len(await elus_named(ledger, family, bearer("agent"))) == 30
+        has_jobs_api = "/v1/jobs/{job_id}" in (await ledger.get("/openapi.json")).json()["paths"]
+    if has_jobs_api:  # the ledger on servicekit.jobs (service-shape issue): the job is listed and shown
+        job_id = next(word for word in result.stdout.split() if word.count("-") == 4 and len(word) == 36)
+        listed = await dife("jobs", "list", "--service", "ledger", "--kind", "rne_import")
+        assert listed.exit_code == 0, listed.output
+        assert job_id in listed.stdout
+        shown = await dife("jobs", "show", job_id)
+        assert shown.exit_code == 0, shown.output
+        assert "rows_loaded" in shown.stdout and "rejected lines (1)" in shown.stdout
 
 
 async def test_dife_registry_import_dry_run_changes_nothing(

@@ -337,3 +337,24 @@ def test_an_event_dead_lettered_twice_is_replayed_once_from_its_last_letter() ->
     first, other, again = letter(1, {"ce_id": "e-1"}), letter(2, {}), letter(3, {"ce_id": "e-1"})
     assert latest_per_event([first, other, again]) == [other, again]
     assert other.ident == "@0:2"
+
+
+def test_a_dead_letter_summary_names_its_origin_and_reason_for_scripts() -> None:
+    parked = letter(
+        4,
+        {
+            "ce_id": "e-9",
+            "ce_type": "dife.payout.dife_capture_requested.v1",
+            "dlt_error": "capture requested for a dossier without a hold (R-FUN-5)",
+            "dlt_error_type": "PermanentEventError",
+            "dlt_original_topic": "dife.payout.events",
+            "dlt_original_partition": "2",
+            "dlt_original_offset": "17",
+            "dlt_consumer_group": "rights-ledger.holds",
+        },
+    )
+    summary = parked.summary()
+    assert summary["id"] == "e-9" and summary["type"] == "dife.payout.dife_capture_requested.v1"
+    assert summary["error_type"] == "PermanentEventError" and summary["original_partition"] == 2
+    assert summary["original_topic"] == "dife.payout.events" and summary["original_offset"] == "17"
+    assert summary["first_seen"] == "2023-11-14T22:13:20.004000+00:00" and summary["key"] == "k"
