@@ -81,9 +81,9 @@ def test_token_mints_count_tokens_with_identity_claims_fast(runner: CliRunner, t
     _, public_pem = ensure_dev_keypair(tmp_path)
     args = ["token", "--role", "elu", "--elu-id", "e-1", "--family-name", "Durand", "--given-name", "Élise"]
     args += ["--birthdate", "1961-03-05", "--gender", "female", "--count", "200"]
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the shared test machine's load does not count
     result = runner.invoke(app, args, env={"DIFE_CLI_KEYS_DIR": str(tmp_path)})
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert result.exit_code == 0, result.output
     tokens = result.stdout.split()
     assert len(tokens) == 200 and len(set(tokens)) == 200
@@ -91,7 +91,7 @@ def test_token_mints_count_tokens_with_identity_claims_fast(runner: CliRunner, t
     assert claims["sub"] == "e-1" and claims["elu_id"] == "e-1" and claims["roles"] == ["elu"]
     assert (claims["family_name"], claims["given_name"]) == ("Durand", "Élise")
     assert (claims["birthdate"], claims["gender"]) == ("1961-03-05", "female")
-    assert elapsed < 1.0, f"200 tokens took {elapsed:.2f} s"
+    assert elapsed < 0.5, f"200 tokens took {elapsed:.2f} s of CPU"
 
 
 def test_token_organisme_carries_its_siret(runner: CliRunner, tmp_path: Path) -> None:
