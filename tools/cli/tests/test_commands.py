@@ -358,3 +358,20 @@ def test_a_dead_letter_summary_names_its_origin_and_reason_for_scripts() -> None
     assert summary["error_type"] == "PermanentEventError" and summary["original_partition"] == 2
     assert summary["original_topic"] == "dife.payout.events" and summary["original_offset"] == "17"
     assert summary["first_seen"] == "2023-11-14T22:13:20.004000+00:00" and summary["key"] == "k"
+
+
+def test_batch_build_shows_the_batch_and_release_posts_to_it(
+    runner: CliRunner, serve: Callable[[Handler], list[httpx.Request]]
+) -> None:
+    built = {"batch": {"id": "b-1", "total_cents": 250_000, "payments": 3}, "detail": "built and validated"}
+    seen = serve(lambda request: httpx.Response(201, json=built))
+    result = runner.invoke(app, ["payout", "batch", "build"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert "batch.total_cents" in result.stdout and "2 500.00 €" in result.stdout
+    assert seen[0].headers["Idempotency-Key"]
+
+    seen = serve(lambda request: httpx.Response(200, json={"id": "b-1", "status": "released"}))
+    result = runner.invoke(app, ["payout", "batch", "release", "b-1"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert seen[0].method == "POST" and seen[0].url.path == "/v1/payment-batches/b-1/release"
+    assert "released" in result.stdout

@@ -380,6 +380,18 @@ def batch_build(ctx: typer.Context) -> None:
         _show_answer(cli, payout, answer, "payment batch")
 
 
+@batch_app.command("release")
+@operator_errors
+def batch_release(
+    ctx: typer.Context, batch_id: Annotated[str, typer.Argument(help="the batch's id")]
+) -> None:
+    """Release a built batch to the bank: its payments are sent (payment_sent)."""
+    from dife_cli.render import show
+
+    with cli_of(ctx).client("payout") as payout:
+        show(payout.json("POST", f"{BATCHES_PATH}/{batch_id}/release"), title="payment batch")
+
+
 @batch_app.command("download")
 @operator_errors
 def batch_download(
