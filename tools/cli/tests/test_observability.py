@@ -19,7 +19,8 @@ from prometheus_client import REGISTRY
 ROOT = Path(__file__).resolve().parents[3]
 OBSERVABILITY = ROOT / "deploy" / "observability"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-METRIC_NAME = re.compile(r"\bdife_[a-z0-9_]+\b")
+METRIC_NAME = re.compile(r"\b(?:dife|dossier|funding|payout|contributions|ledger|catalogue)_[a-z0-9_]+\b")
+"""The platform's metric names: `dife_*` from servicekit, `<service>_*` from a service's own module."""
 SUFFIXES = {
     "counter": ("_total", "_created"),
     "gauge": ("",),
