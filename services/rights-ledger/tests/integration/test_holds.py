@@ -15,7 +15,10 @@ from dife_contracts import Envelope, Event
 from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
 from rights_ledger.settings import Settings
+from rights_ledger.adapters.accounts import AccountRepository
+from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.use_cases.holds import place_hold
+from servicekit.clock import SystemClock
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -209,7 +212,7 @@ async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(
 
     async def one(event: DifeHoldRequested) -> None:
         async with sessionmaker.begin() as session:
-            await place_hold(session, event)
+            await place_hold(AccountRepository(session), SessionOutbox(session), SystemClock(), event)
 
     await asyncio.gather(*(one(r) for r in requests))
     async with sessionmaker() as session:

@@ -11,7 +11,8 @@ from dife_contracts.enums import MandateFamily
 from rights_ledger.adapters.jobs import JobProgress
 from rights_ledger.domain.mandates import Mandate, credited_in_campaign, expiry_due
 from rights_ledger.domain.parameters import CampaignFamily, campaign_date, credit_amount, parameters_at
-from rights_ledger.use_cases.campaigns import Crediting
+from rights_ledger.jobs.campaigns import CampaignJobs
+from servicekit.clock import SystemClock
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,7 +73,7 @@ async def test_campaign_sql_credits_whom_and_what_the_domain_says_R_ACC_1_R_ACC_
 ) -> None:
     elus = _random_elus(2026, 300)
     await _load(sessionmaker, elus)
-    crediting = Crediting(sessionmaker, chunk_elus=37, workers=3)
+    crediting = CampaignJobs(sessionmaker, SystemClock(), chunk_elus=37, workers=3)
     for family in CampaignFamily:
         job_id = uuid.uuid4()
         await crediting.run_campaign(
@@ -98,7 +99,7 @@ async def test_expiry_sql_expires_whom_the_domain_says_R_END_1(
     await _load(sessionmaker, elus)
     as_of = date(2026, 10, 1)
     job_id = uuid.uuid4()
-    await Crediting(sessionmaker).run_expiry(
+    await CampaignJobs(sessionmaker, SystemClock()).run_expiry(
         job_id, {"as_of": as_of.isoformat()}, JobProgress(sessionmaker, job_id)
     )
     async with sessionmaker() as session:

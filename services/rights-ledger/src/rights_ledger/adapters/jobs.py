@@ -8,7 +8,6 @@ per élu and year, expiry of what is still available), so running it again finis
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import structlog
 from servicekit.leader import become_leader, wait_for_wake
+from servicekit.rules import RuleError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -191,10 +191,23 @@ class JobRejected(Exception):
 
 def _public_error(error: Exception) -> str:
     """What a job's status shows: the reason of a rejected input, never internals."""
-    if isinstance(error, JobRejected):
+    if isinstance(error, JobRejected | RuleError):
         return str(error)
     return f"internal error ({type(error).__name__}); the job can be submitted again"
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
+async def stored_file(session: AsyncSession, job_id: UUID) -> tuple[bytes | None, bool]:
+    """The job's uploaded file, and whether its report says it was already applied."""
+    row = (await session.execute(select(jobs.c.payload, jobs.c.report).where(jobs.c.job_id == job_id))).one()
+    return row.payload, "events" in row.report
+
+
+async def finish_with_report(
+    session: AsyncSession, job_id: UUID, report: Mapping[str, Any], *, rows_done: int
+) -> None:
+    """Keep the report, drop the file: in the caller's transaction, so the file goes with what it applied."""
+    await session.execute(
+        update(jobs)
+        .where(jobs.c.job_id == job_id)
+        .values(payload=None, report=dict(report), rows_done=rows_done)
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,10 +12,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
-from servicekit.errors import DomainError, NotFound, problem_responses
+from servicekit.errors import DomainError, problem_responses
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams
+from servicekit.rules import NotFound
 
+from rights_ledger.adapters.accounts import AccountRepository
+from rights_ledger.adapters.elus import EluRecord, EluRepository
 from rights_ledger.adapters.jobs import create_job, get_job
 from rights_ledger.api.schemas import (
     AccountOut,
@@ -30,6 +33,7 @@ from rights_ledger.api.schemas import (
     MovementOut,
     PensionIn,
 )
+from rights_ledger.api.state import LedgerDep
 from rights_ledger.use_cases import accounts as account_cases
 
 Agent = Annotated[Principal, Depends(require_roles("agent"))]
@@ -52,10 +56,9 @@ def _job_out(job: Any) -> JobOut:
     return JobOut(**values)
 
 
-def _wake_jobs(request: Request) -> None:
-    runner = request.app.state.kit.extras.get("job_runner")
-    if runner is not None:
-        runner.wake.set()
+def _wake_jobs(ledger: LedgerDep) -> None:
+    if ledger.job_wake is not None:
+        ledger.job_wake.set()
 
 
 registry = APIRouter(prefix="/v1", tags=["registry"])
@@ -73,6 +76,7 @@ registry = APIRouter(prefix="/v1", tags=["registry"])
 )
 async def post_import(
     request: Request,
+    ledger: LedgerDep,
     session: SessionDep,
     principal: Agent,
     file_type: RneFileType,
@@ -93,7 +97,7 @@ async def post_import(
         return 202, _job_out(job)
 
     response = await idempotent(session, request, principal, compute)
-    _wake_jobs(request)
+    _wake_jobs(ledger)
     return response
 
 
@@ -108,19 +112,15 @@ async def get_import(job_id: UUID, session: SessionDep, principal: Agent) -> Job
 elus_router = APIRouter(prefix="/v1", tags=["élus"])
 
 
-async def _elus_out(session: SessionDep, rows: list[Any]) -> list[EluOut]:
-    by_elu = await account_cases.mandates_by_elu(session, [r.elu_id for r in rows])
-    return [
-        EluOut(
-            elu_id=r.elu_id,
-            family_name=r.family_name,
-            given_names=r.given_names,
-            birth_date=r.birth_date,
-            pension_liquidated_on=r.pension_liquidated_on,
-            mandates=[MandateOut.model_validate(m, from_attributes=True) for m in by_elu[r.elu_id]],
-        )
-        for r in rows
-    ]
+def _elu_out(elu: EluRecord) -> EluOut:
+    return EluOut(
+        elu_id=elu.elu_id,
+        family_name=elu.family_name,
+        given_names=elu.given_names,
+        birth_date=elu.birth_date,
+        pension_liquidated_on=elu.pension_liquidated_on,
+        mandates=[MandateOut.model_validate(m, from_attributes=True) for m in elu.mandates],
+    )
 
 
 @elus_router.get("/elus", response_model=Page[EluOut], responses=problem_responses(401, 403, 422))
@@ -134,25 +134,22 @@ async def search_elus(
 ) -> Page[EluOut]:
     """R-REG-2: names are compared normalised (case, accents, hyphens, spaces)."""
     after = page.after(types=[UUID])
-    rows = await account_cases.find_elus(
-        session,
+    found = await account_cases.find_elus(
+        EluRepository(session),
         family_name=family_name,
         given_names=given_names,
         birth_date=birth_date,
         after=after[0] if after else None,
         limit=page.limit,
     )
-    items = await _elus_out(session, rows)
+    items = [_elu_out(elu) for elu in found]
     return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda e: (e.elu_id,))
 
 
 @elus_router.get("/elus/{elu_id}", response_model=EluOut, responses=problem_responses(401, 403, 404))
 async def get_elu(elu_id: UUID, session: SessionDep, principal: EluOrAgent) -> EluOut:
-    await account_cases.ensure_owner(session, principal, elu_id)
-    rows = await account_cases.find_elus_by_id(session, elu_id)
-    if not rows:
-        raise NotFound("no such élu")
-    return (await _elus_out(session, rows))[0]
+    elu = await account_cases.get_elu(AccountRepository(session), EluRepository(session), principal, elu_id)
+    return _elu_out(elu)
 
 
 @elus_router.post(
@@ -160,7 +157,7 @@ async def get_elu(elu_id: UUID, session: SessionDep, principal: EluOrAgent) -> E
 )
 async def post_pension(elu_id: UUID, body: PensionIn, session: SessionDep, principal: Agent) -> None:
     """R-END-1: from this date on, no reinsertion training; the rights expire at the end of the mandates."""
-    await account_cases.record_pension(session, elu_id, body.date)
+    await account_cases.record_pension(EluRepository(session), elu_id, body.date)
 
 
 accounts_router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -170,17 +167,19 @@ accounts_router = APIRouter(prefix="/v1", tags=["accounts"])
     "/accounts/activation", response_model=AccountOut, responses=problem_responses(401, 403, 409, 422)
 )
 async def post_activation(
-    request: Request, body: ActivationIn, session: SessionDep, principal: Elu
+    ledger: LedgerDep, body: ActivationIn, session: SessionDep, principal: Elu
 ) -> AccountOut:
     """R-ACT-1 / R-REG-3: link the account of the one matching élu to the caller's login."""
     view = await account_cases.activate(
-        session,
+        AccountRepository(session),
+        EluRepository(session),
+        ledger.clock,
         principal,
         nir=body.nir,
         family_name=body.family_name,
         given_names=body.given_names,
         birth_date=body.birth_date,
-        nir_key=request.app.state.ledger_settings.nir_key_bytes,
+        nir_key=ledger.settings.nir_key_bytes,
     )
     return AccountOut(**dataclasses.asdict(view))
 
@@ -188,10 +187,12 @@ async def post_activation(
 @accounts_router.get(
     "/accounts/{elu_id}", response_model=AccountOut, responses=problem_responses(401, 403, 404)
 )
-async def get_account(request: Request, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
+async def get_account(ledger: LedgerDep, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
     """Balance, holds, what is available and what the mandates allow (R-ACC-2, R-END-1)."""
-    reader = request.app.state.kit.extras["account_reader"]
-    view = await account_cases.read_own_account(reader, principal, elu_id, datetime.now(UTC).date())
+    assert ledger.account_reader is not None
+    view = await account_cases.read_own_account(
+        ledger.account_reader, principal, elu_id, ledger.clock.today()
+    )
     return AccountOut(**dataclasses.asdict(view))
 
 
@@ -203,10 +204,14 @@ async def get_account(request: Request, elu_id: UUID, principal: EluOrAgent) -> 
 async def get_movements(
     elu_id: UUID, session: SessionDep, principal: EluOrAgent, page: Annotated[PageParams, Depends()]
 ) -> Page[MovementOut]:
-    await account_cases.ensure_owner(session, principal, elu_id)
     after = page.after(types=[int])
     rows = await account_cases.movements_page(
-        session, elu_id, after_seq=after[0] if after else None, limit=page.limit
+        AccountRepository(session),
+        EluRepository(session),
+        principal,
+        elu_id,
+        after_seq=after[0] if after else None,
+        limit=page.limit,
     )
     cursor = {r.id: r.seq for r in rows}
     items = [MovementOut.model_validate(r, from_attributes=True) for r in rows]
@@ -220,15 +225,25 @@ async def get_movements(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def post_adjustment(
-    request: Request, elu_id: UUID, body: AdjustmentIn, session: SessionDep, principal: Agent
+    request: Request,
+    ledger: LedgerDep,
+    elu_id: UUID,
+    body: AdjustmentIn,
+    session: SessionDep,
+    principal: Agent,
 ) -> JSONResponse:
     """Audited correction (agent): never below 0 or the holds, never above the cap (R-ACC-2)."""
 
     async def compute() -> tuple[int, Any]:
         result = await account_cases.adjust(
-            session, principal, elu_id, amount_cents=body.amount_cents, reason=body.reason
+            AccountRepository(session),
+            ledger.clock,
+            principal,
+            elu_id,
+            amount_cents=body.amount_cents,
+            reason=body.reason,
         )
-        return 201, AdjustmentOut(**result)
+        return 201, AdjustmentOut(**dataclasses.asdict(result))
 
     return await idempotent(session, request, principal, compute)
 
@@ -243,7 +258,7 @@ campaigns = APIRouter(prefix="/v1", tags=["crediting and expiry"])
     responses=problem_responses(401, 403, 409, 422),
 )
 async def post_campaign(
-    request: Request, body: CampaignIn, session: SessionDep, principal: Staff
+    request: Request, ledger: LedgerDep, body: CampaignIn, session: SessionDep, principal: Staff
 ) -> JSONResponse:
     """R-ACC-1..4: credit the year's rights of one family's élus; running it twice credits nobody twice."""
 
@@ -257,7 +272,7 @@ async def post_campaign(
         return 202, _job_out(job)
 
     response = await idempotent(session, request, principal, compute)
-    _wake_jobs(request)
+    _wake_jobs(ledger)
     return response
 
 
@@ -275,7 +290,7 @@ async def get_campaign(job_id: UUID, session: SessionDep, principal: Staff) -> J
     "/expiry-runs", status_code=202, response_model=JobOut, responses=problem_responses(401, 403, 409, 422)
 )
 async def post_expiry_run(
-    request: Request, body: ExpiryRunIn, session: SessionDep, principal: Staff
+    request: Request, ledger: LedgerDep, body: ExpiryRunIn, session: SessionDep, principal: Staff
 ) -> JSONResponse:
     """R-END-1: expire, as explicit movements, the balances whose 6-month window is over."""
 
@@ -286,7 +301,7 @@ async def post_expiry_run(
         return 202, _job_out(job)
 
     response = await idempotent(session, request, principal, compute)
-    _wake_jobs(request)
+    _wake_jobs(ledger)
     return response
 
 

@@ -36,3 +36,13 @@ def diff_snapshot(
     """
     before, now = frozenset(open_before), frozenset(present_now)
     return SnapshotDiff(created=now - before, ended=before - now, ended_on=snapshot_date)
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCounts:
+    """What merging a snapshot changed (R-REG-2)."""
+
+    elus_created: int
+    mandates_created: int
+    mandates_updated: int
+    mandates_ended: int
