@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaProducer
 from dife_contracts import Envelope, Event
 from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
-from rights_ledger.settings import Settings
 from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.adapters.outbox import SessionOutbox
+from rights_ledger.settings import Settings
 from rights_ledger.use_cases.holds import place_hold
 from servicekit.clock import SystemClock
 from servicekit.testing import Infra, collect, eventually
