@@ -21,6 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 NIR_KEY = "integration-test-nir-key"
 
+DUPONT_NIR = "261037511100538"
+"""A valid NIR agreeing with Élise Dupont: woman (2), born in (19)61, in March (03)."""
+DUPONT_CLAIMS = {
+    "family_name": "DUPONT",
+    "given_name": "Élise",
+    "birthdate": "1961-03-05",
+    "gender": "female",
+}
+"""What FranceConnect says of Élise Dupont (OpenID Connect claims, forwarded in the token)."""
+
 CM_HEADER = (
     "Code du département;Libellé du département;Code de la collectivité à statut particulier;"
     "Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;"

@@ -23,7 +23,16 @@ from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import CM_HEADER, cm_row, csv_file, import_rne, run_campaign, wait_job
+from .conftest import (
+    CM_HEADER,
+    DUPONT_CLAIMS,
+    DUPONT_NIR,
+    cm_row,
+    csv_file,
+    import_rne,
+    run_campaign,
+    wait_job,
+)
 
 Bearer = Callable[..., dict[str, str]]
 
@@ -66,13 +75,8 @@ async def _active_elu_with_rights(client: httpx.AsyncClient, agent: dict[str, st
     await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
     activated = await client.post(
         "/v1/accounts/activation",
-        json={
-            "nir": "206127511100564",
-            "family_name": "Dupont",
-            "given_names": "Elise",
-            "birth_date": "1961-03-05",
-        },
-        headers=bearer("elu", sub="fc-dupont"),
+        json={"nir": DUPONT_NIR},
+        headers=bearer("elu", sub="fc-dupont", **DUPONT_CLAIMS),
     )
     assert activated.status_code == 200, activated.text
     await run_campaign(client, agent, "municipal", 2026)

@@ -12,7 +12,15 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.outbox import SessionOutbox
-from rights_ledger.adapters.tables import accounts, elus, hold_resolutions, holds, mandates, movements
+from rights_ledger.adapters.tables import (
+    accounts,
+    activation_revocations,
+    elus,
+    hold_resolutions,
+    holds,
+    mandates,
+    movements,
+)
 from rights_ledger.domain.ledger import COUNTERPARTY, Account, Hold, HoldStatus, HoldTerms, Movement
 from rights_ledger.domain.mandates import AccountStatus, Mandate
 
@@ -75,6 +83,20 @@ class AccountRepository:
             await self.session.execute(insert(holds), [_hold_row(h) for h in account.placed])
         if account.journal:
             await self.session.execute(insert(movements), [_movement_row(m, actor) for m in account.journal])
+        if account.revocations:
+            await self.session.execute(
+                insert(activation_revocations),
+                [
+                    {
+                        "elu_id": r.elu_id,
+                        "subject": r.subject,
+                        "reason": r.reason,
+                        "revoked_by": r.by,
+                        "revoked_at": r.at,
+                    }
+                    for r in account.revocations
+                ],
+            )
         for resolution in account.resolved:
             await self._resolve(resolution.hold, released_cents=resolution.released_cents, at=resolution.at)
         for event in account.events:
@@ -83,6 +105,7 @@ class AccountRepository:
         account.journal.clear()
         account.resolved.clear()
         account.events.clear()
+        account.revocations.clear()
 
     async def mandates_of(self, elu_id: UUID) -> list[Mandate]:
         rows = await self.session.execute(

@@ -59,16 +59,18 @@ class EluRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def ids_matching(self, person: PersonKey) -> list[UUID]:
-        """R-REG-2: the élus of one normalised identity."""
+    async def matching(self, person: PersonKey) -> list[EluRecord]:
+        """R-REG-2: the élus of one normalised identity, with their mandates."""
         rows = await self.session.execute(
-            select(elus.c.elu_id).where(
+            select(elus)
+            .where(
                 elus.c.family_key == person.family_name,
                 elus.c.given_key == person.given_names,
                 elus.c.birth_date == person.birth_date,
             )
+            .order_by(elus.c.elu_id)
         )
-        return list(rows.scalars())
+        return await self._with_mandates(list(rows.all()))
 
     async def search(
         self,

@@ -124,3 +124,14 @@ jobs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
 )
+
+activation_revocations = Table(
+    "activation_revocations",
+    metadata,
+    Column("revocation_id", BigInteger, primary_key=True),
+    Column("elu_id", Uuid, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("revoked_by", Text, nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+)

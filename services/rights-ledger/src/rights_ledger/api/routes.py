@@ -20,6 +20,7 @@ from servicekit.rules import NotFound
 from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.adapters.elus import EluRecord, EluRepository
 from rights_ledger.adapters.jobs import create_job, get_job
+from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.api.schemas import (
     AccountOut,
     ActivationIn,
@@ -32,6 +33,7 @@ from rights_ledger.api.schemas import (
     MandateOut,
     MovementOut,
     PensionIn,
+    RevocationIn,
 )
 from rights_ledger.api.state import LedgerDep
 from rights_ledger.use_cases import accounts as account_cases
@@ -157,7 +159,7 @@ async def get_elu(elu_id: UUID, session: SessionDep, principal: EluOrAgent) -> E
 )
 async def post_pension(elu_id: UUID, body: PensionIn, session: SessionDep, principal: Agent) -> None:
     """R-END-1: from this date on, no reinsertion training; the rights expire at the end of the mandates."""
-    await account_cases.record_pension(EluRepository(session), elu_id, body.date)
+    await account_cases.record_pension(EluRepository(session), SessionOutbox(session), elu_id, body.date)
 
 
 accounts_router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -176,10 +178,23 @@ async def post_activation(
         ledger.clock,
         principal,
         nir=body.nir,
-        family_name=body.family_name,
-        given_names=body.given_names,
-        birth_date=body.birth_date,
         nir_key=ledger.settings.nir_key_bytes,
+    )
+    return AccountOut(**dataclasses.asdict(view))
+
+
+@accounts_router.post(
+    "/accounts/{elu_id}/activation/revocation",
+    response_model=AccountOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def post_revocation(
+    ledger: LedgerDep, elu_id: UUID, body: RevocationIn, session: SessionDep, principal: Agent
+) -> AccountOut:
+    """R-ACT-1: an agent unlinks a wrongly activated account (audited with the reason); the rights stay and
+    the élu can activate again."""
+    view = await account_cases.revoke_activation(
+        AccountRepository(session), ledger.clock, principal, elu_id, reason=body.reason
     )
     return AccountOut(**dataclasses.asdict(view))
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, RneFileType
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rights_ledger.domain.parameters import CampaignFamily
 
@@ -49,12 +49,20 @@ class EluOut(BaseModel):
 
 
 class ActivationIn(BaseModel):
+    """R-ACT-1: only the NIR; the identity comes from the verified token's claims (``family_name``,
+    ``given_name``, ``birthdate``, ``gender``), never from the body."""
+
+    model_config = ConfigDict(extra="forbid")
+
     nir: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = Field(
         description="R-REG-3: checked, then kept only as a keyed hash; never stored or logged in clear"
     )
-    family_name: Name
-    given_names: Name
-    birth_date: date
+
+
+class RevocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
 class AccountOut(BaseModel):

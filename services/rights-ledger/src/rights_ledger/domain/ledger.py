@@ -129,6 +129,17 @@ class HoldResolution:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ActivationRevoked:
+    """R-ACT-1: an agent unlinked a wrongly activated account (audited: who, why, which login it had)."""
+
+    elu_id: UUID
+    subject: str
+    reason: str
+    by: str
+    at: datetime
+
+
 def hold_rejected_without_account(request: DifeHoldRequested) -> HoldRejected:
     """R-ACT-1: an élu without an account has nothing to hold."""
     return HoldRejected(
@@ -159,6 +170,7 @@ class Account:
     events: list[LedgerEvent] = field(default_factory=list)
     placed: list[Hold] = field(default_factory=list)
     resolved: list[HoldResolution] = field(default_factory=list)
+    revocations: list[ActivationRevoked] = field(default_factory=list)
 
     @property
     def available_cents(self) -> int:
@@ -418,3 +430,20 @@ class Account:
         self.activated_at = at
         self.events.append(AccountActivated(elu_id=self.elu_id, activated_at=at))
         return True
+
+    def revoke_activation(self, *, reason: str, by: str, at: datetime) -> None:
+        """R-ACT-1: give a wrongly linked account back: the login and the NIR are unlinked, the rights stay,
+        and the élu can activate again. Audited with its reason."""
+        if self.subject is None:
+            raise InvalidTransition(
+                current=self.status.value,
+                wanted="revoke the activation",
+                allowed=("activate",),
+                rule_id="R-ACT-1",
+            )
+        self.revocations.append(ActivationRevoked(self.elu_id, self.subject, reason, by, at))
+        if self.status is AccountStatus.ACTIVE:
+            self.status = AccountStatus.INACTIVE
+        self.subject = None
+        self.nir_hash = None
+        self.activated_at = None

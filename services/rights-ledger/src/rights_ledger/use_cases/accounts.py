@@ -9,18 +9,19 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
+from dife_contracts.events import PensionLiquidated
 from servicekit.auth import Principal
 from servicekit.clock import Clock
-from servicekit.rules import Conflict, NotFound, RuleBroken
+from servicekit.rules import Conflict, NotFound, RuleBroken, RulesBroken
 
 from rights_ledger.adapters.accounts import AccountState
 from rights_ledger.adapters.elus import EluRecord, JournalEntry
 from rights_ledger.adapters.reads import AccountReader
-from rights_ledger.domain.identity import PersonKey, normalise_name
+from rights_ledger.domain.identity import identity_from_claims, normalise_name
 from rights_ledger.domain.mandates import AccountStatus, mandate_training_allowed, reinsertion_until
-from rights_ledger.domain.nir import InvalidNir, nir_hash
+from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash
 from rights_ledger.domain.parameters import parameters_at
-from rights_ledger.use_cases.ports import Accounts, Elus
+from rights_ledger.use_cases.ports import Accounts, Elus, Outbox
 
 
 def _ensure_owner_of(principal: Principal, elu_id: UUID, linked_subject: str | None) -> None:
@@ -84,27 +85,25 @@ async def _current_view(accounts: Accounts, elu_id: UUID, today: date) -> Accoun
 
 
 async def activate(
-    accounts: Accounts,
-    elus: Elus,
-    clock: Clock,
-    principal: Principal,
-    *,
-    nir: str,
-    family_name: str,
-    given_names: str,
-    birth_date: date,
-    nir_key: bytes,
+    accounts: Accounts, elus: Elus, clock: Clock, principal: Principal, *, nir: str, nir_key: bytes
 ) -> AccountView:
-    """R-ACT-1 / R-REG-3: a valid NIR and an identity matching exactly one élu link it to the caller."""
+    """R-ACT-1 / R-REG-3: the identity of the verified token must match exactly one élu, and the NIR (valid,
+    and agreeing with that identity's sex, year and month of birth) links that élu's account to the caller."""
+    identity = identity_from_claims(principal.claims)
     try:
         digest = nir_hash(nir, nir_key)
     except InvalidNir as error:
         raise RuleBroken("R-REG-3", str(error), field="nir") from None
-    matches = await elus.ids_matching(PersonKey.of(family_name, given_names, birth_date))
+    matches = await elus.matching(identity.person)
     if len(matches) != 1:
         found = "no élu" if not matches else f"{len(matches)} élus"
-        raise RuleBroken("R-ACT-1", f"the identity matches {found} of the registry, not one")
-    elu_id = matches[0]
+        raise RuleBroken("R-ACT-1", f"the verified identity matches {found} of the registry, not one")
+    elu = matches[0]
+    sexes = [sex for sex in (identity.sex, elu.sex) if sex in ("M", "F")]
+    disagreements = nir_disagreements(nir, birth_date=identity.birth_date, sexes=sexes)
+    if disagreements:
+        raise RulesBroken([RuleBroken("R-REG-3", why, field="nir") for why in disagreements])
+    elu_id = elu.elu_id
     account = await accounts.lock(elu_id)
     if account is None:
         raise NotFound("no account for this élu")
@@ -136,10 +135,23 @@ async def adjust(
     return Adjusted(movement.id, account.balance_cents)
 
 
-async def record_pension(elus: Elus, elu_id: UUID, liquidated_on: date) -> None:
-    """R-END-1: a liquidated pension closes the reinsertion window."""
+async def revoke_activation(
+    accounts: Accounts, clock: Clock, principal: Principal, elu_id: UUID, *, reason: str
+) -> AccountView:
+    """R-ACT-1: an agent gives a wrongly linked account back (audited with the reason)."""
+    account = await accounts.lock(elu_id)
+    if account is None:
+        raise NotFound("no account for this élu")
+    account.revoke_activation(reason=reason, by=principal.sub, at=clock.now())
+    await accounts.save(account, actor=principal.sub)
+    return await _current_view(accounts, elu_id, clock.today())
+
+
+async def record_pension(elus: Elus, outbox: Outbox, elu_id: UUID, liquidated_on: date) -> None:
+    """R-END-1: a liquidated pension closes the reinsertion window; the dossier learns it by an event."""
     if not await elus.set_pension(elu_id, liquidated_on):
         raise NotFound("no such élu")
+    await outbox.add(PensionLiquidated(elu_id=elu_id, liquidated_on=liquidated_on))
 
 
 async def movements_page(

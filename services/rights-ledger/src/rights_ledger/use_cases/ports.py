@@ -38,7 +38,7 @@ class Accounts(Protocol):
 class Elus(Protocol):
     """The registry's élus as activation, search and the statement read them (``EluRepository``)."""
 
-    async def ids_matching(self, person: PersonKey) -> list[UUID]: ...
+    async def matching(self, person: PersonKey) -> list[EluRecord]: ...
     async def search(
         self,
         *,
