@@ -14,6 +14,7 @@ import httpx
 import pytest
 from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
+from servicekit.clock import MovableClock
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.testing import migrate, running_app
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -76,9 +77,20 @@ def settings(ledger_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> 
     return Settings(**overrides, nir_hmac_key=NIR_KEY, job_poll_interval_s=0.05)
 
 
+TESTS_TODAY = date(2028, 12, 1)
+"""The Paris date the app's clock shows by default: after every campaign the tests run (R-ACC-3)."""
+
+
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as http:
+def clock() -> MovableClock:
+    moved = MovableClock()
+    moved.set_paris(TESTS_TODAY, 12)
+    return moved
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(create_app(settings, clock=clock)) as http:
         yield http
 
 

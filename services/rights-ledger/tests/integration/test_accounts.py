@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 import httpx
+import pytest
 from dife_contracts.events import RightsCredited
 from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
+from servicekit.clock import PARIS, MovableClock
 from servicekit.testing import Infra, collect, running_app
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -307,3 +309,39 @@ async def test_an_agent_revokes_a_wrong_activation_with_a_reason_and_the_elu_act
     assert [tuple(row) for row in audit] == [
         ("fc-wrong", "linked to the wrong login (ticket 42)", "agent-007")
     ]
+
+
+async def test_a_campaign_runs_from_its_paris_date_on_never_ahead_R_ACC_3(
+    client: httpx.AsyncClient, agent: dict[str, str], clock: MovableClock
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("ROUX", "Anne", "02/02/1972")))
+    future = await client.post(
+        "/v1/accrual-campaigns", json={"family": "municipal", "year": 2031}, headers=agent
+    )
+    assert future.status_code == 422
+    assert [(r["id"]) for r in future.json()["rules"]] == ["R-ACC-3"]
+
+    clock.set(datetime(2029, 3, 29, 23, 30, tzinfo=PARIS))  # 21:30 UTC: the eve in Paris
+    eve = await client.post(
+        "/v1/accrual-campaigns", json={"family": "municipal", "year": 2029}, headers=agent
+    )
+    assert eve.status_code == 422
+    clock.set(datetime(2029, 3, 30, 0, 30, tzinfo=PARIS))  # still 29 March in UTC, 30 March in Paris
+    on_the_day = await run_campaign(client, agent, "municipal", 2029)
+    assert (on_the_day["status"], on_the_day["report"]["credited"]) == ("succeeded", 1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"family": "municipal", "year": 2026.0},
+        {"family": "municipal", "year": "2026"},
+        {"family": "municipal", "year": True},
+        {"family": "municipal", "year": 2026, "extra": 1},
+    ],
+)
+async def test_a_campaign_year_is_a_json_integer_R_ACC_3(
+    client: httpx.AsyncClient, agent: dict[str, str], body: dict[str, object]
+) -> None:
+    response = await client.post("/v1/accrual-campaigns", json=body, headers=agent)
+    assert response.status_code == 422, response.text

@@ -18,7 +18,7 @@ from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.settings import Settings
 from rights_ledger.use_cases.holds import place_hold
-from servicekit.clock import SystemClock
+from servicekit.clock import MovableClock, SystemClock
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -234,3 +234,26 @@ async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(
     assert placed == 80_000 // 3_000
     assert sums == (80_000, 26 * 3_000, 26 * 3_000)
     assert hold_movements == 26
+
+
+async def test_an_expiry_run_as_of_a_future_day_is_refused_and_today_is_accepted_R_END_1(
+    client: httpx.AsyncClient, agent: dict[str, str], clock: MovableClock
+) -> None:
+    for as_of in ("2028-12-02", "2030-01-01", "9999-12-31"):
+        ahead = await client.post("/v1/expiry-runs", json={"as_of": as_of}, headers=agent)
+        assert ahead.status_code == 422, as_of
+        assert [r["id"] for r in ahead.json()["rules"]] == ["R-END-1"]
+    for not_a_date in (0, 1_700_000_000, "2028-12-01T00:00:00", None):
+        wrong = await client.post("/v1/expiry-runs", json={"as_of": not_a_date}, headers=agent)
+        assert wrong.status_code == 422, not_a_date
+    today = await client.post("/v1/expiry-runs", json={"as_of": clock.today().isoformat()}, headers=agent)
+    assert today.status_code == 202
+    assert (await wait_job(client, f"/v1/expiry-runs/{today.json()['id']}", agent))["status"] == "succeeded"
+
+
+async def test_a_pension_date_is_a_json_date_string_R_END_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    elu_id = await _active_elu_with_rights(client, agent, bearer)
+    response = await client.post(f"/v1/elus/{elu_id}/pension-liquidation", json={"date": 0}, headers=agent)
+    assert response.status_code == 422

@@ -36,6 +36,7 @@ from rights_ledger.api.schemas import (
     RevocationIn,
 )
 from rights_ledger.api.state import LedgerDep
+from rights_ledger.domain.campaigns import ensure_campaign_due, ensure_expiry_not_ahead
 from rights_ledger.use_cases import accounts as account_cases
 
 Agent = Annotated[Principal, Depends(require_roles("agent"))]
@@ -275,7 +276,9 @@ campaigns = APIRouter(prefix="/v1", tags=["crediting and expiry"])
 async def post_campaign(
     request: Request, ledger: LedgerDep, body: CampaignIn, session: SessionDep, principal: Staff
 ) -> JSONResponse:
-    """R-ACC-1..4: credit the year's rights of one family's élus; running it twice credits nobody twice."""
+    """R-ACC-1..4: credit the year's rights of one family's élus; running it twice credits nobody twice.
+    R-ACC-3: refused before the campaign's date (Paris)."""
+    ensure_campaign_due(body.family, body.year, ledger.clock.today())
 
     async def compute() -> tuple[int, Any]:
         job = await create_job(
@@ -307,7 +310,8 @@ async def get_campaign(job_id: UUID, session: SessionDep, principal: Staff) -> J
 async def post_expiry_run(
     request: Request, ledger: LedgerDep, body: ExpiryRunIn, session: SessionDep, principal: Staff
 ) -> JSONResponse:
-    """R-END-1: expire, as explicit movements, the balances whose 6-month window is over."""
+    """R-END-1: expire, as explicit movements, the balances whose 6-month window is over (as_of ≤ today)."""
+    ensure_expiry_not_ahead(body.as_of, ledger.clock.today())
 
     async def compute() -> tuple[int, Any]:
         job = await create_job(

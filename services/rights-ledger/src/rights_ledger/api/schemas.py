@@ -7,11 +7,22 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, RneFileType
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 
 from rights_ledger.domain.parameters import CampaignFamily
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _iso_date_text(value: object) -> object:
+    """A date in a body is the JSON string ``YYYY-MM-DD``: ``0`` is not 1970-01-01, nor a timestamp a day."""
+    if isinstance(value, date) or (isinstance(value, str) and len(value) == 10):
+        return value
+    raise ValueError("a date is a string YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+Year = Annotated[int, Strict(), Field(ge=2000, le=2100)]
 
 
 class JobOut(BaseModel):
@@ -89,16 +100,26 @@ class MovementOut(BaseModel):
 
 
 class CampaignIn(BaseModel):
+    """R-ACC-3: a campaign runs on or after its date (30 March or 5 July of ``year``, Paris)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     family: CampaignFamily
-    year: int = Field(ge=2000, le=2100)
+    year: Year
 
 
 class PensionIn(BaseModel):
-    date: date
+    model_config = ConfigDict(extra="forbid")
+
+    date: IsoDate
 
 
 class ExpiryRunIn(BaseModel):
-    as_of: date
+    """R-END-1: ``as_of`` is today or a past day (Paris): the ledger never expires rights ahead of time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: IsoDate
 
 
 class AdjustmentIn(BaseModel):

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from dife_contracts.enums import MandateFamily
 from dife_contracts.events import RightsExpired
+from servicekit.rules import RuleBroken
 
 from rights_ledger.domain.parameters import (
     CAMPAIGN_FAMILY,
@@ -35,13 +36,35 @@ class CampaignPlan:
     reference: str
 
 
-def plan_campaign(campaign_id: UUID, family: CampaignFamily, year: int) -> CampaignPlan:
-    """R-ACC-1..4: the campaign of ``family`` for ``year``.
+def ensure_campaign_due(family: CampaignFamily, year: int, today: date) -> date:
+    """R-ACC-3: a campaign runs on or after its calendar date (Paris), never ahead; returns that date."""
+    on = campaign_date(family, year)
+    if today < on:
+        raise RuleBroken(
+            "R-ACC-3",
+            f"the {family.value} campaign of {year} runs on {on.isoformat()} or later "
+            f"(Paris), not on {today.isoformat()}",
+            field="year",
+        )
+    return on
+
+
+def ensure_expiry_not_ahead(as_of: date, today: date) -> None:
+    """R-END-1: an expiry run looks at today or the past: a later ``as_of`` would expire rights of élus
+    still inside their 6-month window."""
+    if as_of > today:
+        raise RuleBroken(
+            "R-END-1", f"an expiry run is as of today ({today.isoformat()}) at the latest", field="as_of"
+        )
+
+
+def plan_campaign(campaign_id: UUID, family: CampaignFamily, year: int, today: date) -> CampaignPlan:
+    """R-ACC-1..4: the campaign of ``family`` for ``year``, due on ``today``.
 
     ``catch_up``: the year's last campaign (``other``) also credits an élu with a running mandate not
     credited in March (R-ACC-4). Municipal mandates come first on a tie of start dates (R-ACC-3).
     """
-    on = campaign_date(family, year)
+    on = ensure_campaign_due(family, year, today)
     return CampaignPlan(
         campaign_id=campaign_id,
         family=family,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rights_ledger.adapters.crediting import CreditingRepository
 from rights_ledger.adapters.jobs import JobProgress
 from rights_ledger.adapters.outbox import SessionOutbox
-from rights_ledger.domain.campaigns import plan_campaign
+from rights_ledger.domain.campaigns import ensure_expiry_not_ahead, plan_campaign
 from rights_ledger.domain.parameters import CampaignFamily
 from rights_ledger.use_cases.campaigns import campaign_report, credit_range, expire_rights
 
@@ -38,7 +38,9 @@ class CampaignJobs:
 
     async def run_campaign(self, job_id: UUID, params: dict[str, Any], progress: JobProgress) -> None:
         """R-ACC-1..4: credit every élu the campaign covers, once for the year."""
-        plan = plan_campaign(job_id, CampaignFamily(params["family"]), int(params["year"]))
+        plan = plan_campaign(
+            job_id, CampaignFamily(params["family"]), int(params["year"]), self._clock.today()
+        )
         async with self._sessionmaker() as session:
             store = CreditingRepository(session)
             total = await store.account_count()
@@ -63,6 +65,7 @@ class CampaignJobs:
     async def run_expiry(self, job_id: UUID, params: dict[str, Any], progress: JobProgress) -> None:
         """R-END-1: expire, as explicit movements, the balances whose window of use is over."""
         as_of = date.fromisoformat(params["as_of"])
+        ensure_expiry_not_ahead(as_of, self._clock.today())
         async with self._sessionmaker.begin() as session:
             report = await expire_rights(
                 CreditingRepository(session), SessionOutbox(session), as_of, self._clock
