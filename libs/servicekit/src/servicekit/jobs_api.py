@@ -124,6 +124,9 @@ def job_routes(
 
             return await idempotent(session, request, principal, compute)
 
+        # The module's annotations are strings (PEP 563) that FastAPI resolves in the module's globals, where
+        # these local types are not: give it the objects themselves.
+        post_job.__annotations__.update(principal=Caller, payload=Annotated[body_model, Body()])
         router.add_api_route(
             path,
             post_job,
@@ -141,6 +144,7 @@ def job_routes(
             raise NotFound(f"no {kind} job {job_id}")
         return JobOut.of(job)
 
+    read_job.__annotations__.update(principal=Caller)
     router.add_api_route(
         f"{path}/{{job_id}}",
         read_job,
