@@ -18,8 +18,6 @@ class Settings(KitSettings):
         default=None,
         description="R-REG-3: secret key of the NIR's HMAC; required in production, a dev key otherwise.",
     )
-    job_poll_interval_s: float = 0.2
-    jobs_enabled: bool = True
     campaign_chunk_elus: int = 50_000
     campaign_workers: int = Field(default=2, ge=1, description="Chunks of a campaign credited concurrently.")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dife_contracts import topics
 from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
 from servicekit.clock import MovableClock
@@ -103,7 +104,7 @@ async def engine(ledger_db: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
+    return make_sessionmaker(engine, ce_source=topics.source_of(topics.LEDGER))
 
 
 @pytest.fixture

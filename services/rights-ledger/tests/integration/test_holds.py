@@ -15,10 +15,10 @@ from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
 from rights_ledger.adapters.accounts import AccountRepository
-from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.settings import Settings
 from rights_ledger.use_cases.holds import place_hold
 from servicekit.clock import MovableClock, SystemClock
+from servicekit.outbox import SessionOutbox
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

@@ -50,7 +50,7 @@ async def test_the_nir_is_nowhere_in_clear_R_REG_3(
             .scalars()
             .all()
         )
-        assert {"accounts", "elus", "movements", "jobs", "outbox", "inbox"} <= set(tables)
+        assert {"accounts", "elus", "movements", "kit_jobs", "outbox", "inbox"} <= set(tables)
         dump: list[str] = []
         for table in tables:
             rows = (await session.execute(text(f'SELECT t::text FROM "{table}" t'))).scalars().all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
@@ -11,17 +10,6 @@ from dife_contracts import Event
 from rights_ledger.adapters.accounts import AccountState
 from rights_ledger.domain.ledger import Account, Hold, HoldStatus
 from rights_ledger.domain.mandates import Mandate
-
-
-@dataclass
-class MemoryOutbox:
-    events: list[Event] = field(default_factory=list)
-
-    async def add(self, event: Event) -> None:
-        self.events.append(event)
-
-    async def add_many(self, events: Iterable[Event]) -> None:
-        self.events.extend(events)
 
 
 @dataclass

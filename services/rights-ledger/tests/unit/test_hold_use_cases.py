@@ -19,8 +19,9 @@ from rights_ledger.domain.mandates import AccountStatus, Mandate
 from rights_ledger.use_cases.holds import capture_hold, place_hold
 from servicekit.clock import MovableClock
 from servicekit.rules import RuleBroken
+from servicekit.testing.fakes import FakeOutbox
 
-from .fakes import MemoryAccounts, MemoryOutbox
+from .fakes import MemoryAccounts
 
 CLOCK = MovableClock(datetime(2026, 9, 1, 10, tzinfo=UTC))
 
@@ -46,8 +47,8 @@ def _request(account: Account, amount: int) -> DifeHoldRequested:
 async def test_a_second_request_for_the_dossier_answers_the_same_hold_once_placed_R_FUN_5() -> None:
     accounts, account = _ledger()
     request = _request(account, 30_000)
-    await place_hold(accounts, MemoryOutbox(), CLOCK, request)
-    await place_hold(accounts, MemoryOutbox(), CLOCK, request)
+    await place_hold(accounts, FakeOutbox(), CLOCK, request)
+    await place_hold(accounts, FakeOutbox(), CLOCK, request)
     first, second = accounts.events
     assert isinstance(first, HoldPlaced) and first == second
     assert (len(accounts.holds), accounts.accounts[account.elu_id].held_cents) == (1, 30_000)
@@ -55,7 +56,7 @@ async def test_a_second_request_for_the_dossier_answers_the_same_hold_once_place
 
 async def test_a_hold_above_the_available_balance_is_answered_hold_rejected_R_FUN_1() -> None:
     accounts, account = _ledger(balance=20_000)
-    await place_hold(accounts, MemoryOutbox(), CLOCK, _request(account, 20_001))
+    await place_hold(accounts, FakeOutbox(), CLOCK, _request(account, 20_001))
     [rejected] = accounts.events
     assert isinstance(rejected, HoldRejected)
     assert (rejected.reason, rejected.available_cents) == (HoldRejectionReason.INSUFFICIENT_RIGHTS, 20_000)
@@ -64,7 +65,7 @@ async def test_a_hold_above_the_available_balance_is_answered_hold_rejected_R_FU
 
 async def test_an_elu_without_account_is_answered_account_inactive_R_ACT_1() -> None:
     accounts, account = _ledger()
-    outbox = MemoryOutbox()
+    outbox = FakeOutbox()
     request = _request(account, 1_000).model_copy(update={"elu_id": uuid4()})
     await place_hold(accounts, outbox, CLOCK, request)
     [rejected] = outbox.events
@@ -74,7 +75,7 @@ async def test_an_elu_without_account_is_answered_account_inactive_R_ACT_1() -> 
 async def test_a_capture_above_the_hold_is_refused_and_one_within_it_releases_the_rest_R_PAY_2() -> None:
     accounts, account = _ledger()
     request = _request(account, 30_000)
-    await place_hold(accounts, MemoryOutbox(), CLOCK, request)
+    await place_hold(accounts, FakeOutbox(), CLOCK, request)
     too_much = DifeCaptureRequested(dossier_id=request.dossier_id, elu_id=account.elu_id, amount_cents=30_001)
     with pytest.raises(RuleBroken) as refused:
         await capture_hold(accounts, CLOCK, too_much)

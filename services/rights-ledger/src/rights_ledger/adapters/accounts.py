@@ -8,10 +8,10 @@ from datetime import date
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, TrainingPurpose
+from servicekit.outbox import SessionOutbox
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.adapters.tables import (
     accounts,
     activation_revocations,

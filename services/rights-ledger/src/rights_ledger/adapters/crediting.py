@@ -16,7 +16,6 @@ from servicekit.outbox import insert_from_select_params, insert_from_select_sql
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rights_ledger.adapters.outbox import SOURCE
 from rights_ledger.domain.campaigns import CampaignPlan, CampaignTotals, Expired
 
 # Every élu falls in one chunk (lower bound excluded, upper included), chunks of ``size`` accounts.
@@ -168,5 +167,5 @@ def _bind(plan: CampaignPlan) -> dict[str, Any]:
         "yearly_cents": plan.rights.yearly_credit_cents,
         "cap_cents": plan.rights.cap_cents,
         "reference": plan.reference,
-        **insert_from_select_params(RightsCredited, source=SOURCE),
+        **insert_from_select_params(RightsCredited),
     }

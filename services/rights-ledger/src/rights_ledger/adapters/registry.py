@@ -15,7 +15,6 @@ from servicekit.outbox import insert_from_select_params, insert_from_select_sql
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rights_ledger.adapters.outbox import SOURCE
 from rights_ledger.domain.rne import RneRecord
 from rights_ledger.domain.snapshot import MergeCounts
 
@@ -191,11 +190,11 @@ class SnapshotRepository:
         await self.session.execute(text("ANALYZE import_changed"))
         registered = await self.session.execute(
             text(insert_from_select_sql(_REGISTERED_ROWS)),
-            insert_from_select_params(EluRegistered, source=SOURCE),
+            insert_from_select_params(EluRegistered),
         )
         changed = await self.session.execute(
             text(insert_from_select_sql(_CHANGED_ROWS)),
-            {**insert_from_select_params(EluMandatesChanged, source=SOURCE), "snapshot_date": snapshot_date},
+            {**insert_from_select_params(EluMandatesChanged), "snapshot_date": snapshot_date},
         )
         return int(registered.rowcount + changed.rowcount)  # type: ignore[attr-defined]
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, LargeBinary, MetaData, Table, Text, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
 
 metadata = MetaData()
 
@@ -105,24 +104,6 @@ hold_resolutions = Table(
     Column("captured_cents", BigInteger, nullable=False),
     Column("released_cents", BigInteger, nullable=False),
     Column("resolved_at", DateTime(timezone=True)),
-)
-
-jobs = Table(
-    "jobs",
-    metadata,
-    Column("job_id", Uuid, primary_key=True),
-    Column("kind", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("params", JSONB, nullable=False),
-    Column("payload", LargeBinary),
-    Column("rows_done", BigInteger, nullable=False),
-    Column("rows_total", BigInteger, nullable=False),
-    Column("report", JSONB, nullable=False),
-    Column("error", Text),
-    Column("created_by", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True)),
-    Column("started_at", DateTime(timezone=True)),
-    Column("finished_at", DateTime(timezone=True)),
 )
 
 activation_revocations = Table(

@@ -14,13 +14,13 @@ from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import DomainError, problem_responses
 from servicekit.idempotency import idempotent
+from servicekit.jobs_api import JobOut, job_routes, submit_job
+from servicekit.outbox import SessionOutbox
 from servicekit.pagination import Page, PageParams
-from servicekit.rules import NotFound
+from servicekit.state import kit_state
 
 from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.adapters.elus import EluRecord, EluRepository
-from rights_ledger.adapters.jobs import create_job, get_job
-from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.api.schemas import (
     AccountOut,
     ActivationIn,
@@ -29,15 +29,15 @@ from rights_ledger.api.schemas import (
     CampaignIn,
     EluOut,
     ExpiryRunIn,
-    JobOut,
     MandateOut,
     MovementOut,
     PensionIn,
     RevocationIn,
 )
 from rights_ledger.api.state import LedgerDep
-from rights_ledger.domain.campaigns import ensure_campaign_due, ensure_expiry_not_ahead
+from rights_ledger.use_cases import ACCRUAL_CAMPAIGN, EXPIRY_RUN, RNE_IMPORT
 from rights_ledger.use_cases import accounts as account_cases
+from rights_ledger.use_cases.campaigns import campaign_params, expiry_params
 
 Agent = Annotated[Principal, Depends(require_roles("agent"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "ops"))]
@@ -51,17 +51,6 @@ class _TooLarge(DomainError):
     status = 413
     type = "https://dife.gouv.fr/problems/payload-too-large"
     title = "Payload too large"
-
-
-def _job_out(job: Any) -> JobOut:
-    values = dataclasses.asdict(job)
-    values["id"] = values.pop("job_id")
-    return JobOut(**values)
-
-
-def _wake_jobs(ledger: LedgerDep) -> None:
-    if ledger.job_wake is not None:
-        ledger.job_wake.set()
 
 
 registry = APIRouter(prefix="/v1", tags=["registry"])
@@ -79,7 +68,6 @@ registry = APIRouter(prefix="/v1", tags=["registry"])
 )
 async def post_import(
     request: Request,
-    ledger: LedgerDep,
     session: SessionDep,
     principal: Agent,
     file_type: RneFileType,
@@ -88,28 +76,18 @@ async def post_import(
     body = await request.body()
     if len(body) > MAX_RNE_FILE_BYTES:
         raise _TooLarge(f"an RNE file is at most {MAX_RNE_FILE_BYTES} bytes")
+    params = {"file_type": file_type.value, "snapshot_date": snapshot_date.isoformat()}
 
     async def compute() -> tuple[int, Any]:
-        job = await create_job(
-            session,
-            kind="rne_import",
-            params={"file_type": file_type.value, "snapshot_date": snapshot_date.isoformat()},
-            created_by=principal.sub,
-            payload=body,
+        job = await submit_job(
+            request, session, kind=RNE_IMPORT, params=params, principal=principal, payload=body
         )
-        return 202, _job_out(job)
+        return 202, job
 
-    response = await idempotent(session, request, principal, compute)
-    _wake_jobs(ledger)
-    return response
+    return await idempotent(session, request, principal, compute)
 
 
-@registry.get("/registry/imports/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-async def get_import(job_id: UUID, session: SessionDep, principal: Agent) -> JobOut:
-    job = await get_job(session, job_id, "rne_import")
-    if job is None:
-        raise NotFound("no such import")
-    return _job_out(job)
+job_routes(registry, path="/registry/imports", kind=RNE_IMPORT, roles=("agent",), create=False)
 
 
 elus_router = APIRouter(prefix="/v1", tags=["élus"])
@@ -205,7 +183,6 @@ async def post_revocation(
 )
 async def get_account(ledger: LedgerDep, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
     """Balance, holds, what is available and what the mandates allow (R-ACC-2, R-END-1)."""
-    assert ledger.account_reader is not None
     view = await account_cases.read_own_account(
         ledger.account_reader, principal, elu_id, ledger.clock.today()
     )
@@ -267,69 +244,35 @@ async def post_adjustment(
 campaigns = APIRouter(prefix="/v1", tags=["crediting and expiry"])
 
 
-@campaigns.post(
-    "/accrual-campaigns",
-    status_code=202,
-    response_model=JobOut,
-    responses=problem_responses(401, 403, 409, 422),
-)
-async def post_campaign(
-    request: Request, ledger: LedgerDep, body: CampaignIn, session: SessionDep, principal: Staff
-) -> JSONResponse:
+async def _campaign_params(request: Request, body: CampaignIn, principal: Principal) -> dict[str, Any]:
     """R-ACC-1..4: credit the year's rights of one family's élus; running it twice credits nobody twice.
     R-ACC-3: refused before the campaign's date (Paris)."""
-    ensure_campaign_due(body.family, body.year, ledger.clock.today())
-
-    async def compute() -> tuple[int, Any]:
-        job = await create_job(
-            session,
-            kind="accrual_campaign",
-            params={"family": body.family.value, "year": body.year},
-            created_by=principal.sub,
-        )
-        return 202, _job_out(job)
-
-    response = await idempotent(session, request, principal, compute)
-    _wake_jobs(ledger)
-    return response
+    return campaign_params(body.family, body.year, kit_state(request.app).clock)
 
 
-@campaigns.get(
-    "/accrual-campaigns/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404)
+async def _expiry_params(request: Request, body: ExpiryRunIn, principal: Principal) -> dict[str, Any]:
+    """R-END-1: expire the balances whose 6-month window is over; ``as_of`` is today at the latest."""
+    return expiry_params(body.as_of, kit_state(request.app).clock)
+
+
+job_routes(
+    campaigns,
+    path="/accrual-campaigns",
+    kind=ACCRUAL_CAMPAIGN,
+    roles=("agent", "ops"),
+    body=CampaignIn,
+    prepare=_campaign_params,
+    summary="Run a crediting campaign (R-ACC-1..4), from its date on (R-ACC-3)",
 )
-async def get_campaign(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
-    job = await get_job(session, job_id, "accrual_campaign")
-    if job is None:
-        raise NotFound("no such campaign")
-    return _job_out(job)
-
-
-@campaigns.post(
-    "/expiry-runs", status_code=202, response_model=JobOut, responses=problem_responses(401, 403, 409, 422)
+job_routes(
+    campaigns,
+    path="/expiry-runs",
+    kind=EXPIRY_RUN,
+    roles=("agent", "ops"),
+    body=ExpiryRunIn,
+    prepare=_expiry_params,
+    summary="Expire the rights whose window of use is over (R-END-1), as of today at the latest",
 )
-async def post_expiry_run(
-    request: Request, ledger: LedgerDep, body: ExpiryRunIn, session: SessionDep, principal: Staff
-) -> JSONResponse:
-    """R-END-1: expire, as explicit movements, the balances whose 6-month window is over (as_of ≤ today)."""
-    ensure_expiry_not_ahead(body.as_of, ledger.clock.today())
-
-    async def compute() -> tuple[int, Any]:
-        job = await create_job(
-            session, kind="expiry_run", params={"as_of": body.as_of.isoformat()}, created_by=principal.sub
-        )
-        return 202, _job_out(job)
-
-    response = await idempotent(session, request, principal, compute)
-    _wake_jobs(ledger)
-    return response
-
-
-@campaigns.get("/expiry-runs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-async def get_expiry_run(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
-    job = await get_job(session, job_id, "expiry_run")
-    if job is None:
-        raise NotFound("no such expiry run")
-    return _job_out(job)
 
 
 ROUTERS = [registry, elus_router, accounts_router, campaigns]

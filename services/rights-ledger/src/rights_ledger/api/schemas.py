@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, RneFileType
@@ -23,20 +23,6 @@ def _iso_date_text(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 Year = Annotated[int, Strict(), Field(ge=2000, le=2100)]
-
-
-class JobOut(BaseModel):
-    id: UUID
-    kind: str
-    status: Literal["pending", "running", "succeeded", "failed"]
-    params: dict[str, Any]
-    rows_done: int
-    rows_total: int
-    report: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 class MandateOut(BaseModel):

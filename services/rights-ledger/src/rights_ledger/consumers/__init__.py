@@ -7,10 +7,10 @@ from dife_contracts import topics
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
 from servicekit.clock import Clock
 from servicekit.consumer import ConsumerSpec, EventHandlers, EventMeta
+from servicekit.outbox import SessionOutbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.accounts import AccountRepository
-from rights_ledger.adapters.outbox import SessionOutbox
 from rights_ledger.use_cases.holds import capture_hold, place_hold, release_hold
 
 

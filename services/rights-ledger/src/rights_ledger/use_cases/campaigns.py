@@ -17,9 +17,12 @@ from rights_ledger.domain.campaigns import (
     CampaignPlan,
     CampaignTotals,
     Expired,
+    ensure_campaign_due,
+    ensure_expiry_not_ahead,
     expiry_reference,
     rights_expired,
 )
+from rights_ledger.domain.parameters import CampaignFamily
 from rights_ledger.use_cases.ports import Outbox
 
 
@@ -51,8 +54,21 @@ async def campaign_report(store: CreditingStore, plan: CampaignPlan, accounts_to
     }
 
 
+def campaign_params(family: CampaignFamily, year: int, clock: Clock) -> dict[str, Any]:
+    """R-ACC-3: the parameters of a campaign job, refused before the campaign's date (Paris)."""
+    ensure_campaign_due(family, year, clock.today())
+    return {"family": family.value, "year": year}
+
+
+def expiry_params(as_of: date, clock: Clock) -> dict[str, Any]:
+    """R-END-1: the parameters of an expiry run, refused for a day after today (Paris)."""
+    ensure_expiry_not_ahead(as_of, clock.today())
+    return {"as_of": as_of.isoformat()}
+
+
 async def expire_rights(store: CreditingStore, outbox: Outbox, as_of: date, clock: Clock) -> dict[str, Any]:
-    """R-END-1: expire, as explicit movements, the balances whose window of use is over."""
+    """R-END-1: expire, as explicit movements, the balances whose window of use is over (never ahead)."""
+    ensure_expiry_not_ahead(as_of, clock.today())
     expired = await store.expire_due(as_of, clock.now(), expiry_reference(as_of))
     await outbox.add_many(rights_expired(e, as_of) for e in expired)
     return {"expired": len(expired), "total_cents": sum(e.amount_cents for e in expired)}

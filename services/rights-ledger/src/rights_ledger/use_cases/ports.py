@@ -1,24 +1,19 @@
-"""The small protocols use cases take, so they run on PostgreSQL in the app and on fakes in unit tests."""
+"""The small protocols use cases take, so they run on PostgreSQL in the app and on fakes in unit tests
+(``servicekit.outbox.Outbox`` for events)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from typing import Protocol
 from uuid import UUID
 
-from dife_contracts import Event
+from servicekit.outbox import Outbox
 
 from rights_ledger.adapters.accounts import AccountState
 from rights_ledger.adapters.elus import EluRecord, JournalEntry
 from rights_ledger.domain.identity import PersonKey
 from rights_ledger.domain.ledger import Account, Hold
 from rights_ledger.domain.mandates import Mandate
-
-
-class Outbox(Protocol):
-    async def add(self, event: Event) -> None: ...
-    async def add_many(self, events: Iterable[Event]) -> None: ...
 
 
 class Accounts(Protocol):
@@ -53,3 +48,6 @@ class Elus(Protocol):
     async def journal_page(
         self, elu_id: UUID, *, after_seq: int | None, limit: int
     ) -> list[JournalEntry]: ...
+
+
+__all__ = ["Accounts", "Elus", "Outbox"]
