@@ -261,3 +261,33 @@ async def test_a_pension_date_is_a_json_date_string_R_END_1(
     elu_id = await _active_elu_with_rights(client, agent, bearer)
     response = await client.post(f"/v1/elus/{elu_id}/pension-liquidation", json={"date": 0}, headers=agent)
     assert response.status_code == 422
+
+
+async def test_an_elu_reads_its_holds_and_why_a_request_was_rejected_without_kafka_R_FUN_1(
+    client: httpx.AsyncClient,
+    agent: dict[str, str],
+    bearer: Bearer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    elu_id = await _active_elu_with_rights(client, agent, bearer)
+    placed, too_much = _hold(elu_id, 30_000), _hold(elu_id, 50_001)
+    for request in (placed, too_much):
+        async with sessionmaker.begin() as session:
+            await place_hold(AccountRepository(session), SessionOutbox(session), SystemClock(), request)
+    own = bearer("elu", sub="fc-dupont")
+    response = await client.get(f"/v1/accounts/{elu_id}/holds", headers=own)
+    assert response.status_code == 200, response.text
+    rejected, pending = response.json()
+    assert (pending["status"], pending["amount_cents"], pending["dossier_id"], pending["purpose"]) == (
+        "pending",
+        30_000,
+        str(placed.dossier_id),
+        "mandate",
+    )
+    assert (rejected["status"], rejected["rejection_reason"], rejected["dossier_id"]) == (
+        "rejected",
+        "insufficient_rights",
+        str(too_much.dossier_id),
+    )
+    other = await client.get(f"/v1/accounts/{elu_id}/holds", headers=bearer("elu", sub="someone-else"))
+    assert other.status_code == 403

@@ -8,6 +8,7 @@ from datetime import date
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, TrainingPurpose
+from dife_contracts.events import HoldRejected
 from servicekit.outbox import SessionOutbox
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from rights_ledger.adapters.tables import (
     accounts,
     activation_revocations,
     elus,
+    hold_rejections,
     hold_resolutions,
     holds,
     mandates,
@@ -99,6 +101,9 @@ class AccountRepository:
             )
         for resolution in account.resolved:
             await self._resolve(resolution.hold, released_cents=resolution.released_cents, at=resolution.at)
+        rejections = [e for e in account.events if isinstance(e, HoldRejected)]
+        if rejections:
+            await self.session.execute(insert(hold_rejections), [_rejection_row(e) for e in rejections])
         for event in account.events:
             await self._outbox.add(event)
         account.placed.clear()
@@ -213,6 +218,16 @@ class AccountRepository:
             .where(holds.c.hold_id == hold.hold_id, holds.c.status == HoldStatus.PENDING.value)
             .values(status=hold.status.value, captured_cents=hold.captured_cents, resolved_at=at)
         )
+
+
+def _rejection_row(event: HoldRejected) -> dict[str, object]:
+    return {
+        "elu_id": event.elu_id,
+        "dossier_id": event.dossier_id,
+        "requested_cents": event.requested_cents,
+        "reason": event.reason.value,
+        "detail": event.detail,
+    }
 
 
 def _hold_row(hold: Hold) -> dict[str, object]:

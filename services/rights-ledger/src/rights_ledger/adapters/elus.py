@@ -12,7 +12,7 @@ from dife_contracts.enums import MandateFamily, RneFileType
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rights_ledger.adapters.tables import elus, mandates, movements
+from rights_ledger.adapters.tables import elus, hold_rejections, holds, mandates, movements
 from rights_ledger.domain.identity import PersonKey
 
 
@@ -53,6 +53,24 @@ class JournalEntry:
     held_after_cents: int
     at: datetime
     reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRecord:
+    """A hold as the élu's front-end shows it: placed (pending, posted, voided) or rejected, and why."""
+
+    dossier_id: UUID
+    status: str
+    amount_cents: int
+    captured_cents: int
+    purpose: str | None
+    training_start: date | None
+    training_end: date | None
+    hold_id: UUID | None
+    rejection_reason: str | None
+    rejection_detail: str | None
+    at: datetime
+    resolved_at: datetime | None
 
 
 class EluRepository:
@@ -115,6 +133,52 @@ class EluRepository:
             query = query.where(movements.c.seq > after_seq)
         rows = await self.session.execute(query.order_by(movements.c.seq).limit(limit + 1))
         return [JournalEntry(**row._mapping) for row in rows]
+
+    async def holds_of(self, elu_id: UUID, *, limit: int) -> list[HoldRecord]:
+        """The élu's holds and refused hold requests, newest first."""
+        placed = await self.session.execute(
+            select(holds).where(holds.c.elu_id == elu_id).order_by(holds.c.created_at.desc()).limit(limit)
+        )
+        refused = await self.session.execute(
+            select(hold_rejections)
+            .where(hold_rejections.c.elu_id == elu_id)
+            .order_by(hold_rejections.c.rejected_at.desc())
+            .limit(limit)
+        )
+        records = [
+            HoldRecord(
+                dossier_id=h.dossier_id,
+                status=h.status,
+                amount_cents=h.amount_cents,
+                captured_cents=h.captured_cents,
+                purpose=h.purpose,
+                training_start=h.training_start,
+                training_end=h.training_end,
+                hold_id=h.hold_id,
+                rejection_reason=None,
+                rejection_detail=None,
+                at=h.created_at,
+                resolved_at=h.resolved_at,
+            )
+            for h in placed
+        ] + [
+            HoldRecord(
+                dossier_id=r.dossier_id,
+                status="rejected",
+                amount_cents=r.requested_cents,
+                captured_cents=0,
+                purpose=None,
+                training_start=None,
+                training_end=None,
+                hold_id=None,
+                rejection_reason=r.reason,
+                rejection_detail=r.detail,
+                at=r.rejected_at,
+                resolved_at=None,
+            )
+            for r in refused
+        ]
+        return sorted(records, key=lambda record: record.at, reverse=True)[:limit]
 
     async def _with_mandates(self, rows: Sequence[Row[Any]]) -> list[EluRecord]:
         ids = [row.elu_id for row in rows]

@@ -116,3 +116,15 @@ activation_revocations = Table(
     Column("revoked_by", Text, nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=False),
 )
+
+hold_rejections = Table(
+    "hold_rejections",
+    metadata,
+    Column("rejection_id", BigInteger, primary_key=True),
+    Column("elu_id", Uuid, nullable=False),
+    Column("dossier_id", Uuid, nullable=False),
+    Column("requested_cents", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("rejected_at", DateTime(timezone=True)),
+)

@@ -29,6 +29,7 @@ from rights_ledger.api.schemas import (
     CampaignIn,
     EluOut,
     ExpiryRunIn,
+    HoldOut,
     MandateOut,
     MovementOut,
     PensionIn,
@@ -209,6 +210,22 @@ async def get_movements(
     cursor = {r.id: r.seq for r in rows}
     items = [MovementOut.model_validate(r, from_attributes=True) for r in rows]
     return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda m: (cursor[m.id],))
+
+
+@accounts_router.get(
+    "/accounts/{elu_id}/holds", response_model=list[HoldOut], responses=problem_responses(401, 403, 422)
+)
+async def get_holds(
+    elu_id: UUID,
+    session: SessionDep,
+    principal: EluOrAgent,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[HoldOut]:
+    """The élu's holds, newest first: status, amount, dossier, purpose, and why a request was rejected."""
+    found = await account_cases.holds_of(
+        AccountRepository(session), EluRepository(session), principal, elu_id, limit=limit
+    )
+    return [HoldOut.model_validate(h) for h in found]
 
 
 @accounts_router.post(

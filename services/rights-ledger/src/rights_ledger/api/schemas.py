@@ -85,6 +85,26 @@ class MovementOut(BaseModel):
     reference: str | None
 
 
+class HoldOut(BaseModel):
+    """A hold on the account: ``pending`` (reserved), ``posted`` (captured, ``captured_cents`` spent, the rest
+    released), ``voided`` (released), or ``rejected`` (never placed: ``rejection_reason`` and its detail)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    dossier_id: UUID
+    status: Literal["pending", "posted", "voided", "rejected"]
+    amount_cents: int
+    captured_cents: int
+    purpose: str | None
+    training_start: date | None
+    training_end: date | None
+    hold_id: UUID | None
+    rejection_reason: str | None
+    rejection_detail: str | None
+    at: datetime
+    resolved_at: datetime | None
+
+
 class CampaignIn(BaseModel):
     """R-ACC-3: a campaign runs on or after its date (30 March or 5 July of ``year``, Paris)."""
 

@@ -15,7 +15,7 @@ from servicekit.clock import Clock
 from servicekit.rules import Conflict, NotFound, RuleBroken, RulesBroken
 
 from rights_ledger.adapters.accounts import AccountState
-from rights_ledger.adapters.elus import EluRecord, JournalEntry
+from rights_ledger.adapters.elus import EluRecord, HoldRecord, JournalEntry
 from rights_ledger.adapters.reads import AccountReader
 from rights_ledger.domain.identity import identity_from_claims, normalise_name
 from rights_ledger.domain.mandates import AccountStatus, mandate_training_allowed, reinsertion_until
@@ -159,6 +159,14 @@ async def movements_page(
 ) -> list[JournalEntry]:
     await ensure_owner(accounts, principal, elu_id)
     return await elus.journal_page(elu_id, after_seq=after_seq, limit=limit)
+
+
+async def holds_of(
+    accounts: Accounts, elus: Elus, principal: Principal, elu_id: UUID, *, limit: int
+) -> list[HoldRecord]:
+    """R-FUN-1 / R-FUN-5: the élu's holds (pending, posted, voided) and refused requests with their reason."""
+    await ensure_owner(accounts, principal, elu_id)
+    return await elus.holds_of(elu_id, limit=limit)
 
 
 async def find_elus(

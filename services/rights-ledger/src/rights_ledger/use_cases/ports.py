@@ -10,7 +10,7 @@ from uuid import UUID
 from servicekit.outbox import Outbox
 
 from rights_ledger.adapters.accounts import AccountState
-from rights_ledger.adapters.elus import EluRecord, JournalEntry
+from rights_ledger.adapters.elus import EluRecord, HoldRecord, JournalEntry
 from rights_ledger.domain.identity import PersonKey
 from rights_ledger.domain.ledger import Account, Hold
 from rights_ledger.domain.mandates import Mandate
@@ -45,6 +45,7 @@ class Elus(Protocol):
     ) -> list[EluRecord]: ...
     async def get(self, elu_id: UUID) -> EluRecord | None: ...
     async def set_pension(self, elu_id: UUID, liquidated_on: date) -> bool: ...
+    async def holds_of(self, elu_id: UUID, *, limit: int) -> list[HoldRecord]: ...
     async def journal_page(
         self, elu_id: UUID, *, after_seq: int | None, limit: int
     ) -> list[JournalEntry]: ...
