@@ -75,7 +75,15 @@ def settings(ledger_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> 
     overrides = kit_overrides(ledger_db)
     overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:6]}."
     overrides["topic_partitions"] = 1
-    return Settings(**overrides, nir_hmac_key=NIR_KEY, job_poll_interval_s=0.05)
+    # Small files in tests reject or end a large share of their lines on purpose; the limits that refuse
+    # such snapshots in production are tested with their defaults (test_snapshot_safety.py).
+    return Settings(
+        **overrides,
+        nir_hmac_key=NIR_KEY,
+        job_poll_interval_s=0.05,
+        import_max_rejected_share=1.0,
+        import_max_ended_share=1.0,
+    )
 
 
 TESTS_TODAY = date(2028, 12, 1)
@@ -132,9 +140,13 @@ async def import_rne(
     body: bytes,
     file_type: str = "cm",
     snapshot: str = "2026-01-15",
+    **flags: bool,
 ) -> Any:
+    query = "".join(f"&{name}={str(value).lower()}" for name, value in flags.items())
     response = await client.post(
-        f"/v1/registry/imports?file_type={file_type}&snapshot_date={snapshot}", content=body, headers=headers
+        f"/v1/registry/imports?file_type={file_type}&snapshot_date={snapshot}{query}",
+        content=body,
+        headers=headers,
     )
     assert response.status_code == 202, response.text
     return await wait_job(client, f"/v1/registry/imports/{response.json()['id']}", headers)

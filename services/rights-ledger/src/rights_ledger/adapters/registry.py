@@ -169,6 +169,14 @@ class SnapshotRepository:
             await driver.copy_records_to_table("import_rows", records=chunk, columns=list(RneRecord._fields))
             await loaded(start + len(chunk))
 
+    async def open_mandates(self, file_type: RneFileType) -> int:
+        """How many mandates of this type are open before the snapshot (what it could end)."""
+        found = await self.session.scalar(
+            text("SELECT count(*) FROM mandates WHERE file_type = :file_type AND end_date IS NULL"),
+            {"file_type": file_type.value},
+        )
+        return int(found or 0)
+
     async def merge(
         self, file_type: RneFileType, family: MandateFamily, snapshot_date: date, cap_cents: int
     ) -> MergeCounts:

@@ -17,7 +17,9 @@ from servicekit.idempotency import idempotent
 from servicekit.jobs_api import JobOut, job_routes, submit_job
 from servicekit.outbox import SessionOutbox
 from servicekit.pagination import Page, PageParams
+from servicekit.rules import RuleBroken
 from servicekit.state import kit_state
+from starlette.datastructures import UploadFile
 
 from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.adapters.elus import EluRecord, EluRepository
@@ -64,7 +66,18 @@ registry = APIRouter(prefix="/v1", tags=["registry"])
     summary="Import an RNE file as a snapshot of one mandate type (R-REG-1, R-REG-2)",
     responses=problem_responses(401, 403, 409, 413, 422),
     openapi_extra={
-        "requestBody": {"content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}}
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            }
+        }
     },
 )
 async def post_import(
@@ -73,11 +86,20 @@ async def post_import(
     principal: Agent,
     file_type: RneFileType,
     snapshot_date: date,
+    force: Annotated[
+        bool, Query(description="Import past the rejected and ended limits (R-REG-1/2)")
+    ] = False,
+    dry_run: Annotated[bool, Query(description="Report what would change, change nothing")] = False,
 ) -> JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_RNE_FILE_BYTES:
-        raise _TooLarge(f"an RNE file is at most {MAX_RNE_FILE_BYTES} bytes")
-    params = {"file_type": file_type.value, "snapshot_date": snapshot_date.isoformat()}
+    """The body is the CSV itself, or a `multipart/form-data` form with the file in the field `file` (what
+    an HTML file input sends). Refused above the settings' limits unless `force=true` (R-REG-1, R-REG-2)."""
+    body = await _uploaded_file(request)
+    params = {
+        "file_type": file_type.value,
+        "snapshot_date": snapshot_date.isoformat(),
+        "force": force,
+        "dry_run": dry_run,
+    }
 
     async def compute() -> tuple[int, Any]:
         job = await submit_job(
@@ -86,6 +108,23 @@ async def post_import(
         return 202, job
 
     return await idempotent(session, request, principal, compute)
+
+
+async def _uploaded_file(request: Request) -> bytes:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise RuleBroken(
+                    "R-REG-1", "the form carries the RNE file in a field named 'file'", field="file"
+                )
+            if (upload.size or 0) > MAX_RNE_FILE_BYTES:
+                raise _TooLarge(f"an RNE file is at most {MAX_RNE_FILE_BYTES} bytes")
+            return await upload.read()
+    body = await request.body()
+    if len(body) > MAX_RNE_FILE_BYTES:
+        raise _TooLarge(f"an RNE file is at most {MAX_RNE_FILE_BYTES} bytes")
+    return body
 
 
 job_routes(registry, path="/registry/imports", kind=RNE_IMPORT, roles=("agent",), create=False)

@@ -8,7 +8,6 @@ reported with its line number and reason; the good rows still load.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +16,7 @@ from typing import NamedTuple
 
 from dife_contracts.enums import MandateFamily, RneFileType
 
-from rights_ledger.domain.identity import normalise_name
+from rights_ledger.domain.identity import NAME_MAX_LENGTH, normalise_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +119,30 @@ def parse_date(raw: str) -> date:
     raise ValueError(f"date {text!r} is neither JJ/MM/AAAA nor AAAA-MM-JJ")
 
 
+MIN_BIRTH_YEAR = 1900
+MIN_AGE_AT_MANDATE = 18
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Whole years of age on ``day`` (a birthday counts on the day itself)."""
+    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - before_birthday
+
+
+def _implausible(birth_date: date, mandate_start: date, snapshot_date: date | None) -> str | None:
+    """R-REG-1: dates no élu can have: born before 1900, under 18 at the mandate's start (eligibility age),
+    a mandate starting after the snapshot that lists it."""
+    if birth_date.year < MIN_BIRTH_YEAR:
+        return f"birth date: before {MIN_BIRTH_YEAR}"
+    if mandate_start < birth_date:
+        return "the mandate starts before the birth date"
+    if age_on(birth_date, mandate_start) < MIN_AGE_AT_MANDATE:
+        return f"mandate start date: the élu was under {MIN_AGE_AT_MANDATE} then"
+    if snapshot_date is not None and mandate_start > snapshot_date:
+        return "mandate start date: after the snapshot date"
+    return None
+
+
 def pad_commune_code(code: str) -> str:
     """R-REG-1: commune codes are 5 characters (``1001`` → ``01001``; Corsica ``2A004`` unchanged)."""
     code = code.strip()
@@ -138,23 +161,52 @@ def _find(index: dict[str, int], candidates: tuple[str, ...]) -> int | None:
     return None
 
 
-def iter_rows(text: str) -> tuple[str, Iterator[list[str]]]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
-    return delimiter, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+class BadLine(ValueError):
+    """One physical line that cannot be split into fields (a stray quote, a NUL byte)."""
 
 
-def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
+def physical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """R-REG-1: every physical line with its number (the header is line 1); a final newline ends the last
+    line and makes no line of its own. A field never spans two lines in the RNE: a line is a row."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        yield number, line.removesuffix("\r")
+
+
+def split_line(line: str, delimiter: str) -> list[str]:
+    """The fields of one line; quotes only where the line has some (the RNE files have none)."""
+    if "\x00" in line:
+        raise BadLine("the line holds a NUL byte")
+    if '"' not in line:
+        return line.split(delimiter)
+    try:
+        return next(csv.reader((line,), delimiter=delimiter, strict=True))
+    except csv.Error:
+        raise BadLine('unbalanced or stray quote (") in the line') from None
+
+
+def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = None) -> ParsedRne:
     """R-REG-1/R-REG-2: the records of one RNE file, and its rejected lines with their reasons.
 
-    Line numbers count the header as line 1, as a spreadsheet shows them.
+    Every physical line after the header is either a record or rejected (``rows_read`` = loaded + rejected):
+    an empty line, a stray quote or a NUL byte is a rejected line, never a lost one. Line numbers count the
+    header as line 1, as a spreadsheet shows them. With ``snapshot_date``, a mandate starting after it is
+    rejected too (plausibility).
     """
     text, encoding = decode(data)
-    delimiter, rows = iter_rows(text)
-    result = ParsedRne(mandate_family=file_type.family, encoding=encoding, delimiter=delimiter)
-    header = next(rows, None)
-    if header is None:
+    lines = physical_lines(text)
+    first = next(lines, None)
+    if first is None:
         raise RneFormatError("empty file: no header line")
+    header_line = first[1]
+    delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
+    result = ParsedRne(mandate_family=file_type.family, encoding=encoding, delimiter=delimiter)
+    try:
+        header = split_line(header_line, delimiter)
+    except BadLine as error:
+        raise RneFormatError(f"header line: {error}") from None
     index = {_header_key(name): i for i, name in enumerate(header)}
     missing = [name for name in _REQUIRED_TAIL if name not in index]
     layout = _LAYOUTS[file_type]
@@ -171,8 +223,14 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
     function_start_at = index.get(_FUNCTION_START)
     department_at = index.get(_DEPARTMENT)
     records, rejected = result.records, result.rejected
-    for line, row in enumerate(rows, start=2):
-        if not row or (len(row) == 1 and not row[0].strip()):
+    for line, raw in lines:
+        if not raw.strip():
+            rejected.append(RejectedRow(line, "empty line"))
+            continue
+        try:
+            row = split_line(raw, delimiter)
+        except BadLine as error:
+            rejected.append(RejectedRow(line, str(error)))
             continue
         if len(row) != width:
             rejected.append(RejectedRow(line, f"{len(row)} columns, the header has {width}"))
@@ -180,6 +238,9 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
         family_name, given_names = row[family_at].strip(), row[given_at].strip()
         if not family_name or not given_names:
             rejected.append(RejectedRow(line, "family name or given names missing"))
+            continue
+        if max(len(family_name), len(given_names)) > NAME_MAX_LENGTH:
+            rejected.append(RejectedRow(line, f"a name longer than {NAME_MAX_LENGTH} characters"))
             continue
         code = row[code_at].strip()
         if not code:
@@ -202,8 +263,9 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
             except ValueError as exc:
                 rejected.append(RejectedRow(line, f"function start date: {exc}"))
                 continue
-        if mandate_start < birth_date:
-            rejected.append(RejectedRow(line, "the mandate starts before the birth date"))
+        implausible = _implausible(birth_date, mandate_start, snapshot_date)
+        if implausible is not None:
+            rejected.append(RejectedRow(line, implausible))
             continue
         records.append(
             RneRecord(

@@ -9,6 +9,7 @@ from typing import Any
 from servicekit.jobs import JobContext, JobKinds
 
 from rights_ledger.domain.parameters import CampaignFamily
+from rights_ledger.domain.snapshot import SnapshotLimits
 from rights_ledger.jobs.campaigns import credit_campaign, expire
 from rights_ledger.jobs.registry import import_snapshot
 from rights_ledger.settings import Settings
@@ -19,10 +20,11 @@ def job_kinds(settings: Settings) -> JobKinds:
     """One worker per kind: an import never waits behind a campaign, and two imports (or two campaigns)
     never run at once on one database."""
     kinds = JobKinds()
+    limits = SnapshotLimits(settings.import_max_rejected_share, settings.import_max_ended_share)
 
     @kinds.task(RNE_IMPORT, concurrency=1)
     async def rne_import(ctx: JobContext) -> dict[str, Any]:
-        return await import_snapshot(ctx)
+        return await import_snapshot(ctx, limits)
 
     @kinds.task(ACCRUAL_CAMPAIGN, concurrency=1)
     async def accrual_campaign(ctx: JobContext) -> dict[str, Any]:

@@ -15,17 +15,20 @@ from servicekit.rules import RuleBroken
 
 from rights_ledger.adapters.registry import SnapshotRepository
 from rights_ledger.domain.rne import RneFormatError, parse_rne
+from rights_ledger.domain.snapshot import SnapshotLimits
 from rights_ledger.use_cases.registry import apply_snapshot, parse_report
 
 
-async def import_snapshot(ctx: JobContext) -> dict[str, Any]:
+async def import_snapshot(ctx: JobContext, limits: SnapshotLimits) -> dict[str, Any]:
+    """``force``: import past the limits; ``dry_run``: the full report, and nothing changed (rolled back)."""
     file_type = RneFileType(ctx.params["file_type"])
     snapshot_date = date.fromisoformat(ctx.params["snapshot_date"])
+    force, dry_run = bool(ctx.params.get("force")), bool(ctx.params.get("dry_run"))
     if ctx.payload is None:
         raise RuleBroken("R-REG-1", "the import has no file")
     started = time.perf_counter()
     try:
-        parsed = await asyncio.to_thread(parse_rne, ctx.payload, file_type)
+        parsed = await asyncio.to_thread(parse_rne, ctx.payload, file_type, snapshot_date)
     except RneFormatError as error:
         raise RuleBroken("R-REG-1", str(error)) from error
     report = parse_report(parsed, time.perf_counter() - started)
@@ -35,15 +38,19 @@ async def import_snapshot(ctx: JobContext) -> dict[str, Any]:
     async def loaded(rows: int) -> None:
         await ctx.progress(done=rejected + rows)
 
-    async with ctx.sessionmaker.begin() as session:
+    async with ctx.sessionmaker() as session, session.begin() as transaction:
         applied = await apply_snapshot(
             SnapshotRepository(session),
             parsed,
             file_type=file_type,
             snapshot_date=snapshot_date,
             loaded=loaded,
+            limits=limits,
+            force=force,
         )
+        if dry_run:
+            await transaction.rollback()
     report["timings_s"].update(applied.pop("timings_s"))
-    report.update(applied)
+    report.update(applied, dry_run=dry_run, forced=force)
     await ctx.progress(done=parsed.rows_read)
     return report

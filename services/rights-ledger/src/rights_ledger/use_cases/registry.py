@@ -16,13 +16,19 @@ from servicekit.rules import RuleBroken
 
 from rights_ledger.domain.parameters import parameters_at
 from rights_ledger.domain.rne import ParsedRne, RneRecord
-from rights_ledger.domain.snapshot import MergeCounts
+from rights_ledger.domain.snapshot import (
+    MergeCounts,
+    SnapshotLimits,
+    check_ending_plausible,
+    check_readable_enough,
+)
 
 MAX_REJECTED_IN_REPORT = 10_000
 
 
 class SnapshotStore(Protocol):
     async def stage(self, records: Sequence[RneRecord], loaded: Callable[[int], Awaitable[None]]) -> None: ...
+    async def open_mandates(self, file_type: RneFileType) -> int: ...
     async def merge(
         self, file_type: RneFileType, family: MandateFamily, snapshot_date: date, cap_cents: int
     ) -> MergeCounts: ...
@@ -50,13 +56,19 @@ async def apply_snapshot(
     file_type: RneFileType,
     snapshot_date: date,
     loaded: Callable[[int], Awaitable[None]],
+    limits: SnapshotLimits,
+    force: bool = False,
 ) -> dict[str, Any]:
     """R-REG-2: merge the snapshot; a mandate of its type open before and absent from it ends at its date.
 
-    A file where no row can be read changes nothing (otherwise every open mandate of its type would end).
+    A file where no row can be read changes nothing (otherwise every open mandate of its type would end);
+    nor does one with too many rejected lines, or one that would end too many open mandates, unless forced.
+    The caller's transaction must roll back on a refusal (the merge has run by then).
     """
     if not parsed.records:
         raise RuleBroken("R-REG-1", "no row of the file could be read; nothing was changed")
+    check_readable_enough(parsed.rows_read, len(parsed.rejected), limits, force=force)
+    open_before = await store.open_mandates(file_type)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     await store.stage(parsed.records, loaded)
@@ -66,6 +78,7 @@ async def apply_snapshot(
         file_type, parsed.mandate_family, snapshot_date, parameters_at(snapshot_date).cap_cents
     )
     timings["merge"] = round(time.perf_counter() - clock, 3)
+    check_ending_plausible(open_before, counts.mandates_ended, file_type.value, limits, force=force)
     clock = time.perf_counter()
     events = await store.publish_changes(snapshot_date)
     timings["events"] = round(time.perf_counter() - clock, 3)
