@@ -328,7 +328,11 @@ async def test_a_campaign_runs_from_its_paris_date_on_never_ahead_R_ACC_3(
     assert eve.status_code == 422
     clock.set(datetime(2029, 3, 30, 0, 30, tzinfo=PARIS))  # still 29 March in UTC, 30 March in Paris
     on_the_day = await run_campaign(client, agent, "municipal", 2029)
-    assert (on_the_day["status"], on_the_day["report"]["credited"]) == ("succeeded", 1)
+    assert on_the_day["status"] == "succeeded"
+    # The ledger's own calendar may have run the same campaign a moment earlier: once in all.
+    roux = await find_elu(client, agent, "Roux", "Anne", date(1972, 2, 2))
+    account = (await client.get(f"/v1/accounts/{roux['elu_id']}", headers=agent)).json()
+    assert account["balance_cents"] == 40_000
 
 
 @pytest.mark.parametrize(

@@ -104,3 +104,12 @@ def rights_expired(expired: Expired, as_of: date) -> RightsExpired:
     return RightsExpired(
         elu_id=expired.elu_id, amount_cents=expired.amount_cents, expired_on=as_of, reason=EXPIRY_REASON
     )
+
+
+def next_campaign_year(family: CampaignFamily, today: date) -> int:
+    """R-ACC-3: the year of the family's next campaign strictly after ``today`` (today's, if any, is already
+    scheduled or is run by hand)."""
+    year = today.year
+    while campaign_date(family, year) <= today:
+        year += 1
+    return year

@@ -10,6 +10,7 @@ from servicekit.jobs import JobContext, JobKinds
 
 from rights_ledger.domain.parameters import CampaignFamily
 from rights_ledger.domain.snapshot import SnapshotLimits
+from rights_ledger.jobs.calendar import schedule_next_campaign, schedule_next_expiry
 from rights_ledger.jobs.campaigns import credit_campaign, expire
 from rights_ledger.jobs.registry import import_snapshot
 from rights_ledger.settings import Settings
@@ -28,21 +29,27 @@ def job_kinds(settings: Settings) -> JobKinds:
 
     @kinds.task(ACCRUAL_CAMPAIGN, concurrency=1)
     async def accrual_campaign(ctx: JobContext) -> dict[str, Any]:
-        return await credit_campaign(
+        family = CampaignFamily(ctx.params["family"])
+        report = await credit_campaign(
             ctx.sessionmaker,
             ctx.clock,
             campaign_id=ctx.job_id,
-            family=CampaignFamily(ctx.params["family"]),
+            family=family,
             year=int(ctx.params["year"]),
             chunk_elus=settings.campaign_chunk_elus,
             workers=settings.campaign_workers,
             progress=ctx.progress,
         )
+        async with ctx.sessionmaker.begin() as session:
+            await schedule_next_campaign(session, family, ctx.clock)
+        return report
 
     @kinds.task(EXPIRY_RUN, concurrency=1)
     async def expiry_run(ctx: JobContext) -> dict[str, Any]:
-        return await expire(
-            ctx.sessionmaker, ctx.clock, date.fromisoformat(ctx.params["as_of"]), ctx.progress
-        )
+        as_of = date.fromisoformat(ctx.params["as_of"])
+        report = await expire(ctx.sessionmaker, ctx.clock, as_of, ctx.progress)
+        async with ctx.sessionmaker.begin() as session:
+            await schedule_next_expiry(session, ctx.clock)
+        return report
 
     return kinds
