@@ -10,7 +10,7 @@ from servicekit.app import create_service_app
 from servicekit.clock import Clock, SystemClock
 from servicekit.state import kit_state
 
-from rights_ledger.api.routes import ROUTERS
+from rights_ledger.api.routes import MAX_RNE_FILE_BYTES, ROUTERS
 from rights_ledger.api.state import ledger_state
 from rights_ledger.consumers import consumer_specs
 from rights_ledger.jobs import job_kinds
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         service_state=ledger_state(settings),
         clock=clock,
         extra_lifespan=own_calendar,
+        body_limits={"/v1/registry/imports": MAX_RNE_FILE_BYTES},
     )
 
 

@@ -128,3 +128,12 @@ async def test_an_html_form_upload_imports_like_a_csv_body_R_REG_1(
     )
     assert no_file.status_code == 422
     assert [r["id"] for r in no_file.json()["rules"]] == ["R-REG-1"]
+
+
+async def test_an_rne_file_above_the_default_1_mb_body_limit_is_accepted_R_REG_1(
+    client: httpx.AsyncClient, agent: dict[str, str]
+) -> None:
+    body = csv_file(CM_HEADER, *_rows(20_000))
+    assert len(body) > 1024 * 1024
+    job = await import_rne(client, agent, body, dry_run=True)
+    assert (job["status"], job["report"]["rows_loaded"]) == ("succeeded", 20_000)
