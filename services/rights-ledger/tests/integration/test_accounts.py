@@ -89,16 +89,13 @@ async def test_an_elu_reading_another_elus_account_gets_403_R_ACT_1(
 async def test_campaign_credits_400_then_caps_at_800_once_a_year_R_ACC_1_R_ACC_2(
     client: httpx.AsyncClient, agent: dict[str, str], settings: Settings, infra: Infra
 ) -> None:
+    # Two mandates of one person (municipal and departmental): one credit a year all the same.
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
     await import_rne(
-        client,
-        agent,
-        csv_file(
-            CM_HEADER,
-            cm_row("DUPONT", "Élise", "05/03/1961"),
-            cm_row("DUPONT", "Élise", "05/03/1961", commune="1002"),
-        ),
+        client, agent, csv_file(CD_HEADER, cd_row("DUPONT", "Élise", "05/03/1961")), file_type="cd"
     )
     elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    assert len(elu["mandates"]) == 2
     account_path = f"/v1/accounts/{elu['elu_id']}"
 
     first = await run_campaign(client, agent, "municipal", 2026)

@@ -34,9 +34,58 @@ _STAGING_DDL = """
         department_code text NOT NULL,
         mandate_start date NOT NULL,
         function text NOT NULL,
-        function_start date
+        function_start date,
+        homonym_key text COLLATE "C" NOT NULL DEFAULT ''
     ) ON COMMIT DROP
 """
+
+# R-ACT-1, homonyms: nobody sits on two municipal councils, so one identity in two communes of a municipal
+# snapshot is two persons, told apart by their commune (``homonym_key``); once split, an identity stays split.
+# A row of another file whose identity is several élus cannot be attributed: rejected, and the mandates of
+# those élus are not ended by its absence.
+_HOMONYM_STATEMENTS = (
+    """
+    CREATE TEMP TABLE import_split ON COMMIT DROP AS
+    SELECT family_key, given_key, birth_date FROM import_rows
+    WHERE CAST(:splits_by_commune AS boolean)
+    GROUP BY family_key, given_key, birth_date HAVING count(DISTINCT collectivite_code) > 1
+    UNION
+    SELECT e.family_key, e.given_key, e.birth_date FROM elus e
+    JOIN (SELECT DISTINCT family_key, given_key, birth_date FROM import_rows) r
+      USING (family_key, given_key, birth_date)
+    WHERE CAST(:splits_by_commune AS boolean) AND e.homonym_key <> ''
+    """,
+    """
+    UPDATE import_rows r SET homonym_key = r.collectivite_code
+    FROM import_split s
+    WHERE (r.family_key, r.given_key, r.birth_date) = (s.family_key, s.given_key, s.birth_date)
+    """,
+    # The élu known before the split keeps the commune of its open municipal mandate.
+    """
+    UPDATE elus e SET homonym_key = m.collectivite_code
+    FROM mandates m, import_split s
+    WHERE e.homonym_key = '' AND m.elu_id = e.elu_id AND m.file_type = :file_type AND m.end_date IS NULL
+      AND (e.family_key, e.given_key, e.birth_date) = (s.family_key, s.given_key, s.birth_date)
+      AND NOT EXISTS (SELECT 1 FROM elus o WHERE (o.family_key, o.given_key, o.birth_date, o.homonym_key)
+                      = (e.family_key, e.given_key, e.birth_date, m.collectivite_code))
+    """,
+    """
+    CREATE TEMP TABLE import_ambiguous ON COMMIT DROP AS
+    SELECT r.line, e.elu_id
+    FROM import_rows r
+    JOIN (SELECT family_key, given_key, birth_date FROM elus GROUP BY 1, 2, 3 HAVING count(*) > 1) a
+      USING (family_key, given_key, birth_date)
+    JOIN elus e USING (family_key, given_key, birth_date)
+    WHERE NOT CAST(:splits_by_commune AS boolean)
+    """,
+    "DELETE FROM import_rows WHERE line IN (SELECT line FROM import_ambiguous)",
+    """
+    UPDATE import_rows r SET homonym_key = e.homonym_key
+    FROM elus e
+    WHERE NOT CAST(:splits_by_commune AS boolean)
+      AND (r.family_key, r.given_key, r.birth_date) = (e.family_key, e.given_key, e.birth_date)
+    """,
+)
 
 _MERGE_STATEMENTS = (
     "ANALYZE import_rows",
@@ -45,15 +94,17 @@ _MERGE_STATEMENTS = (
     # R-REG-2: a new person (normalised names, birth date) becomes an élu with an inactive account.
     """
     WITH persons AS (
-        SELECT DISTINCT ON (family_key, given_key, birth_date)
-               family_name, given_names, family_key, given_key, birth_date, sex
+        SELECT DISTINCT ON (family_key, given_key, birth_date, homonym_key)
+               family_name, given_names, family_key, given_key, birth_date, sex, homonym_key
         FROM import_rows
-        ORDER BY family_key, given_key, birth_date, line
+        ORDER BY family_key, given_key, birth_date, homonym_key, line
     ), inserted AS (
-        INSERT INTO elus (elu_id, family_name, given_names, family_key, given_key, birth_date, sex)
-        SELECT ledger_new_id(), family_name, given_names, family_key, given_key, birth_date, sex
+        INSERT INTO elus (elu_id, family_name, given_names, family_key, given_key, birth_date, sex,
+                          homonym_key)
+        SELECT ledger_new_id(), family_name, given_names, family_key, given_key, birth_date, sex,
+               homonym_key
         FROM persons
-        ON CONFLICT (family_key, given_key, birth_date) DO NOTHING
+        ON CONFLICT (family_key, given_key, birth_date, homonym_key) DO NOTHING
         RETURNING elu_id
     )
     INSERT INTO import_new_elus SELECT elu_id FROM inserted
@@ -66,7 +117,7 @@ _MERGE_STATEMENTS = (
            min(s.collectivite_name) AS collectivite_name, min(s.department_code) AS department_code,
            coalesce(string_agg(DISTINCT nullif(s.function, ''), ' ; '), '') AS function
     FROM import_rows s
-    JOIN elus e USING (family_key, given_key, birth_date)
+    JOIN elus e USING (family_key, given_key, birth_date, homonym_key)
     GROUP BY e.elu_id, s.collectivite_code, s.mandate_start
     """,
     "ANALYZE import_mandates",
@@ -92,6 +143,7 @@ _MERGE_STATEMENTS = (
     WITH ended AS (
         UPDATE mandates m SET end_date = greatest(:snapshot_date, m.start_date), updated_at = now()
         WHERE m.file_type = :file_type AND m.end_date IS NULL
+          AND m.elu_id NOT IN (SELECT elu_id FROM import_ambiguous)
           AND NOT EXISTS (
               SELECT 1 FROM import_mandates i
               WHERE i.elu_id = m.elu_id AND i.collectivite_code = m.collectivite_code
@@ -182,15 +234,25 @@ class SnapshotRepository:
     ) -> MergeCounts:
         """R-REG-2: new persons and mandates, changed ones, and the ended ones (absent from the snapshot)."""
         bind = {
+            "splits_by_commune": file_type is RneFileType.CM,
             "file_type": file_type.value,
             "family": family.value,
             "snapshot_date": snapshot_date,
             "cap_cents": cap_cents,
         }
-        for statement in _MERGE_STATEMENTS:
+        for statement in (*_HOMONYM_STATEMENTS, *_MERGE_STATEMENTS):
             await self.session.execute(text(statement), _used(statement, bind))
         row = (await self.session.execute(text(_COUNTS_SQL))).one()
-        return MergeCounts(row.elus_created, row.mandates_created, row.mandates_updated, row.mandates_ended)
+        ambiguous = await self.session.execute(
+            text("SELECT DISTINCT line FROM import_ambiguous ORDER BY line")
+        )
+        return MergeCounts(
+            row.elus_created,
+            row.mandates_created,
+            row.mandates_updated,
+            row.mandates_ended,
+            ambiguous_lines=list(ambiguous.scalars()),
+        )
 
     async def publish_changes(self, snapshot_date: date) -> int:
         """``elu_registered`` for each new élu, ``elu_mandates_changed`` for each changed one; their count."""

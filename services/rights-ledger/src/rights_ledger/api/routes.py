@@ -188,6 +188,7 @@ async def post_activation(
         ledger.clock,
         principal,
         nir=body.nir,
+        commune_code=body.commune_code,
         nir_key=ledger.settings.nir_key_bytes,
     )
     return AccountOut(**dataclasses.asdict(view))

@@ -54,6 +54,11 @@ class ActivationIn(BaseModel):
     nir: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = Field(
         description="R-REG-3: checked, then kept only as a keyed hash; never stored or logged in clear"
     )
+    commune_code: Annotated[str, StringConstraints(pattern=r"^([0-9]{1,5}|2[AB][0-9]{3})$")] | None = Field(
+        default=None,
+        description="R-ACT-1: only when several élus share the identity (homonyms): the INSEE code of the "
+        "commune of one of the caller's mandates",
+    )
 
 
 class RevocationIn(BaseModel):

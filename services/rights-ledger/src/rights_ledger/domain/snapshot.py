@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from servicekit.rules import RuleBroken
@@ -48,6 +48,8 @@ class MergeCounts:
     mandates_created: int
     mandates_updated: int
     mandates_ended: int
+    ambiguous_lines: list[int] = field(default_factory=list)
+    """R-ACT-1: lines of a non-municipal file whose identity is several élus (homonyms): not attributed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from servicekit.rules import RuleBroken
 from rights_ledger.adapters.registry import SnapshotRepository
 from rights_ledger.domain.rne import RneFormatError, parse_rne
 from rights_ledger.domain.snapshot import SnapshotLimits
-from rights_ledger.use_cases.registry import apply_snapshot, parse_report
+from rights_ledger.use_cases.registry import apply_snapshot, merged_report, parse_report
 
 
 async def import_snapshot(ctx: JobContext, limits: SnapshotLimits) -> dict[str, Any]:
@@ -50,7 +50,6 @@ async def import_snapshot(ctx: JobContext, limits: SnapshotLimits) -> dict[str, 
         )
         if dry_run:
             await transaction.rollback()
-    report["timings_s"].update(applied.pop("timings_s"))
-    report.update(applied, dry_run=dry_run, forced=force)
+    report = merged_report(report, applied) | {"dry_run": dry_run, "forced": force}
     await ctx.progress(done=parsed.rows_read)
     return report

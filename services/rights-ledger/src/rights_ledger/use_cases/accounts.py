@@ -21,6 +21,7 @@ from rights_ledger.domain.identity import identity_from_claims, normalise_name
 from rights_ledger.domain.mandates import AccountStatus, mandate_training_allowed, reinsertion_until
 from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash
 from rights_ledger.domain.parameters import parameters_at
+from rights_ledger.domain.rne import pad_commune_code
 from rights_ledger.use_cases.ports import Accounts, Elus, Outbox
 
 
@@ -85,7 +86,14 @@ async def _current_view(accounts: Accounts, elu_id: UUID, today: date) -> Accoun
 
 
 async def activate(
-    accounts: Accounts, elus: Elus, clock: Clock, principal: Principal, *, nir: str, nir_key: bytes
+    accounts: Accounts,
+    elus: Elus,
+    clock: Clock,
+    principal: Principal,
+    *,
+    nir: str,
+    nir_key: bytes,
+    commune_code: str | None = None,
 ) -> AccountView:
     """R-ACT-1 / R-REG-3: the identity of the verified token must match exactly one élu, and the NIR (valid,
     and agreeing with that identity's sex, year and month of birth) links that élu's account to the caller."""
@@ -94,11 +102,7 @@ async def activate(
         digest = nir_hash(nir, nir_key)
     except InvalidNir as error:
         raise RuleBroken("R-REG-3", str(error), field="nir") from None
-    matches = await elus.matching(identity.person)
-    if len(matches) != 1:
-        found = "no élu" if not matches else f"{len(matches)} élus"
-        raise RuleBroken("R-ACT-1", f"the verified identity matches {found} of the registry, not one")
-    elu = matches[0]
+    elu = _one_elu(await elus.matching(identity.person), commune_code)
     sexes = [sex for sex in (identity.sex, elu.sex) if sex in ("M", "F")]
     disagreements = nir_disagreements(nir, birth_date=identity.birth_date, sexes=sexes)
     if disagreements:
@@ -114,6 +118,27 @@ async def activate(
     if account.activate(subject=principal.sub, nir_hash=digest, at=clock.now()):
         await accounts.save(account)
     return await _current_view(accounts, elu_id, clock.today())
+
+
+def _one_elu(matches: list[EluRecord], commune_code: str | None) -> EluRecord:
+    """R-ACT-1: the one élu of the identity; homonyms are told apart by the commune of a mandate."""
+    if not matches:
+        raise RuleBroken("R-ACT-1", "the verified identity matches no élu of the registry")
+    if len(matches) > 1 and commune_code is not None:
+        commune = pad_commune_code(commune_code)
+        matches = [e for e in matches if any(m.collectivite_code == commune for m in e.mandates)]
+        if len(matches) != 1:
+            raise RuleBroken(
+                "R-ACT-1", "no élu of this identity holds a mandate in that commune", field="commune_code"
+            )
+    if len(matches) > 1:
+        raise RuleBroken(
+            "R-ACT-1",
+            f"{len(matches)} élus share this identity (homonyms): give the INSEE code of the commune of one "
+            "of your mandates as commune_code",
+            field="commune_code",
+        )
+    return matches[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from rights_ledger.domain.snapshot import (
 )
 
 MAX_REJECTED_IN_REPORT = 10_000
+AMBIGUOUS_REASON = "R-ACT-1: several élus share this identity (homonyms); the line cannot be attributed"
 
 
 class SnapshotStore(Protocol):
@@ -47,6 +48,21 @@ def parse_report(parsed: ParsedRne, parse_s: float) -> dict[str, Any]:
         "rejected": rejected[:MAX_REJECTED_IN_REPORT],
         "timings_s": {"parse": round(parse_s, 3)},
     }
+
+
+def merged_report(parsed: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
+    """The import's report: the parse's, the merge's, and the homonym lines counted as rejected (R-ACT-1), so
+    that ``rows_read`` = ``rows_loaded`` + ``rows_rejected`` still holds."""
+    report = dict(parsed)
+    applied = dict(applied)
+    ambiguous = applied.pop("ambiguous_lines")
+    report["timings_s"] = {**parsed["timings_s"], **applied.pop("timings_s")}
+    report["rejected"] = sorted([*parsed["rejected"], *ambiguous], key=lambda r: r["line"])[
+        :MAX_REJECTED_IN_REPORT
+    ]
+    report["rows_rejected"] = parsed["rows_rejected"] + len(ambiguous)
+    report["rows_loaded"] = parsed["rows_loaded"] - len(ambiguous)
+    return report | applied
 
 
 async def apply_snapshot(
@@ -83,6 +99,10 @@ async def apply_snapshot(
     events = await store.publish_changes(snapshot_date)
     timings["events"] = round(time.perf_counter() - clock, 3)
     return {
+        "ambiguous_lines": [
+            {"line": line, "reason": AMBIGUOUS_REASON}
+            for line in counts.ambiguous_lines[:MAX_REJECTED_IN_REPORT]
+        ],
         "elus_created": counts.elus_created,
         "mandates_created": counts.mandates_created,
         "mandates_updated": counts.mandates_updated,
