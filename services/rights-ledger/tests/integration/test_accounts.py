@@ -55,7 +55,7 @@ async def test_activation_checks_the_nir_and_matches_exactly_one_elu_R_ACT_1_R_R
     assert nobody.status_code == 422
     assert [r["id"] for r in nobody.json()["rules"]] == ["R-ACT-1"]
 
-    ok = await _activate(client, bearer, "fc-1", family_name="Dupont", given_name="elise")
+    ok = await _activate(client, bearer, "fc-1", family_name="Dupont", given_name="elise Marie-Thérèse")
     assert ok.status_code == 200, ok.text
     account = ok.json()
     assert (account["status"], account["balance_cents"], account["cap_cents"]) == ("active", 0, 80_000)

@@ -37,3 +37,9 @@ def test_a_token_without_a_usable_identity_is_refused_naming_the_claim_R_ACT_1(
     with pytest.raises(RulesBroken) as refused:
         identity_from_claims(claims)
     assert [(r.rule_id, r.field) for r in refused.value.broken] == [("R-ACT-1", field)]
+
+
+def test_all_the_given_names_of_the_provider_then_the_first_alone_are_tried_R_ACT_1() -> None:
+    identity = identity_from_claims(CLAIMS | {"given_name": "Élise Marie-Thérèse"})
+    assert [p.given_names for p in identity.persons()] == ["ELISE MARIE THERESE", "ELISE"]
+    assert [p.given_names for p in identity_from_claims(CLAIMS).persons()] == ["ELISE"]

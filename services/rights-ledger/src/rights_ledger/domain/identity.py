@@ -57,6 +57,17 @@ class VerifiedIdentity:
     def person(self) -> PersonKey:
         return PersonKey.of(self.family_name, self.given_names, self.birth_date)
 
+    def persons(self) -> list[PersonKey]:
+        """R-REG-2 / R-ACT-1: the registry keys this identity may be filed under: all its given names (as
+        FranceConnect gives them), then the first one alone (the RNE's "Prénom de l'élu" is the usual one)."""
+        full = self.person
+        first = full.given_names.split(" ", 1)[0]
+        return (
+            [full]
+            if first == full.given_names
+            else [full, PersonKey(full.family_name, first, self.birth_date)]
+        )
+
 
 def _name_claim(claims: Mapping[str, object], name: str, checks: Checks) -> str:
     value = claims.get(name)

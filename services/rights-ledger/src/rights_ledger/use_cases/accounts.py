@@ -17,7 +17,7 @@ from servicekit.rules import Conflict, NotFound, RuleBroken, RulesBroken
 from rights_ledger.adapters.accounts import AccountState
 from rights_ledger.adapters.elus import EluRecord, HoldRecord, JournalEntry
 from rights_ledger.adapters.reads import AccountReader
-from rights_ledger.domain.identity import identity_from_claims, normalise_name
+from rights_ledger.domain.identity import VerifiedIdentity, identity_from_claims, normalise_name
 from rights_ledger.domain.mandates import AccountStatus, mandate_training_allowed, reinsertion_until
 from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash
 from rights_ledger.domain.parameters import parameters_at
@@ -102,7 +102,7 @@ async def activate(
         digest = nir_hash(nir, nir_key)
     except InvalidNir as error:
         raise RuleBroken("R-REG-3", str(error), field="nir") from None
-    elu = _one_elu(await elus.matching(identity.person), commune_code)
+    elu = _one_elu(await _matching(elus, identity), commune_code)
     sexes = [sex for sex in (identity.sex, elu.sex) if sex in ("M", "F")]
     disagreements = nir_disagreements(nir, birth_date=identity.birth_date, sexes=sexes)
     if disagreements:
@@ -118,6 +118,14 @@ async def activate(
     if account.activate(subject=principal.sub, nir_hash=digest, at=clock.now()):
         await accounts.save(account)
     return await _current_view(accounts, elu_id, clock.today())
+
+
+async def _matching(elus: Elus, identity: VerifiedIdentity) -> list[EluRecord]:
+    for person in identity.persons():
+        found = await elus.matching(person)
+        if found:
+            return found
+    return []
 
 
 def _one_elu(matches: list[EluRecord], commune_code: str | None) -> EluRecord:
