@@ -346,3 +346,18 @@ async def test_a_campaign_year_is_a_json_integer_R_ACC_3(
 ) -> None:
     response = await client.post("/v1/accrual-campaigns", json=body, headers=agent)
     assert response.status_code == 422, response.text
+
+
+async def test_a_token_with_elu_and_ops_roles_reads_no_other_elus_account_R_ACT_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    two_roles = bearer("elu", "ops", sub="someone-else")
+    for path in (
+        f"/v1/accounts/{elu['elu_id']}",
+        f"/v1/accounts/{elu['elu_id']}/movements",
+        f"/v1/accounts/{elu['elu_id']}/holds",
+        f"/v1/elus/{elu['elu_id']}",
+    ):
+        assert (await client.get(path, headers=two_roles)).status_code == 403, path
