@@ -5,7 +5,7 @@ Every call runs in the caller's transaction: the load, the merge and its events 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.domain.rne import RneRecord
 from rights_ledger.domain.snapshot import MergeCounts
-
-COPY_CHUNK_ROWS = 100_000
 
 _STAGING_DDL = """
     CREATE TEMP TABLE import_rows (
@@ -207,8 +205,11 @@ class SnapshotRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def stage(self, records: Sequence[RneRecord], loaded: Callable[[int], Awaitable[None]]) -> None:
-        """COPY the good rows into a temporary staging table (no WAL, dropped at commit)."""
+    async def stage(
+        self, chunks: AsyncIterator[Sequence[RneRecord]], loaded: Callable[[int], Awaitable[None]]
+    ) -> None:
+        """COPY the good rows, chunk by chunk as they are read, into a temporary staging table (no WAL,
+        dropped at commit)."""
         await self.session.execute(text("SET LOCAL work_mem = '128MB'"))
         await self.session.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves here
         await self.session.execute(text(_STAGING_DDL))
@@ -216,10 +217,11 @@ class SnapshotRepository:
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        for start in range(0, len(records), COPY_CHUNK_ROWS):
-            chunk = records[start : start + COPY_CHUNK_ROWS]
+        done = 0
+        async for chunk in chunks:
             await driver.copy_records_to_table("import_rows", records=chunk, columns=list(RneRecord._fields))
-            await loaded(start + len(chunk))
+            done += len(chunk)
+            await loaded(done)
 
     async def open_mandates(self, file_type: RneFileType) -> int:
         """How many mandates of this type are open before the snapshot (what it could end)."""

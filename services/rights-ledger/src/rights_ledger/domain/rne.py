@@ -7,7 +7,9 @@ reported with its line number and reason; the good rows still load.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -87,25 +89,44 @@ class RejectedRow:
 
 @dataclass(slots=True)
 class ParsedRne:
+    """What reading a file found; ``loaded`` and ``rejected`` grow as a streamed file's records are consumed
+    (``records`` holds them only when the whole file was parsed at once, `parse_rne`)."""
+
     records: list[RneRecord] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     mandate_family: MandateFamily = MandateFamily.MUNICIPAL
     encoding: str = "utf-8"
     delimiter: str = ";"
+    loaded: int = 0
 
     @property
     def rows_read(self) -> int:
-        return len(self.records) + len(self.rejected)
+        return self.loaded + len(self.rejected)
+
+
+_DETECTION_CHUNK = 1 << 20
+
+
+def detect_encoding(data: bytes) -> str:
+    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1).
+    Decoded chunk by chunk and thrown away: a 50 MB file is never held twice in memory as text."""
+    view = memoryview(data)
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            for start in range(0, len(view), _DETECTION_CHUNK):
+                decoder.decode(view[start : start + _DETECTION_CHUNK])
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"  # decodes every byte
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1)."""
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise RneFormatError("undecodable file")  # pragma: no cover - latin-1 decodes every byte
+    """The whole file as text and its encoding (`detect_encoding`)."""
+    encoding = detect_encoding(data)
+    return data.decode(encoding), encoding
 
 
 @lru_cache(maxsize=100_000)
@@ -165,14 +186,13 @@ class BadLine(ValueError):
     """One physical line that cannot be split into fields (a stray quote, a NUL byte)."""
 
 
-def physical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """R-REG-1: every physical line with its number (the header is line 1); a final newline ends the last
-    line and makes no line of its own. A field never spans two lines in the RNE: a line is a row."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        yield number, line.removesuffix("\r")
+def physical_lines(data: bytes, encoding: str) -> Iterator[tuple[int, str]]:
+    """R-REG-1: every physical line with its number (the header is line 1), decoded as it is read; a final
+    newline ends the last line and makes no line of its own. A field never spans two lines in the RNE: a
+    line is a row."""
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="\n")
+    for number, line in enumerate(stream, start=1):
+        yield number, line.removesuffix("\n").removesuffix("\r")
 
 
 def split_line(line: str, delimiter: str) -> list[str]:
@@ -188,15 +208,25 @@ def split_line(line: str, delimiter: str) -> list[str]:
 
 
 def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = None) -> ParsedRne:
-    """R-REG-1/R-REG-2: the records of one RNE file, and its rejected lines with their reasons.
+    """R-REG-1/R-REG-2: the records of one RNE file, all at once, and its rejected lines (`read_rne`)."""
+    parsed, records = read_rne(data, file_type, snapshot_date)
+    parsed.records = list(records)
+    return parsed
+
+
+def read_rne(
+    data: bytes, file_type: RneFileType, snapshot_date: date | None = None
+) -> tuple[ParsedRne, Iterator[RneRecord]]:
+    """R-REG-1/R-REG-2: one RNE file, streamed: the header is checked now, the records come as they are read
+    (so a 50 MB file is never all in memory as rows), and the rejected lines are noted as they pass.
 
     Every physical line after the header is either a record or rejected (``rows_read`` = loaded + rejected):
     an empty line, a stray quote or a NUL byte is a rejected line, never a lost one. Line numbers count the
     header as line 1, as a spreadsheet shows them. With ``snapshot_date``, a mandate starting after it is
     rejected too (plausibility).
     """
-    text, encoding = decode(data)
-    lines = physical_lines(text)
+    encoding = detect_encoding(data)
+    lines = physical_lines(data, encoding)
     first = next(lines, None)
     if first is None:
         raise RneFormatError("empty file: no header line")
@@ -222,7 +252,50 @@ def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = 
     function_at = index.get(_FUNCTION)
     function_start_at = index.get(_FUNCTION_START)
     department_at = index.get(_DEPARTMENT)
-    records, rejected = result.records, result.rejected
+    return result, _records(
+        result,
+        lines,
+        _Columns(
+            width,
+            family_at,
+            given_at,
+            birth_at,
+            start_at,
+            code_at,
+            name_at,
+            sex_at,
+            function_at,
+            function_start_at,
+            department_at,
+            layout.pad_commune,
+        ),
+        snapshot_date,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    width: int
+    family: int
+    given: int
+    birth: int
+    start: int
+    code: int
+    name: int | None
+    sex: int | None
+    function: int | None
+    function_start: int | None
+    department: int | None
+    pad_commune: bool
+
+
+def _records(
+    result: ParsedRne, lines: Iterator[tuple[int, str]], columns: _Columns, snapshot_date: date | None
+) -> Iterator[RneRecord]:
+    rejected, delimiter, width = result.rejected, result.delimiter, columns.width
+    family_at, given_at, birth_at, start_at = columns.family, columns.given, columns.birth, columns.start
+    code_at, name_at, sex_at, function_at = columns.code, columns.name, columns.sex, columns.function
+    function_start_at, department_at = columns.function_start, columns.department
     for line, raw in lines:
         if not raw.strip():
             rejected.append(RejectedRow(line, "empty line"))
@@ -267,7 +340,8 @@ def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = 
         if implausible is not None:
             rejected.append(RejectedRow(line, implausible))
             continue
-        records.append(
+        result.loaded += 1
+        yield (
             RneRecord(
                 line,
                 family_name,
@@ -276,7 +350,7 @@ def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = 
                 normalise_name(given_names),
                 birth_date,
                 row[sex_at].strip() if sex_at is not None else "",
-                pad_commune_code(code) if layout.pad_commune else code,
+                pad_commune_code(code) if columns.pad_commune else code,
                 row[name_at].strip() if name_at is not None else "",
                 row[department_at].strip() if department_at is not None else "",
                 mandate_start,
@@ -284,4 +358,3 @@ def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = 
                 function_start,
             )
         )
-    return result

@@ -7,7 +7,7 @@ says what changed.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -28,7 +28,9 @@ AMBIGUOUS_REASON = "R-ACT-1: several élus share this identity (homonyms); the l
 
 
 class SnapshotStore(Protocol):
-    async def stage(self, records: Sequence[RneRecord], loaded: Callable[[int], Awaitable[None]]) -> None: ...
+    async def stage(
+        self, chunks: AsyncIterator[Sequence[RneRecord]], loaded: Callable[[int], Awaitable[None]]
+    ) -> None: ...
     async def open_mandates(self, file_type: RneFileType) -> int: ...
     async def merge(
         self, file_type: RneFileType, family: MandateFamily, snapshot_date: date, cap_cents: int
@@ -36,17 +38,16 @@ class SnapshotStore(Protocol):
     async def publish_changes(self, snapshot_date: date) -> int: ...
 
 
-def parse_report(parsed: ParsedRne, parse_s: float) -> dict[str, Any]:
-    """R-REG-1: what the file held, before anything is applied: lines read, loaded and rejected (why)."""
+def parse_report(parsed: ParsedRne) -> dict[str, Any]:
+    """R-REG-1: what the file held: lines read, loaded and rejected (why)."""
     rejected = [{"line": r.line, "reason": r.reason} for r in parsed.rejected]
     return {
         "rows_read": parsed.rows_read,
-        "rows_loaded": len(parsed.records),
+        "rows_loaded": parsed.loaded,
         "rows_rejected": len(rejected),
         "encoding": parsed.encoding,
         "delimiter": parsed.delimiter,
         "rejected": rejected[:MAX_REJECTED_IN_REPORT],
-        "timings_s": {"parse": round(parse_s, 3)},
     }
 
 
@@ -56,7 +57,7 @@ def merged_report(parsed: dict[str, Any], applied: dict[str, Any]) -> dict[str, 
     report = dict(parsed)
     applied = dict(applied)
     ambiguous = applied.pop("ambiguous_lines")
-    report["timings_s"] = {**parsed["timings_s"], **applied.pop("timings_s")}
+    report["timings_s"] = applied.pop("timings_s")
     report["rejected"] = sorted([*parsed["rejected"], *ambiguous], key=lambda r: r["line"])[
         :MAX_REJECTED_IN_REPORT
     ]
@@ -68,10 +69,12 @@ def merged_report(parsed: dict[str, Any], applied: dict[str, Any]) -> dict[str, 
 async def apply_snapshot(
     store: SnapshotStore,
     parsed: ParsedRne,
+    chunks: AsyncIterator[Sequence[RneRecord]],
     *,
     file_type: RneFileType,
     snapshot_date: date,
     loaded: Callable[[int], Awaitable[None]],
+    read: Callable[[], Awaitable[None]],
     limits: SnapshotLimits,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -79,16 +82,18 @@ async def apply_snapshot(
 
     A file where no row can be read changes nothing (otherwise every open mandate of its type would end);
     nor does one with too many rejected lines, or one that would end too many open mandates, unless forced.
-    The caller's transaction must roll back on a refusal (the merge has run by then).
+    The file is read as it is staged (``chunks`` fill ``parsed``); ``read`` is told once it is all read.
+    The caller's transaction must roll back on a refusal (the rows are staged, or merged, by then).
     """
-    if not parsed.records:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    await store.stage(chunks, loaded)
+    timings["read_and_stage"] = round(time.perf_counter() - clock, 3)
+    await read()
+    if parsed.loaded == 0:
         raise RuleBroken("R-REG-1", "no row of the file could be read; nothing was changed")
     check_readable_enough(parsed.rows_read, len(parsed.rejected), limits, force=force)
     open_before = await store.open_mandates(file_type)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    await store.stage(parsed.records, loaded)
-    timings["load"] = round(time.perf_counter() - clock, 3)
     clock = time.perf_counter()
     counts = await store.merge(
         file_type, parsed.mandate_family, snapshot_date, parameters_at(snapshot_date).cap_cents
