@@ -7,9 +7,10 @@ gives `POST /v1/accrual-campaigns` (202 and the job; `Idempotency-Key` honoured)
 `GET /v1/accrual-campaigns/{job_id}`. `prepare(request, body, principal)` turns the validated body into the
 job's parameters and may refuse it by raising a `servicekit.rules` error; a kind whose input is a file writes
 its own POST and uses `submit_job`.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the routes are built inside functions with local `Annotated`
+aliases, and FastAPI resolves string annotations in the module's globals only.
+"""
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -50,7 +51,7 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
+    def of(cls, job: Job) -> "JobOut":
         return cls(
             id=job.job_id,
             kind=job.kind,
@@ -75,7 +76,7 @@ async def submit_job(
     params: dict[str, Any],
     principal: Principal,
     payload: bytes | None = None,
-) -> JobOut:
+) -> "JobOut":
     """Create a job due now, in the request's transaction; the runner is woken by the commit's NOTIFY."""
     state = kit_state(request.app)
     job_id = await schedule(
@@ -109,13 +110,9 @@ def job_routes(
     Caller = Annotated[Principal, Depends(require_roles(*roles))]
 
     if create:
-        body_model: Any = body or dict[str, Any]
 
-        async def post_job(
-            request: Request,
-            session: SessionDep,
-            principal: Caller,
-            payload: Annotated[body_model, Body()] = None,
+        async def start(
+            request: Request, session: SessionDep, principal: Principal, payload: Any
         ) -> JSONResponse:
             async def compute() -> tuple[int, Any]:
                 params = await prepare(request, payload, principal) if prepare else _as_params(payload)
@@ -124,9 +121,20 @@ def job_routes(
 
             return await idempotent(session, request, principal, compute)
 
-        # The module's annotations are strings (PEP 563) that FastAPI resolves in the module's globals, where
-        # these local types are not: give it the objects themselves.
-        post_job.__annotations__.update(principal=Caller, payload=Annotated[body_model, Body()])
+        post_job: Callable[..., Awaitable[JSONResponse]]
+        if body is not None:  # the body is required and validated by its model
+            Payload: Any = Annotated[body, Body()]
+
+            async def post_job(
+                request: Request, session: SessionDep, principal: Caller, payload: Payload
+            ) -> JSONResponse:
+                return await start(request, session, principal, payload)
+
+        else:  # a job without parameters
+
+            async def post_job(request: Request, session: SessionDep, principal: Caller) -> JSONResponse:
+                return await start(request, session, principal, None)
+
         router.add_api_route(
             path,
             post_job,
@@ -144,7 +152,6 @@ def job_routes(
             raise NotFound(f"no {kind} job {job_id}")
         return JobOut.of(job)
 
-    read_job.__annotations__.update(principal=Caller)
     router.add_api_route(
         f"{path}/{{job_id}}",
         read_job,
@@ -170,17 +177,15 @@ JobStatusFilter = Literal["pending", "running", "succeeded", "failed", "cancelle
 def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
     """`GET /v1/jobs?kind=&status=` and `GET /v1/jobs/{job_id}`: every job of the service, for staff."""
     router = APIRouter(prefix="/v1", tags=["jobs"])
-    # A default, not a local `Annotated` alias: the module's annotations are strings (PEP 563) that FastAPI
-    # resolves in the module's globals only.
-    staff = Depends(require_roles(*roles))
+    Staff = Annotated[Principal, Depends(require_roles(*roles))]
 
     @router.get("/jobs", response_model=Page[JobOut], responses=problem_responses(401, 403, 422))
     async def list_all_jobs(
         session: SessionDep,
+        principal: Staff,
         page: Annotated[PageParams, Depends()],
         kind: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9_.\-]+$")] = None,
         status: JobStatusFilter | None = None,
-        principal: Principal = staff,
     ) -> Page[JobOut]:
         """Newest first."""
         after = page.after(types=[datetime, UUID])
@@ -195,7 +200,7 @@ def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
         return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda j: (j.created_at, j.id))
 
     @router.get("/jobs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-    async def read_any_job(job_id: UUID, session: SessionDep, principal: Principal = staff) -> JobOut:
+    async def read_any_job(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
         job = await get_job(session, job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
