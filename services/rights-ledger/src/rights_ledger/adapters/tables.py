@@ -16,6 +16,7 @@ elus = Table(
     Column("given_key", Text, nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("sex", Text, nullable=False),
+    Column("homonym_key", Text, nullable=False),
     Column("pension_liquidated_on", Date),
     Column("created_at", DateTime(timezone=True)),
 )
