@@ -1,4 +1,4 @@
-"""R-PAY-1 (amount due), R-PAY-2 (allocation over the plan, DIFE first), R-PAY-3 (deadline), R-DOS-5 policy."""
+"""R-PAY-1 (amount due), R-PAY-2 (allocation over the plan, DIFE first), R-PAY-3, R-DOS-5."""
 
 from datetime import date
 

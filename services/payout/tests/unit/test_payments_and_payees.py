@@ -92,7 +92,12 @@ def test_every_transition_not_in_the_table_is_refused_R_PAY_3(status: PaymentSta
 
 def proposal(entered_by: str = "agent-a", iban: str = IBAN, bic: str = "AGRIFRPP") -> BankDetails:
     return BankDetails.propose(
-        siret="12345678900011", iban=iban, bic=bic, holder_name="  Institut  X ", entered_by=entered_by, now=NOW
+        siret="12345678900011",
+        iban=iban,
+        bic=bic,
+        holder_name="  Institut  X ",
+        entered_by=entered_by,
+        now=NOW,
     )
 
 
@@ -141,7 +146,10 @@ def test_a_status_report_lists_the_transfers_the_batch_does_not_hold() -> None:
         "M",
         None,
         None,
-        (ReportedTransfer("a-1", TransferStatus.ACCEPTED), ReportedTransfer("zz-1", TransferStatus.REJECTED, "AC04")),
+        (
+            ReportedTransfer("a-1", TransferStatus.ACCEPTED),
+            ReportedTransfer("zz-1", TransferStatus.REJECTED, "AC04"),
+        ),
     )
     verdicts, unknown = report.verdicts(["a-1"])
     assert [v.end_to_end_id for v in verdicts] == ["a-1"] and unknown == ["zz-1"]

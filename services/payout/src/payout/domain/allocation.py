@@ -104,9 +104,9 @@ def allocate(lines: list[PlanLine], amount_due_cents: int) -> Allocation:
 
 
 def late_cancellation(lines: list[PlanLine]) -> Allocation:
-    """R-DOS-5 (policy): a late cancellation by the élu consumes the rights: the whole DIFE line is captured and
-    the organisme is paid nothing. Only the DIFE rights are forfeited: the card share is refunded whole and no
-    other line is drawn (nobody else owes anything for a training that did not happen)."""
+    """R-DOS-5 (policy): a late cancellation by the élu consumes the rights: the whole DIFE line is
+    captured and the organisme is paid nothing. Only the DIFE rights are forfeited: the card share is
+    refunded whole and no other line is drawn (nobody owes anything for a training that did not happen)."""
     shares = tuple(
         Share(
             line.source,

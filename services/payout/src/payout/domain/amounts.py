@@ -30,5 +30,5 @@ def payment_deadline(validated_on: date) -> date:
 
 
 def is_overdue(deadline: date, today: date, *, settled: bool) -> bool:
-    """R-PAY-3: a payment not settled by the end of its deadline day is overdue (the day itself is on time)."""
+    """R-PAY-3: a payment not settled by the end of its deadline day is overdue (the day itself is not)."""
     return not settled and today > deadline

@@ -85,7 +85,9 @@ class Batch:
 
     def release(self, now: datetime) -> None:
         if self.status is not BatchStatus.BUILT:
-            raise InvalidTransition(current=self.status.value, wanted="release", allowed=(), rule_id="R-PAY-3")
+            raise InvalidTransition(
+                current=self.status.value, wanted="release", allowed=(), rule_id="R-PAY-3"
+            )
         self.status = BatchStatus.RELEASED
         self.released_at = now
 

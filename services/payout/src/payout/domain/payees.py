@@ -96,7 +96,9 @@ class BankDetails:
             checks.extend([broken])
         name = " ".join(holder_name.split())
         if not 1 <= len(name) <= HOLDER_NAME_MAX:
-            checks.fail("R-PAY-3", f"the holder name has 1 to {HOLDER_NAME_MAX} characters", field="holder_name")
+            checks.fail(
+                "R-PAY-3", f"the holder name has 1 to {HOLDER_NAME_MAX} characters", field="holder_name"
+            )
         checks.raise_if_any()
         return cls(
             details_id=uuid4(),

@@ -43,7 +43,7 @@ TRANSITIONS: dict[tuple[PaymentStatus, str], PaymentStatus] = {
 
 
 def end_to_end_id(dossier_id: UUID, attempt: int) -> str:
-    """The id the bank echoes back for one transfer: the dossier and the attempt (a retry is a new transfer)."""
+    """The id the bank echoes back for one transfer: the dossier and the attempt (a retry is new)."""
     value = f"{dossier_id.hex}-{attempt}"
     if len(value) > END_TO_END_ID_MAX:
         raise RuleBroken("R-PAY-3", f"attempt {attempt} of dossier {dossier_id} has no end-to-end id left")
@@ -109,7 +109,10 @@ class Payment:
             payment.settled_on = validated_on
             payment.events.append(
                 PaymentSettled(
-                    dossier_id=dossier_id, payment_id=payment.payment_id, amount_cents=0, settled_on=validated_on
+                    dossier_id=dossier_id,
+                    payment_id=payment.payment_id,
+                    amount_cents=0,
+                    settled_on=validated_on,
                 )
             )
         return payment
@@ -118,7 +121,9 @@ class Payment:
         target = TRANSITIONS.get((self.status, action))
         if target is None:
             allowed = [act for (status, act) in TRANSITIONS if status is self.status]
-            raise InvalidTransition(current=self.status.value, wanted=action, allowed=allowed, rule_id="R-PAY-3")
+            raise InvalidTransition(
+                current=self.status.value, wanted=action, allowed=allowed, rule_id="R-PAY-3"
+            )
         self.status = target
 
     def is_overdue(self, today: date) -> bool:
@@ -163,7 +168,10 @@ class Payment:
         self.settled_on = on
         self.events.append(
             PaymentSettled(
-                dossier_id=self.dossier_id, payment_id=self.payment_id, amount_cents=self.amount_cents, settled_on=on
+                dossier_id=self.dossier_id,
+                payment_id=self.payment_id,
+                amount_cents=self.amount_cents,
+                settled_on=on,
             )
         )
 
@@ -174,6 +182,9 @@ class Payment:
         self.rejected_on = on
         self.events.append(
             PaymentRejected(
-                dossier_id=self.dossier_id, payment_id=self.payment_id, reason_code=reason_code, rejected_on=on
+                dossier_id=self.dossier_id,
+                payment_id=self.payment_id,
+                reason_code=reason_code,
+                rejected_on=on,
             )
         )
