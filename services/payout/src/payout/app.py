@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.clock import Clock, SystemClock
 
+from payout.api import _pre_kit_rules
 from payout.api.batches import router as batches_router
 from payout.api.fund import router as fund_router
 from payout.api.payees import router as payees_router
@@ -27,7 +28,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.payout = state
         yield
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="DIFE payout",
         description="Paying the organisations: amounts due, DIFE capture, SEPA, bank returns, fund.",
@@ -35,6 +36,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         consumers=consumer_specs(state),
         extra_lifespan=lifespan,
     )
+    _pre_kit_rules.install(app)
+    return app
 
 
 def create_app_from_env() -> FastAPI:
