@@ -12,16 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
+from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import FundingSource
 from fastapi import FastAPI
 from payout.adapters.outbox import SessionOutbox
 from payout.adapters.repository import DossierRepository, Outcome, PaymentRepository, Plan
-from payout.domain.allocation import PlanLine
-from payout.use_cases import settlement
-from aiokafka import AIOKafkaProducer
-from dife_contracts import Envelope, Event, topics
 from payout.app import create_app
+from payout.domain.allocation import PlanLine
 from payout.settings import Settings
+from payout.use_cases import settlement
 from servicekit.clock import MovableClock
 from servicekit.testing import Infra, collect, eventually, migrate, publish, running_app
 from stdnum import luhn
@@ -73,7 +73,7 @@ class Payout:
         return envelope
 
     async def republish(self, envelope: Envelope) -> None:
-        """The same envelope again (same ce_id), as Kafka redelivers after a crash before the offset commit."""
+        """The same envelope again (same ce_id), as Kafka redelivers after a crash."""
         producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka_bootstrap)
         await producer.start()
         try:
@@ -86,8 +86,13 @@ class Payout:
         finally:
             await producer.stop()
 
-    async def events(self, count: int, *, where: Callable[[Envelope], bool] | None = None) -> list[Envelope]:
-        return await collect(self.infra, self.settings.topic(topics.PAYOUT), count=count, where=where)
+    async def events(
+        self, count: int, *, where: Callable[[Envelope], bool] | None = None, timeout_s: float = 60.0
+    ) -> list[Envelope]:
+        """Payout's events on Kafka, read from the beginning, in order (fewer if the time runs out)."""
+        return await collect(
+            self.infra, self.settings.topic(topics.PAYOUT), count=count, where=where, timeout_s=timeout_s
+        )
 
     async def verified_payee(self, siret: str, iban: str = IBANS[0], bic: str = BICS[0]) -> dict[str, Any]:
         proposed = await self.client.post(
@@ -116,7 +121,7 @@ class Payout:
             found[:] = [p for p in await self.payments(limit=200) if p["dossier_id"] == str(dossier_id)]
             return bool(found)
 
-        assert await eventually(arrived), f"no payment for dossier {dossier_id}"
+        assert await eventually(arrived, timeout_s=60), f"no payment for dossier {dossier_id}"
         return found[0]
 
     async def order(
@@ -176,6 +181,11 @@ def start_payout(
         clock = MovableClock(datetime(2027, 1, 15, 9, tzinfo=UTC))
         app = create_app(config, clock=clock)
         async with running_app(app) as client:
+
+            async def assigned() -> bool:
+                return all(consumer.assigned for consumer in app.state.kit.consumers)
+
+            assert await eventually(assigned, timeout_s=60), "the consumers never got their partitions"
             yield Payout(client=client, app=app, settings=config, clock=clock, token=mint_token, infra=infra)
 
     return start

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from .conftest import BICS, IBANS, Payout, pain002
 from dife_contracts.enums import FundingSource
 from payout.adapters.repository import BankDetailsRepository, BatchRepository, PaymentRepository
 from payout.adapters.sepa import parse_pain001, validate_pain001
 from payout.domain.allocation import PlanLine
 from payout.use_cases import batching
+
+from .conftest import BICS, IBANS, Payout, pain002
 
 
 async def build(payout: Payout) -> dict[str, Any]:

@@ -158,6 +158,13 @@ class DossierRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def lock(self, dossier_id: UUID) -> None:
+        """Serialise the plan and the outcome of one dossier (they arrive on two consumers at once): the second
+        waits for the first to commit, then sees both. Released at the end of the transaction."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(str(dossier_id), 0)))
+        )
+
     async def save_plan(self, plan: Plan, now: datetime) -> None:
         """The latest plan wins (funding may recompute it) until the dossier's outcome is resolved."""
         lines = [

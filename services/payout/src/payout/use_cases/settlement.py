@@ -1,8 +1,8 @@
 """What payout does once a dossier's outcome and its funding plan are both known (R-PAY-1, R-PAY-2, R-DOS-5).
 
 The plan (funding's topic) and the outcome (dossier's topic) arrive on different topics, in no guaranteed
-order: each is recorded, and whichever arrives second resolves the dossier, exactly once (the outcome row is
-locked and marked resolved in the same transaction as the payment and the events).
+order: each is recorded under a per-dossier transaction lock, and whichever arrives second resolves the
+dossier, exactly once (marked resolved in the same transaction as the payment and the events).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ LATE_CANCELLATION = "late_cancellation"
 async def record_plan(
     dossiers: DossierRepository, payments: PaymentRepository, outbox: Outbox, plan: Plan, now: datetime
 ) -> None:
+    await dossiers.lock(plan.dossier_id)
     await dossiers.save_plan(plan, now)
     await resolve(dossiers, payments, outbox, plan.dossier_id, now)
 
@@ -34,6 +35,7 @@ async def record_outcome(
     dossiers: DossierRepository, payments: PaymentRepository, outbox: Outbox, outcome: Outcome, now: datetime
 ) -> None:
     """The first outcome of a dossier counts; a second one (a replay under a new event id) is a no-op."""
+    await dossiers.lock(outcome.dossier_id)
     if await dossiers.record_outcome(outcome, now):
         await resolve(dossiers, payments, outbox, outcome.dossier_id, now)
 
