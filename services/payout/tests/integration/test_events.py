@@ -71,7 +71,7 @@ def amounts(envelopes: list[Envelope]) -> dict[str, int]:
     return {e.type.split(".")[2]: e.parse().amount_cents for e in envelopes}  # type: ignore[attr-defined]
 
 
-async def test_service_done_before_its_plan_orders_the_payment_captures_dife_and_refunds_the_card_R_PAY_1_R_PAY_2(
+async def test_service_done_before_its_plan_orders_payment_capture_and_card_refund_R_PAY_1_R_PAY_2(
     payout_consuming: Payout, siret: Callable[[], str]
 ) -> None:
     payout, of = payout_consuming, siret()

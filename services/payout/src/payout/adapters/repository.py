@@ -159,8 +159,8 @@ class DossierRepository:
         self.session = session
 
     async def lock(self, dossier_id: UUID) -> None:
-        """Serialise the plan and the outcome of one dossier (they arrive on two consumers at once): the second
-        waits for the first to commit, then sees both. Released at the end of the transaction."""
+        """Serialise the plan and the outcome of one dossier (two consumers may bring them at once): the
+        second waits for the first to commit, then sees both. Released at the end of the transaction."""
         await self.session.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(str(dossier_id), 0)))
         )
