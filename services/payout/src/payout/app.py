@@ -1,5 +1,5 @@
-"""Wiring of payout: routers, the consumers of funding, dossier, ledger and contributions events, the
-typed state (clock, IBAN vault, the fund's account), servicekit's runtime."""
+"""Wiring of payout: routers, the consumers of funding, dossier, ledger and contributions events, the daily
+batch timer, the typed state (clock, IBAN vault, the fund's account), servicekit's runtime."""
 
 from __future__ import annotations
 
@@ -9,35 +9,40 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.clock import Clock, SystemClock
+from servicekit.state import KitState
 
-from payout.api import _pre_kit_rules
 from payout.api.batches import router as batches_router
 from payout.api.fund import router as fund_router
 from payout.api.payees import router as payees_router
 from payout.api.payments import router as payments_router
 from payout.consumers.handlers import consumer_specs
+from payout.jobs.daily import job_kinds, overdue_gauge, schedule_next
 from payout.settings import Settings
 from payout.state import PayoutState
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    state = PayoutState.build(settings, clock or SystemClock())
+    clock = clock or SystemClock()
+    state = PayoutState.build(settings, clock)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.payout = state
-        yield
+    async def service_state(kit: KitState) -> AsyncIterator[PayoutState]:
+        if settings.batch_job_enabled:
+            async with kit.sessionmaker.begin() as session:
+                await schedule_next(session, state)  # keyed: a restart replaces the pending run
+        async with overdue_gauge(kit.sessionmaker, state):
+            yield state
 
-    app = create_service_app(
+    return create_service_app(
         settings,
         title="DIFE payout",
         description="Paying the organisations: amounts due, DIFE capture, SEPA, bank returns, fund.",
         routers=[payees_router, payments_router, batches_router, fund_router],
-        consumers=consumer_specs(state),
-        extra_lifespan=lifespan,
+        consumers=consumer_specs(clock),
+        jobs=job_kinds(state),
+        service_state=service_state,
+        clock=clock,
     )
-    _pre_kit_rules.install(app)
-    return app
 
 
 def create_app_from_env() -> FastAPI:

@@ -16,13 +16,13 @@ from aiokafka import AIOKafkaProducer
 from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import FundingSource
 from fastapi import FastAPI
-from payout.adapters.outbox import SessionOutbox
 from payout.adapters.repository import DossierRepository, Outcome, PaymentRepository, Plan
 from payout.app import create_app
 from payout.domain.allocation import PlanLine
 from payout.settings import Settings
 from payout.use_cases import settlement
 from servicekit.clock import MovableClock
+from servicekit.outbox import SessionOutbox
 from servicekit.testing import Infra, collect, eventually, migrate, publish, running_app
 from stdnum import luhn
 

@@ -154,7 +154,7 @@ async def test_a_crash_before_the_batch_is_recorded_loses_and_duplicates_nothing
     of = siret()
     await payout.verified_payee(of)
     dossiers = [await payout.order(of, price_cents=10_000 + i) for i in range(3)]
-    state = payout.app.state.payout
+    state = payout.app.state.kit.service
 
     class Crash(Exception):
         pass

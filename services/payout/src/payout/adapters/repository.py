@@ -231,6 +231,16 @@ class DossierRepository:
             resolved=row.resolved,
         )
 
+    async def waiting_with_plan(self, limit: int = 1000) -> list[UUID]:
+        """Outcomes not yet resolved although their plan is known (a safety net for the daily job)."""
+        rows = await self.session.scalars(
+            select(t.outcomes.c.dossier_id)
+            .join(t.plans, t.plans.c.dossier_id == t.outcomes.c.dossier_id)
+            .where(t.outcomes.c.resolved.is_(False))
+            .limit(limit)
+        )
+        return list(rows)
+
     async def mark_resolved(self, dossier_id: UUID) -> None:
         await self.session.execute(
             update(t.outcomes).where(t.outcomes.c.dossier_id == dossier_id).values(resolved=True)

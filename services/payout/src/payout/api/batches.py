@@ -13,10 +13,10 @@ from pydantic import BaseModel
 from servicekit.api import SessionDep
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
+from servicekit.outbox import SessionOutbox
 from servicekit.pagination import Page, PageParams
 from servicekit.rules import NotFound, RuleBroken
 
-from payout.adapters.outbox import SessionOutbox
 from payout.adapters.pain002 import MAX_REPORT_BYTES
 from payout.adapters.repository import BankDetailsRepository, BatchRepository, PaymentRepository
 from payout.api.common import AgentOrOps, StateDep

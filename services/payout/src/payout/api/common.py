@@ -5,19 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from dife_contracts.enums import Role
-from fastapi import Depends, Request
+from fastapi import Depends
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import Forbidden
+from servicekit.state import state_of
 
 from payout.state import PayoutState
 
-
-def _payout_state(request: Request) -> PayoutState:
-    state: PayoutState = request.app.state.payout
-    return state
-
-
-StateDep = Annotated[PayoutState, Depends(_payout_state)]
+StateDep = Annotated[PayoutState, Depends(state_of(PayoutState))]
 AgentOnly = Annotated[Principal, Depends(require_roles(Role.AGENT))]
 OrganismeOrAgent = Annotated[Principal, Depends(require_roles(Role.ORGANISME, Role.AGENT))]
 AgentOrOps = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.OPS))]

@@ -1,6 +1,7 @@
 """Events payout acts on. One consumer per producing topic: a type is handled only from the topic that
-owns it (servicekit also checks topic and `ce_source`). Each handler runs in the inbox transaction, so a
-redelivered event is a no-op; the effects are idempotent on their own too (natural keys, ON CONFLICT)."""
+owns it (servicekit dead-letters a type from another topic or `ce_source`). Each handler runs in the inbox
+transaction, so a redelivered event is a no-op; the effects are idempotent on their own too (natural keys,
+ON CONFLICT)."""
 
 from __future__ import annotations
 
@@ -14,27 +15,26 @@ from dife_contracts.events import (
     PlanReady,
     ServiceDoneValidated,
 )
-from servicekit.clock import paris_date
+from servicekit.clock import Clock, paris_date
 from servicekit.consumer import ConsumerSpec, EventHandlers, EventMeta
+from servicekit.outbox import SessionOutbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payout.adapters.outbox import SessionOutbox
 from payout.adapters.repository import DossierRepository, FundRepository, Outcome, PaymentRepository, Plan
 from payout.domain.allocation import PlanLine
-from payout.state import PayoutState
 from payout.use_cases import settlement
 
 
-def consumer_specs(state: PayoutState) -> list[ConsumerSpec]:
+def consumer_specs(clock: Clock) -> list[ConsumerSpec]:
     return [
-        ConsumerSpec(name="funding-events", topics=[topics.FUNDING], handlers=_funding(state)),
-        ConsumerSpec(name="dossier-events", topics=[topics.DOSSIER], handlers=_dossier(state)),
+        ConsumerSpec(name="funding-events", topics=[topics.FUNDING], handlers=_funding(clock)),
+        ConsumerSpec(name="dossier-events", topics=[topics.DOSSIER], handlers=_dossier(clock)),
         ConsumerSpec(name="ledger-events", topics=[topics.LEDGER], handlers=_ledger()),
         ConsumerSpec(name="contributions-events", topics=[topics.CONTRIBUTIONS], handlers=_contributions()),
     ]
 
 
-def _funding(state: PayoutState) -> EventHandlers:
+def _funding(clock: Clock) -> EventHandlers:
     handlers = EventHandlers()
 
     @handlers.on(PlanReady)
@@ -50,13 +50,13 @@ def _funding(state: PayoutState) -> EventHandlers:
             PaymentRepository(session),
             SessionOutbox(session),
             plan,
-            state.clock.now(),
+            clock.now(),
         )
 
     return handlers
 
 
-def _dossier(state: PayoutState) -> EventHandlers:
+def _dossier(clock: Clock) -> EventHandlers:
     handlers = EventHandlers()
 
     @handlers.on(ServiceDoneValidated)
@@ -77,7 +77,7 @@ def _dossier(state: PayoutState) -> EventHandlers:
             PaymentRepository(session),
             SessionOutbox(session),
             outcome,
-            state.clock.now(),
+            clock.now(),
         )
 
     @handlers.on(DossierCancelled)
@@ -100,7 +100,7 @@ def _dossier(state: PayoutState) -> EventHandlers:
             PaymentRepository(session),
             SessionOutbox(session),
             outcome,
-            state.clock.now(),
+            clock.now(),
         )
 
     return handlers

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from uuid import UUID, uuid4
 
 from dife_contracts import Event
+from servicekit.outbox import Outbox
 from servicekit.rules import InvalidTransition, NotFound, RuleBroken
 
 from payout.adapters.pain002 import parse_pain002
@@ -28,7 +29,6 @@ from payout.domain.batches import (
     message_id,
 )
 from payout.domain.payees import BankDetails
-from payout.use_cases.ports import Outbox
 
 
 async def build_batch(

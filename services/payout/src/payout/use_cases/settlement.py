@@ -12,12 +12,12 @@ from uuid import UUID, uuid4
 
 from dife_contracts import Event
 from dife_contracts.events import DifeCaptureRequested, RefundOrdered
+from servicekit.outbox import Outbox
 
 from payout.adapters.repository import DossierRepository, Outcome, PaymentRepository, Plan
 from payout.domain.allocation import Allocation, allocate, late_cancellation
 from payout.domain.amounts import amount_due
 from payout.domain.payments import Payment
-from payout.use_cases.ports import Outbox
 
 SERVICE_DONE = "service_done"
 LATE_CANCELLATION = "late_cancellation"
