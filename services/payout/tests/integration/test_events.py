@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from dife_contracts import Envelope, Event
+from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import CancelledBy, FundingSource
 from dife_contracts.events import (
     DossierCancelled,
@@ -22,7 +22,7 @@ from dife_contracts.events import (
     PlanReady,
     ServiceDoneValidated,
 )
-from servicekit.testing import eventually
+from servicekit.testing import collect, eventually, publish
 
 from .conftest import BICS, IBANS, Payout, pain002
 
@@ -352,3 +352,28 @@ async def test_no_iban_in_clear_on_the_bus_or_in_the_logs(
     for text in [*on_the_bus, logs.out, logs.err, caplog.text]:
         assert not IBAN_PATTERN.search(text)
         assert all(iban not in text for iban in IBANS)
+
+
+async def test_an_event_is_trusted_only_from_the_topic_and_source_that_own_it(
+    payout_consuming: Payout, siret: Callable[[], str]
+) -> None:
+    payout, of = payout_consuming, siret()
+    spoofed, genuine = (uuid.uuid4(), uuid.uuid4()), (uuid.uuid4(), uuid.uuid4())
+    await payout.publish(plan(*spoofed, (FundingSource.DIFE, 10_000, None)))
+    await publish(
+        payout.infra,
+        payout.settings.topic_prefix,
+        service_done(*spoofed, of, 10_000, 100),
+        source="/dife/funding",
+    )
+    await payout.publish(plan(*genuine, (FundingSource.DIFE, 10_000, None)))
+    await payout.publish(service_done(*genuine, of, 10_000, 100))
+    await payout.payment_of(genuine[0])  # read after the spoofed one on the same partition
+    assert str(spoofed[0]) not in [p["dossier_id"] for p in await payout.payments()]
+    parked = await collect(
+        payout.infra,
+        payout.settings.topic(topics.DOSSIER) + ".dlt",
+        count=1,
+        where=lambda e: e.subject == str(spoofed[0]),
+    )
+    assert len(parked) == 1
