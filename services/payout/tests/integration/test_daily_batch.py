@@ -37,7 +37,7 @@ async def test_the_daily_job_builds_and_releases_a_batch_then_schedules_tomorrow
     sent = await payout.events(
         1, where=lambda e: e.subject == str(dossier) and e.type.endswith("payment_sent.v1")
     )
-    assert sent and sent[0].parse().amount_cents == 42_000  # type: ignore[attr-defined]
+    assert sent and sent[0].parse().amount_cents == 42_000
 
 
 async def test_the_overdue_gauge_counts_unsettled_payments_past_their_deadline_R_PAY_3(

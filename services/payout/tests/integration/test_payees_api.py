@@ -111,3 +111,30 @@ async def test_no_payment_goes_to_an_unverified_iban_R_PAY_3(
     assert IBANS[1] not in document.text and IBANS[0] in document.text
     waiting = await payout.payment_of(unverified_dossier)
     assert waiting["status"] == "due"
+
+
+async def test_bad_input_is_a_4xx_problem_never_a_500(payout: Payout, siret: Callable[[], str]) -> None:
+    of = siret()
+    bodies: list[object] = [
+        {"iban": IBANS[0], "bic": BICS[0], "holder_name": "Institut\x00X"},
+        {"iban": IBANS[0] + "\x00", "bic": BICS[0], "holder_name": "X"},
+        {"iban": 10**40, "bic": BICS[0], "holder_name": "X"},
+        {"iban": IBANS[0], "bic": BICS[0], "holder_name": "X" * 100_000},
+        [],
+    ]
+    for body in bodies:
+        response = await payout.client.post(
+            f"/v1/organismes/{of}/bank-details", json=body, headers=payout.organisme(of)
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    for path in (
+        "/v1/payments?limit=10000000000000000000000",
+        "/v1/payments?status=lost",
+        "/v1/payments?cursor=%00",
+        "/v1/fund/position?from=2027-02-30&to=2027-03-01",
+        "/v1/payments/not-a-uuid",
+        f"/v1/organismes/{of}%00/bank-details",
+    ):
+        response = await payout.client.get(path, headers=payout.agent())
+        assert 400 <= response.status_code < 500, (path, response.text)

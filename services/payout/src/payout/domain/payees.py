@@ -95,7 +95,9 @@ class BankDetails:
         except RuleBroken as broken:
             checks.extend([broken])
         name = " ".join(holder_name.split())
-        if not 1 <= len(name) <= HOLDER_NAME_MAX:
+        if not name.isprintable():
+            checks.fail("R-PAY-3", "the holder name holds control characters", field="holder_name")
+        elif not 1 <= len(name) <= HOLDER_NAME_MAX:
             checks.fail(
                 "R-PAY-3", f"the holder name has 1 to {HOLDER_NAME_MAX} characters", field="holder_name"
             )
