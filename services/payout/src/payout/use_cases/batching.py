@@ -17,7 +17,6 @@ from servicekit.outbox import Outbox
 from servicekit.rules import InvalidTransition, NotFound, RuleBroken
 
 from payout.adapters.pain002 import parse_pain002
-from payout.adapters.repository import BankDetailsRepository, BatchRepository, PaymentRepository
 from payout.adapters.sepa import Debtor, build_pain001
 from payout.domain.batches import (
     DEFAULT_REJECTION_CODE,
@@ -29,12 +28,13 @@ from payout.domain.batches import (
     message_id,
 )
 from payout.domain.payees import BankDetails
+from payout.use_cases.ports import BankDetailsStore, BatchStore, PaymentStore
 
 
 async def build_batch(
-    payments: PaymentRepository,
-    details: BankDetailsRepository,
-    batches: BatchRepository,
+    payments: PaymentStore,
+    details: BankDetailsStore,
+    batches: BatchStore,
     *,
     debtor: Debtor,
     now: datetime,
@@ -79,7 +79,7 @@ async def build_batch(
 
 
 async def release_batch(
-    payments: PaymentRepository, batches: BatchRepository, outbox: Outbox, *, batch_id: UUID, now: datetime
+    payments: PaymentStore, batches: BatchStore, outbox: Outbox, *, batch_id: UUID, now: datetime
 ) -> Batch:
     """The validated file goes to the bank: its payments are `sent` (payment_sent each)."""
     batch = await batches.get(batch_id, for_update=True)
@@ -108,8 +108,8 @@ class ReportResult:
 
 
 async def import_status_report(
-    payments: PaymentRepository,
-    batches: BatchRepository,
+    payments: PaymentStore,
+    batches: BatchStore,
     outbox: Outbox,
     *,
     batch_id: UUID,

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from servicekit.rules import NotFound
 
-from payout.adapters.repository import BankDetailsRepository
 from payout.domain.payees import BankDetails, BankDetailsStatus
+from payout.use_cases.ports import BankDetailsStore
 
 
 async def propose(
-    repo: BankDetailsRepository,
+    repo: BankDetailsStore,
     *,
     siret: str,
     iban: str,
@@ -35,7 +35,7 @@ async def propose(
 
 
 async def decide(
-    repo: BankDetailsRepository, *, details_id: UUID, agent: str, verify: bool, now: datetime
+    repo: BankDetailsStore, *, details_id: UUID, agent: str, verify: bool, now: datetime
 ) -> BankDetails:
     """R-PAY-3 four eyes: an agent other than the one who entered them verifies (or refuses) the details."""
     details = await repo.get(details_id, for_update=True)

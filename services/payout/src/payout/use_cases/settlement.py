@@ -14,17 +14,18 @@ from dife_contracts import Event
 from dife_contracts.events import DifeCaptureRequested, RefundOrdered
 from servicekit.outbox import Outbox
 
-from payout.adapters.repository import DossierRepository, Outcome, PaymentRepository, Plan
+from payout.adapters.repository import Outcome, Plan
 from payout.domain.allocation import Allocation, allocate, late_cancellation
 from payout.domain.amounts import amount_due
 from payout.domain.payments import Payment
+from payout.use_cases.ports import DossierStore, PaymentStore
 
 SERVICE_DONE = "service_done"
 LATE_CANCELLATION = "late_cancellation"
 
 
 async def record_plan(
-    dossiers: DossierRepository, payments: PaymentRepository, outbox: Outbox, plan: Plan, now: datetime
+    dossiers: DossierStore, payments: PaymentStore, outbox: Outbox, plan: Plan, now: datetime
 ) -> None:
     await dossiers.lock(plan.dossier_id)
     await dossiers.save_plan(plan, now)
@@ -32,7 +33,7 @@ async def record_plan(
 
 
 async def record_outcome(
-    dossiers: DossierRepository, payments: PaymentRepository, outbox: Outbox, outcome: Outcome, now: datetime
+    dossiers: DossierStore, payments: PaymentStore, outbox: Outbox, outcome: Outcome, now: datetime
 ) -> None:
     """The first outcome of a dossier counts; a second one (a replay under a new event id) is a no-op."""
     await dossiers.lock(outcome.dossier_id)
@@ -41,7 +42,7 @@ async def record_outcome(
 
 
 async def resolve(
-    dossiers: DossierRepository, payments: PaymentRepository, outbox: Outbox, dossier_id: UUID, now: datetime
+    dossiers: DossierStore, payments: PaymentStore, outbox: Outbox, dossier_id: UUID, now: datetime
 ) -> bool:
     """Order the payment and the DIFE capture once outcome and plan are known; True if done now."""
     outcome = await dossiers.outcome(dossier_id)
