@@ -11,6 +11,7 @@ from servicekit.app import create_service_app
 from servicekit.clock import Clock, SystemClock
 from servicekit.state import KitState
 
+from payout.adapters.pain002 import MAX_REPORT_BYTES
 from payout.api.batches import router as batches_router
 from payout.api.fund import router as fund_router
 from payout.api.payees import router as payees_router
@@ -42,6 +43,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         jobs=job_kinds(state),
         service_state=service_state,
         clock=clock,
+        body_limits={"/v1/payment-batches": MAX_REPORT_BYTES},  # a bank's pain.002 for a large batch
     )
 
 
