@@ -61,6 +61,9 @@ class Payout:
     def agent(self, sub: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub=sub or str(uuid.uuid4()), roles=['agent'])}"}
 
+    def token_headers(self, *roles: str, sub: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub=sub, roles=list(roles))}"}
+
     def ops(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub=str(uuid.uuid4()), roles=['ops'])}"}
 

@@ -229,3 +229,35 @@ async def test_a_top_up_and_a_card_refund_are_recorded_with_the_payment_R_PAY_2(
     by_type = {e.type: e.parse() for e in events}
     assert by_type["dife.payout.dife_capture_requested.v1"].amount_cents == 50_000
     assert by_type["dife.payout.refund_ordered.v1"].amount_cents == 10_000
+
+
+async def test_batches_are_for_ops_and_agents_only(payout: Payout, siret: Callable[[], str]) -> None:
+    of = siret()
+    await payout.verified_payee(of)
+    await payout.order(of)
+    batch = await build(payout)
+    for path in (
+        "/v1/payment-batches",
+        f"/v1/payment-batches/{batch['id']}",
+        f"/v1/payment-batches/{batch['id']}/file",
+    ):
+        response = await payout.client.get(path, headers=payout.organisme(of))
+        assert response.status_code == 403, path
+    assert (await payout.client.post("/v1/payment-batches", headers=payout.organisme(of))).status_code == 403
+    assert (await payout.client.get("/v1/payment-batches")).status_code == 401
+
+
+async def test_building_with_the_same_idempotency_key_replays_the_first_answer(
+    payout: Payout, siret: Callable[[], str]
+) -> None:
+    of = siret()
+    await payout.verified_payee(of)
+    await payout.order(of)
+    headers = {**payout.token_headers("ops", sub="ops-1"), "Idempotency-Key": "build-2027-01-15"}
+    first = await payout.client.post("/v1/payment-batches", headers=headers)
+    await payout.order(of)  # a new payment after the first build
+    again = await payout.client.post("/v1/payment-batches", headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    listed = await payout.client.get("/v1/payment-batches", headers=payout.ops())
+    assert len(listed.json()["items"]) == 1
