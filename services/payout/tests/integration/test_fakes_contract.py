@@ -13,10 +13,10 @@ import pytest
 from dife_contracts.enums import FundingSource
 from payout.adapters.repository import DossierRepository, Outcome, Plan
 from payout.domain.allocation import PlanLine
+from payout.testing.fakes import FakeDossiers
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.testing import migrate
 
-from ..unit.fakes import FakeDossiers
 from .conftest import ALEMBIC_INI
 
 NOW = datetime(2027, 1, 15, tzinfo=UTC)
