@@ -22,7 +22,9 @@ from dife_contracts.events import (
     PlanReady,
     ServiceDoneValidated,
 )
+from payout.adapters.tables import metadata
 from servicekit.testing import collect, eventually, publish
+from sqlalchemy import select
 
 from .conftest import BICS, IBANS, Payout, pain002
 
@@ -314,7 +316,7 @@ async def test_fund_position_counts_contributions_settled_trainings_and_outstand
 IBAN_PATTERN = re.compile(r"FR\d{2}\s?(\d{4}\s?){5}\d{3}")
 
 
-async def test_no_iban_in_clear_on_the_bus_or_in_the_logs(
+async def test_no_iban_in_clear_on_the_bus_in_the_logs_or_at_rest(
     payout_consuming: Payout,
     siret: Callable[[], str],
     capfd: pytest.CaptureFixture[str],
@@ -352,6 +354,13 @@ async def test_no_iban_in_clear_on_the_bus_or_in_the_logs(
     for text in [*on_the_bus, logs.out, logs.err, caplog.text]:
         assert not IBAN_PATTERN.search(text)
         assert all(iban not in text for iban in IBANS)
+    # At rest too: every column of every payout table (bank details, batches and their files included).
+    async with payout.app.state.kit.sessionmaker() as session:
+        for table in metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                for value in row:
+                    stored = value if isinstance(value, bytes) else str(value).encode()
+                    assert all(iban.encode() not in stored for iban in IBANS), table.name
 
 
 async def test_an_event_is_trusted_only_from_the_topic_and_source_that_own_it(
