@@ -180,7 +180,8 @@ def start_payout(
         if consumers:
             # A consumer reads its topics from the start: topics of its own keep other tests' events away.
             overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
-        config = Settings(**overrides, consumers_enabled=consumers, **settings)
+        # Timers fire only through run_due_jobs, when a test moves the clock (no background runner racing it).
+        config = Settings(**overrides, consumers_enabled=consumers, jobs_enabled=False, **settings)
         clock = MovableClock(datetime(2027, 1, 15, 9, tzinfo=UTC))
         app = create_app(config, clock=clock)
         async with running_app(app) as client:
