@@ -58,6 +58,8 @@ class BankDetailsRepository:
                 status=details.status.value,
                 entered_by=details.entered_by,
                 entered_at=details.entered_at,
+                decided_by=details.decided_by,
+                decided_at=details.decided_at,
             )
         )
 
