@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from dife_contracts.enums import FundingSource
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -309,20 +309,41 @@ class PaymentRepository:
         )
 
     async def save_many(self, payments: Sequence[Payment]) -> None:
-        """One statement executed for every payment (asyncpg executemany): a batch of 50,000 in one go."""
+        """The mutable columns of many payments in ONE statement (arrays unnested): a batch of 50,000 costs
+        one round trip, not 50,000."""
         if not payments:
             return
-        columns = [name for name in ("status", *PAYMENT_COLUMNS) if name != "payment_id"]
-        statement = (
-            update(t.payments)
-            .where(t.payments.c.payment_id == bindparam("key_payment_id"))
-            .values({name: bindparam(f"new_{name}") for name in columns})
+        await self.session.execute(
+            text(
+                """
+                UPDATE payments AS p
+                   SET status = u.status, attempts = u.attempts, batch_id = u.batch_id,
+                       bank_details_id = u.bank_details_id, end_to_end_id = u.end_to_end_id,
+                       settled_cents = u.settled_cents, settled_on = u.settled_on,
+                       rejection_reason = u.rejection_reason, rejected_on = u.rejected_on
+                  FROM unnest(CAST(:payment_id AS uuid[]), CAST(:status AS text[]), CAST(:attempts AS int[]),
+                              CAST(:batch_id AS uuid[]), CAST(:bank_details_id AS uuid[]),
+                              CAST(:end_to_end_id AS text[]), CAST(:settled_cents AS bigint[]),
+                              CAST(:settled_on AS date[]), CAST(:rejection_reason AS text[]),
+                              CAST(:rejected_on AS date[]))
+                    AS u(payment_id, status, attempts, batch_id, bank_details_id, end_to_end_id,
+                         settled_cents, settled_on, rejection_reason, rejected_on)
+                 WHERE p.payment_id = u.payment_id
+                """
+            ),
+            {
+                "payment_id": [p.payment_id for p in payments],
+                "status": [p.status.value for p in payments],
+                "attempts": [p.attempts for p in payments],
+                "batch_id": [p.batch_id for p in payments],
+                "bank_details_id": [p.bank_details_id for p in payments],
+                "end_to_end_id": [p.end_to_end_id for p in payments],
+                "settled_cents": [p.settled_cents for p in payments],
+                "settled_on": [p.settled_on for p in payments],
+                "rejection_reason": [p.rejection_reason for p in payments],
+                "rejected_on": [p.rejected_on for p in payments],
+            },
         )
-        rows = [
-            {"key_payment_id": values.pop("payment_id"), **{f"new_{k}": v for k, v in values.items()}}
-            for values in (_payment_values(payment) for payment in payments)
-        ]
-        await self.session.execute(statement, rows)
 
     async def get(self, payment_id: UUID) -> Payment | None:
         row = (
@@ -417,20 +438,29 @@ class BatchRepository:
                 file_ciphertext=self.vault.seal(document, purpose=b"pain.001"),
             )
         )
+        items = batch.transfers
         await self.session.execute(
-            t.transfers.insert(),
-            [
-                {
-                    "end_to_end_id": item.end_to_end_id,
-                    "batch_id": batch.batch_id,
-                    "payment_id": item.payment_id,
-                    "dossier_id": item.dossier_id,
-                    "amount_cents": item.amount_cents,
-                    "bank_details_id": item.bank_details_id,
-                    "outcome": ItemOutcome.PENDING.value,
-                }
-                for item in batch.transfers
-            ],
+            text(
+                """
+                INSERT INTO batch_transfers (end_to_end_id, batch_id, payment_id, dossier_id, amount_cents,
+                                             bank_details_id, outcome)
+                SELECT u.end_to_end_id, :batch_id, u.payment_id, u.dossier_id, u.amount_cents,
+                       u.bank_details_id, :outcome
+                  FROM unnest(CAST(:end_to_end_id AS text[]), CAST(:payment_id AS uuid[]),
+                              CAST(:dossier_id AS uuid[]), CAST(:amount_cents AS bigint[]),
+                              CAST(:bank_details_id AS uuid[]))
+                    AS u(end_to_end_id, payment_id, dossier_id, amount_cents, bank_details_id)
+                """
+            ),
+            {
+                "batch_id": batch.batch_id,
+                "outcome": ItemOutcome.PENDING.value,
+                "end_to_end_id": [item.end_to_end_id for item in items],
+                "payment_id": [item.payment_id for item in items],
+                "dossier_id": [item.dossier_id for item in items],
+                "amount_cents": [item.amount_cents for item in items],
+                "bank_details_id": [item.bank_details_id for item in items],
+            },
         )
 
     def _batch(self, row: Any) -> Batch:
