@@ -301,13 +301,6 @@ class PaymentRepository:
     async def add(self, payment: Payment, now: datetime) -> None:
         await self.session.execute(t.payments.insert().values(created_at=now, **_payment_values(payment)))
 
-    async def save(self, payment: Payment) -> None:
-        values = _payment_values(payment)
-        payment_id = values.pop("payment_id")
-        await self.session.execute(
-            update(t.payments).where(t.payments.c.payment_id == payment_id).values(values)
-        )
-
     async def save_many(self, payments: Sequence[Payment]) -> None:
         """The mutable columns of many payments in ONE statement (arrays unnested): a batch of 50,000 costs
         one round trip, not 50,000."""
