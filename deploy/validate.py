@@ -19,6 +19,9 @@ surface at deploy time. This parses every file and checks what a reader cannot s
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -158,9 +161,7 @@ def kustomize_documents(folder: Path, errors: list[str]) -> list[Document]:
 
 def check_schemas(documents: list[Document], repo: Path, errors: list[str]) -> None:
     """Every built-in kind against the official schema (strict: unknown fields fail)."""
-    try:
-        import kubernetes_validate
-    except ImportError:
+    if importlib.util.find_spec("kubernetes_validate") is None:
         errors.append(
             "kubernetes-validate is not installed: run with `uv run --with kubernetes-validate` "
             "(or add it to the dev dependencies)"
@@ -169,14 +170,25 @@ def check_schemas(documents: list[Document], repo: Path, errors: list[str]) -> N
     for path, doc, _ in documents:
         if doc.get("kind") in STRIMZI_KINDS:
             continue
-        try:
-            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
+        problem = schema_problem(json.dumps(doc, sort_keys=True))
+        if problem:
             where = f"{path.relative_to(repo)} ({doc.get('kind')} {doc.get('metadata', {}).get('name')})"
-            errors.append(f"{where}: schema: {error.message} at {'/'.join(map(str, error.path))}")
-        except kubernetes_validate.SchemaNotFoundError:
-            kind = f"{doc.get('apiVersion')} {doc.get('kind')}"
-            errors.append(f"{path.relative_to(repo)}: no schema for {kind}")
+            errors.append(f"{where}: {problem}")
+
+
+@functools.cache
+def schema_problem(document: str) -> str | None:
+    """What the schema refuses in a document (JSON text, so it can be cached: loading schemas is slow)."""
+    import kubernetes_validate
+
+    doc = json.loads(document)
+    try:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return f"schema: {error.message} at {'/'.join(map(str, error.path))}"
+    except kubernetes_validate.SchemaNotFoundError:
+        return f"no schema for {doc.get('apiVersion')} {doc.get('kind')}"
+    return None
 
 
 def check_deployment(
