@@ -11,6 +11,7 @@ surface at deploy time. This parses every file and checks what a reader cannot s
   consumer lag (External metric served by the Prometheus adapter);
 - a Strimzi KafkaTopic for every topic and dead-letter topic, and KafkaUser ACLs that are exactly the
   table below: each service writes only its own topic, reads what it consumes and writes those topics' DLTs;
+  and no service's consumers/ code mentions a topic its user may not read;
 - compose runs the six services (migrations, then uvicorn, health checks) and PostgreSQL creates their
   databases.
 
@@ -371,6 +372,24 @@ def check_acls(user: str, actual: set[Acl], expected: set[Acl], errors: list[str
         )
 
 
+def check_code_reads_only_what_acls_allow(repo: Path, errors: list[str]) -> None:
+    """A consumer subscribing to a topic its KafkaUser may not read would be refused by the broker in
+    production only: every `topics.<NAME>` a service's consumers/ mention must be in its read table."""
+    names = {
+        name: getattr(topics, name) for name in dir(topics) if getattr(topics, name) in topics.ALL_TOPICS
+    }
+    for service in SERVICES:
+        folder = repo / "services" / service.name / "src" / service.package / "consumers"
+        for module in sorted(folder.rglob("*.py")):
+            for name in sorted(set(re.findall(r"\btopics\.([A-Z_]+)\b", module.read_text()))):
+                topic = names.get(name)
+                if topic and topic not in service.consumes:
+                    errors.append(
+                        f"{module.relative_to(repo)}: {service.name} consumes {topic}, "
+                        "which its KafkaUser may not read (deploy/validate.py SERVICES)"
+                    )
+
+
 def check_lag_metric_served(repo: Path, errors: list[str]) -> None:
     values = yaml.safe_load((repo / "deploy" / "k8s" / "prometheus-adapter" / "values.yaml").read_text())
     served = {rule.get("name", {}).get("as") for rule in values.get("rules", {}).get("external", [])}
@@ -411,6 +430,7 @@ def check_k8s(errors: list[str], repo: Path = REPO) -> int:
         check_service(service, index, errors)
     check_topics(index, errors)
     check_users(index, errors)
+    check_code_reads_only_what_acls_allow(repo, errors)
     check_lag_metric_served(repo, errors)
     check_schemas(documents, repo, errors)
     return len(documents)

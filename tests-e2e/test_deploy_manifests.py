@@ -240,3 +240,13 @@ def test_compose_starting_a_service_before_its_migrations_fails(copy: Path) -> N
 
     edit_documents(copy / "docker-compose.yml", uvicorn_only)
     assert errors_of(copy) == ["docker-compose.yml: funding must run its migrations, then uvicorn"]
+
+
+def test_a_consumer_of_a_topic_its_user_may_not_read_fails(copy: Path) -> None:
+    consumers = copy / "services" / "contributions" / "src" / "contributions" / "consumers"
+    consumers.mkdir(parents=True)
+    (consumers / "payments.py").write_text("SPEC_TOPICS = [topics.PAYOUT]\n")
+    assert errors_of(copy) == [
+        "services/contributions/src/contributions/consumers/payments.py: contributions consumes "
+        "dife.payout.events, which its KafkaUser may not read (deploy/validate.py SERVICES)"
+    ]
