@@ -397,6 +397,14 @@ def check_lag_metric_served(repo: Path, errors: list[str]) -> None:
         errors.append(f"prometheus-adapter: no external rule serves {LAG_METRIC}")
 
 
+def check_overlays(repo: Path, errors: list[str]) -> None:
+    """Overlays only patch the base (kubectl kustomize renders them); what they build on must exist."""
+    for kustomization in sorted((repo / "deploy" / "k8s" / "overlays").glob("*/kustomization.yaml")):
+        for resource in yaml.safe_load(kustomization.read_text()).get("resources", []):
+            if not (kustomization.parent / resource).exists():
+                errors.append(f"{kustomization.relative_to(repo)}: resource {resource} does not exist")
+
+
 def check_k8s(errors: list[str], repo: Path = REPO) -> int:
     documents = kustomize_documents(repo / "deploy" / "k8s" / "base", errors)
     for path, doc, _ in documents:
@@ -432,6 +440,7 @@ def check_k8s(errors: list[str], repo: Path = REPO) -> int:
     check_users(index, errors)
     check_code_reads_only_what_acls_allow(repo, errors)
     check_lag_metric_served(repo, errors)
+    check_overlays(repo, errors)
     check_schemas(documents, repo, errors)
     return len(documents)
 
