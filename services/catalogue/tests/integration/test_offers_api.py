@@ -15,10 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
-def rule_ids(response: Any) -> list[str]:
+def rules_and_fields(response: Any) -> list[tuple[str, str | None]]:
+    """The (rule id, field) of each broken rule in a 422 problem body. The catalogue's offer rules name no
+    field (their detail names the value), so the field is asserted as null: a rule that starts naming one
+    must update these tests."""
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    return [rule["id"] for rule in response.json()["rules"]]
+    return [(rule["id"], rule["field"]) for rule in response.json()["rules"]]
 
 
 async def test_exactly_80_euros_per_hour_is_accepted_R_OFR_3(
@@ -34,7 +37,7 @@ async def test_one_cent_over_80_euros_per_hour_is_refused_R_OFR_3(
 ) -> None:
     seller = await catalogue.accredited(siret())
     response = await catalogue.create_offer(seller, hours="10.5", price_ht_cents=84_001)
-    assert rule_ids(response) == ["R-OFR-3"]
+    assert rules_and_fields(response) == [("R-OFR-3", None)]
 
 
 async def test_patch_over_80_euros_per_hour_is_refused_R_OFR_3(
@@ -45,7 +48,7 @@ async def test_patch_over_80_euros_per_hour_is_refused_R_OFR_3(
     response = await catalogue.client.patch(
         f"/v1/offers/{offer['id']}", json={"hours": "3.5"}, headers=catalogue.organisme(seller)
     )
-    assert rule_ids(response) == ["R-OFR-3"]
+    assert rules_and_fields(response) == [("R-OFR-3", None)]
     response = await catalogue.client.patch(
         f"/v1/offers/{offer['id']}",
         json={"hours": "3.5", "price_ht_cents": 28_000},
@@ -70,7 +73,8 @@ async def test_16_seats_on_a_mandate_session_are_refused_R_OFR_4(
 ) -> None:
     seller = await catalogue.accredited(siret())
     offer = await catalogue.offer(seller)
-    assert rule_ids(await catalogue.add_session(offer["id"], seller, capacity=16)) == ["R-OFR-4"]
+    refused = await catalogue.add_session(offer["id"], seller, capacity=16)
+    assert rules_and_fields(refused) == [("R-OFR-4", None)]
 
 
 async def test_reinsertion_session_may_have_more_than_15_seats_R_OFR_4(
@@ -91,7 +95,7 @@ async def test_session_outside_the_agrement_is_refused_R_OF_1(
     inside = await catalogue.add_session(offer["id"], seller, start=date(2027, 3, 30), end=date(2027, 3, 31))
     assert inside.status_code == 201
     beyond = await catalogue.add_session(offer["id"], seller, start=date(2027, 3, 31), end=date(2027, 4, 1))
-    assert rule_ids(beyond) == ["R-OF-1"]
+    assert rules_and_fields(beyond) == [("R-OF-1", None)]
 
 
 async def test_an_of_without_agrement_cannot_schedule_a_mandate_session_R_OF_1(
@@ -100,7 +104,7 @@ async def test_an_of_without_agrement_cannot_schedule_a_mandate_session_R_OF_1(
     seller = siret()
     await catalogue.register(seller)
     offer = await catalogue.offer(seller)
-    assert rule_ids(await catalogue.add_session(offer["id"], seller)) == ["R-OF-1"]
+    assert rules_and_fields(await catalogue.add_session(offer["id"], seller)) == [("R-OF-1", None)]
 
 
 async def test_publication_after_the_agrement_was_withdrawn_is_refused_R_OF_1(
@@ -119,12 +123,12 @@ async def test_publication_after_the_agrement_was_withdrawn_is_refused_R_OF_1(
     refused = await catalogue.client.post(
         f"/v1/offers/{offer['id']}/publish", headers=catalogue.organisme(seller)
     )
-    assert rule_ids(refused) == ["R-OF-1"]
+    assert rules_and_fields(refused) == [("R-OF-1", None)]
 
 
 async def test_unknown_theme_is_refused_R_OFR_1(catalogue: Any, siret: Callable[[], str]) -> None:
     seller = await catalogue.accredited(siret())
-    assert rule_ids(await catalogue.create_offer(seller, theme_code="XYZ-42")) == ["R-OFR-1"]
+    assert rules_and_fields(await catalogue.create_offer(seller, theme_code="XYZ-42")) == [("R-OFR-1", None)]
 
 
 @pytest.mark.parametrize("code", ["RNCP35185", "RS5487", "VAE", "BILAN-COMPETENCES", "PERMIS-B"])
@@ -145,7 +149,7 @@ async def test_reinsertion_training_without_cpf_certification_is_refused_R_OFR_2
     response = await catalogue.create_offer(
         seller, kind="reinsertion", theme_code=None, certification_code="CQP-12"
     )
-    assert rule_ids(response) == ["R-OFR-2"]
+    assert rules_and_fields(response) == [("R-OFR-2", None)]
 
 
 async def test_subcontracting_45_percent_to_an_accredited_of_is_accepted_R_OFR_5(
@@ -166,7 +170,7 @@ async def test_subcontracting_over_45_percent_is_refused_R_OFR_5(
     response = await catalogue.create_offer(
         seller, subcontracting={"siret": partner, "share_percent": "45.01"}
     )
-    assert rule_ids(response) == ["R-OFR-5"]
+    assert rules_and_fields(response) == [("R-OFR-5", None)]
 
 
 async def test_subcontracting_to_an_of_without_agrement_is_refused_R_OFR_5(
@@ -176,7 +180,7 @@ async def test_subcontracting_to_an_of_without_agrement_is_refused_R_OFR_5(
     partner = siret()
     await catalogue.register(partner, "Sous-traitant sans agrément")
     response = await catalogue.create_offer(seller, subcontracting={"siret": partner, "share_percent": "20"})
-    assert rule_ids(response) == ["R-OFR-5"]
+    assert rules_and_fields(response) == [("R-OFR-5", None)]
 
 
 async def test_every_broken_rule_is_listed_in_one_answer(catalogue: Any, siret: Callable[[], str]) -> None:
@@ -188,7 +192,12 @@ async def test_every_broken_rule_is_listed_in_one_answer(catalogue: Any, siret: 
         price_ht_cents=56_001,
         subcontracting={"siret": siret(), "share_percent": "50"},
     )
-    assert rule_ids(response) == ["R-OFR-1", "R-OFR-3", "R-OFR-5", "R-OFR-5"]
+    assert rules_and_fields(response) == [
+        ("R-OFR-1", None),
+        ("R-OFR-3", None),
+        ("R-OFR-5", None),
+        ("R-OFR-5", None),
+    ]
     assert response.json()["type"].endswith("/rule-violation")
 
 

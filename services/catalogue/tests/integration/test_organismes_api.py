@@ -114,6 +114,10 @@ async def test_agrement_dates_out_of_order_are_refused(catalogue: Any, siret: Ca
         headers=catalogue.agent(),
     )
     assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    assert [error["field"] for error in errors] == ["body"]
+    assert "valid_until is before valid_from" in errors[0]["message"]
 
 
 async def test_themes_are_the_repertoire_R_OFR_1(catalogue: Any) -> None:
