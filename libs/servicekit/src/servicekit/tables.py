@@ -11,20 +11,27 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
 kit_metadata = MetaData()
 
 OUTBOX_NOTIFY_CHANNEL = "dife_outbox"
+INTERACTIVE_LANE = 0
+"""`enqueue`: one event of a request or a consumer (a hold answer, a dossier transition); relayed first."""
+BULK_LANE = 1
+"""`enqueue_many`, `insert_from_select_sql`: the events of an import or a campaign; relayed after."""
 
 outbox = Table(
     "outbox",
@@ -40,6 +47,17 @@ outbox = Table(
     Column("traceparent", Text, nullable=True),
     Column("payload", LargeBinary, nullable=False, comment="JSON bytes, the Kafka value"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column(
+        "lane",
+        SmallInteger,
+        nullable=False,
+        server_default=text(str(INTERACTIVE_LANE)),
+        comment="0 interactive, 1 bulk: the relay serves interactive rows first (OUTBOX.md, Lanes)",
+    ),
+    # The relay finds the few interactive rows without walking a bulk backlog, and the bulk rows of an
+    # interactive row's key, which it sends first to keep the key's order.
+    Index("outbox_interactive", "id", postgresql_where=text(f"lane = {INTERACTIVE_LANE}")),
+    Index("outbox_bulk_subject", "ce_subject", postgresql_where=text(f"lane = {BULK_LANE}")),
 )
 
 inbox = Table(
