@@ -18,22 +18,75 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
-from dife_contracts import Envelope
+from dife_contracts.envelope import CONTENT_TYPE, JSON, SPECVERSION, TRACEPARENT
 
 from servicekit import metrics
 from servicekit.leader import become_leader, wait_for_wake
 from servicekit.partitioning import partition_for
-from servicekit.tables import OUTBOX_NOTIFY_CHANNEL
+from servicekit.tables import BULK_LANE, INTERACTIVE_LANE, OUTBOX_NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
 
 RELAY_LOCK = "dife.outbox.relay"
-_FETCH_SQL = """
-    SELECT id, topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload, created_at
-    FROM outbox ORDER BY id LIMIT $1
+# One statement, so one snapshot, chooses the batch (OUTBOX.md, Lanes):
+#   urgent  the oldest interactive rows;
+#   earlier the bulk rows of the same key (topic, subject) older than an urgent row: sent first, in id
+#           order, so an interactive event never overtakes an earlier event of its own key;
+#   bulk    the oldest bulk rows, only if the interactive rows left room (when they fill the batch, an
+#           interactive row not taken could have a newer bulk row of its key, which must not go first).
+# The CloudEvents headers come out as bytes, formatted by PostgreSQL (`Envelope.kafka_headers`' exact
+# text, proven by test_relay_lanes.py), so the relay does no per-row object building of its own.
+_FETCH_SQL = f"""
+    WITH urgent AS (
+        SELECT id, topic, ce_subject FROM outbox WHERE lane = {INTERACTIVE_LANE} ORDER BY id LIMIT $1
+    ), earlier AS (
+        SELECT b.id FROM urgent u
+        JOIN outbox b ON b.lane = {BULK_LANE} AND b.ce_subject = u.ce_subject AND b.topic = u.topic
+                         AND b.id < u.id
+    ), bulk AS (
+        SELECT id FROM outbox WHERE lane = {BULK_LANE} ORDER BY id
+        LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0)
+    )
+    SELECT o.id, o.topic, convert_to(o.ce_subject, 'UTF8') AS key, o.payload, o.created_at,
+           convert_to(o.ce_id::text, 'UTF8') AS ce_id, convert_to(o.ce_type, 'UTF8') AS ce_type,
+           convert_to(o.ce_source, 'UTF8') AS ce_source,
+           convert_to(
+               to_char(o.ce_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+               || CASE WHEN extract(microseconds FROM o.ce_time)::int % 1000000 = 0 THEN ''
+                       ELSE to_char(o.ce_time AT TIME ZONE 'UTC', '.US') END
+               || 'Z', 'UTF8') AS ce_time,
+           convert_to(o.traceparent, 'UTF8') AS traceparent
+    FROM outbox o
+    WHERE o.id IN (SELECT id FROM urgent UNION ALL SELECT id FROM earlier UNION ALL SELECT id FROM bulk)
+    ORDER BY o.id
 """
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _BACKLOG_SQL = "SELECT count(*) FROM outbox"
+_SPECVERSION = SPECVERSION.encode()
+_CONTENT_TYPE = JSON.encode()
+
+
+async def fetch_batch(connection: asyncpg.Connection, limit: int) -> Sequence[asyncpg.Record]:
+    """The next rows to publish, in id order: interactive ones first (with the older bulk rows of their keys),
+    then bulk ones if there is room."""
+    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit)
+    return rows
+
+
+def kafka_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
+    """The row's CloudEvents headers, as `Envelope.kafka_headers()` would give them (binary mode)."""
+    headers = [
+        ("ce_id", row["ce_id"]),
+        ("ce_type", row["ce_type"]),
+        ("ce_source", row["ce_source"]),
+        ("ce_specversion", _SPECVERSION),
+        ("ce_time", row["ce_time"]),
+        ("ce_subject", row["key"]),
+        (CONTENT_TYPE, _CONTENT_TYPE),
+    ]
+    if row["traceparent"] is not None:
+        headers.append((TRACEPARENT, row["traceparent"]))
+    return headers
 
 
 class OutboxRelay:
@@ -101,8 +154,8 @@ class OutboxRelay:
             await wait_for_wake(self._wake, self._poll_interval_s)
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
-        """Publish the oldest rows and delete them once every one is acknowledged."""
-        rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, self._batch_size)
+        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged."""
+        rows = await fetch_batch(connection, self._batch_size)
         if not rows:
             return 0
         deliveries: list[asyncio.Future[Any]] = []
@@ -126,29 +179,16 @@ class OutboxRelay:
         builders: dict[int, BatchBuilder] = {}
         deliveries: list[asyncio.Future[Any]] = []
         for row in rows:
-            envelope = Envelope(
-                id=str(row["ce_id"]),
-                type=row["ce_type"],
-                source=row["ce_source"],
-                subject=row["ce_subject"],
-                time=row["ce_time"],
-                data=bytes(row["payload"]),
-                traceparent=row["traceparent"],
-            )
-            key = envelope.kafka_key()
+            key = row["key"]
             partition = partition_for(key, partitions)
-            record = {
-                "key": key,
-                "value": envelope.data,
-                "timestamp": None,
-                "headers": envelope.kafka_headers(),
-            }
+            value, headers = row["payload"], kafka_headers(row)
             builder = builders.get(partition)
-            if builder is None or builder.append(**record) is None:
-                if builder is not None:
-                    deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
-                builder = builders[partition] = self._producer.create_batch()
-                builder.append(**record)
+            if builder is not None:
+                if builder.append(key=key, value=value, timestamp=None, headers=headers) is not None:
+                    continue
+                deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
+            builder = builders[partition] = self._producer.create_batch()
+            builder.append(key=key, value=value, timestamp=None, headers=headers)
         for partition, builder in builders.items():
             deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
         return deliveries
