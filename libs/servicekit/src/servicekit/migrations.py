@@ -23,7 +23,7 @@ def add_outbox_lanes() -> None:
     service's new revision's upgrade()."""
     op.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS lane smallint NOT NULL DEFAULT 0")
     op.execute("CREATE INDEX IF NOT EXISTS outbox_interactive ON outbox (id) WHERE lane = 0")
-    op.execute("CREATE INDEX IF NOT EXISTS outbox_bulk_subject ON outbox (ce_subject) WHERE lane = 1")
+    op.execute("CREATE INDEX IF NOT EXISTS outbox_subject ON outbox (ce_subject)")
 
 
 def drop_kit_tables() -> None:
