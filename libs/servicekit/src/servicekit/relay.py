@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
-from dife_contracts.envelope import CONTENT_TYPE, JSON, SPECVERSION, TRACEPARENT
+from dife_contracts.envelope import CONTENT_TYPE, JSON, SPECVERSION, TRACEPARENT, format_time
 
 from servicekit import metrics
 from servicekit.leader import become_leader, wait_for_wake
@@ -34,30 +34,32 @@ RELAY_LOCK = "dife.outbox.relay"
 #           order, so an interactive event never overtakes an earlier event of its own key;
 #   bulk    the oldest bulk rows, only if the interactive rows left room (when they fill the batch, an
 #           interactive row not taken could have a newer bulk row of its key, which must not go first).
-# The CloudEvents headers come out as bytes, formatted by PostgreSQL (`Envelope.kafka_headers`' exact
-# text, proven by test_relay_lanes.py), so the relay does no per-row object building of its own.
+# The CloudEvents headers come out as bytes (`Envelope.kafka_headers`' exact values, proven by
+# test_relay_lanes.py), so the relay builds no Envelope per row.
 _FETCH_SQL = f"""
     WITH urgent AS (
         SELECT id, topic, ce_subject FROM outbox WHERE lane = {INTERACTIVE_LANE} ORDER BY id LIMIT $1
-    ), earlier AS (
-        SELECT b.id FROM urgent u
-        JOIN outbox b ON b.lane = {BULK_LANE} AND b.ce_subject = u.ce_subject AND b.topic = u.topic
-                         AND b.id < u.id
-    ), bulk AS (
-        SELECT id FROM outbox WHERE lane = {BULK_LANE} ORDER BY id
-        LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0)
+    ), chosen AS (
+        SELECT id FROM urgent
+        UNION
+        SELECT earlier.id FROM urgent u CROSS JOIN LATERAL (
+            SELECT id FROM outbox b
+            WHERE b.ce_subject = u.ce_subject AND b.topic = u.topic AND b.lane = {BULK_LANE} AND b.id < u.id
+            OFFSET 0
+        ) earlier
+        UNION
+        (SELECT id FROM outbox WHERE lane = {BULK_LANE} ORDER BY id
+         LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0))
     )
-    SELECT o.id, o.topic, convert_to(o.ce_subject, 'UTF8') AS key, o.payload, o.created_at,
-           convert_to(o.ce_id::text, 'UTF8') AS ce_id, convert_to(o.ce_type, 'UTF8') AS ce_type,
-           convert_to(o.ce_source, 'UTF8') AS ce_source,
-           convert_to(
-               to_char(o.ce_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-               || CASE WHEN extract(microseconds FROM o.ce_time)::int % 1000000 = 0 THEN ''
-                       ELSE to_char(o.ce_time AT TIME ZONE 'UTC', '.US') END
-               || 'Z', 'UTF8') AS ce_time,
-           convert_to(o.traceparent, 'UTF8') AS traceparent
-    FROM outbox o
-    WHERE o.id IN (SELECT id FROM urgent UNION ALL SELECT id FROM earlier UNION ALL SELECT id FROM bulk)
+    SELECT o.* FROM chosen CROSS JOIN LATERAL (
+        -- One primary-key lookup per chosen row: a merge join would walk the backlog's index up to an
+        -- interactive row at its end. OFFSET 0 keeps these subqueries lookups whatever the (often stale,
+        -- the table churns) statistics say.
+        SELECT id, topic, convert_to(ce_subject, 'UTF8') AS key, payload, created_at, ce_time,
+               convert_to(ce_id::text, 'UTF8') AS ce_id, convert_to(ce_type, 'UTF8') AS ce_type,
+               convert_to(ce_source, 'UTF8') AS ce_source, convert_to(traceparent, 'UTF8') AS traceparent
+        FROM outbox WHERE outbox.id = chosen.id OFFSET 0
+    ) o
     ORDER BY o.id
 """
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
@@ -80,7 +82,7 @@ def kafka_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
         ("ce_type", row["ce_type"]),
         ("ce_source", row["ce_source"]),
         ("ce_specversion", _SPECVERSION),
-        ("ce_time", row["ce_time"]),
+        ("ce_time", format_time(row["ce_time"]).encode()),
         ("ce_subject", row["key"]),
         (CONTENT_TYPE, _CONTENT_TYPE),
     ]
