@@ -52,7 +52,12 @@ async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source
         return 0
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+    driver = raw.driver_connection
+    if not driver.is_in_transaction():  # type: ignore[union-attr]
+        # SQLAlchemy begins the transaction on the driver lazily, at its first statement: a COPY sent first
+        # would autocommit, and a rolled-back transaction's events would still be published.
+        await connection.exec_driver_sql("SELECT 1")
+    await driver.copy_records_to_table(  # type: ignore[union-attr]
         "outbox", records=records, columns=[*_COPY_COLUMNS, "lane"]
     )
     return len(records)
