@@ -7,13 +7,13 @@ from pathlib import Path
 from alembic import command, op
 from alembic.config import Config
 
-from servicekit.tables import OUTBOX_NOTIFY_DDL, OUTBOX_NOTIFY_DROP_DDL, kit_metadata
+from servicekit.tables import OUTBOX_NOTIFY_DDL, OUTBOX_NOTIFY_DROP_DDL, kit_jobs, kit_metadata
 
 
 def create_kit_tables() -> None:
-    """Create outbox, inbox and idempotency-key tables. Call from a service's first revision's upgrade()."""
+    """Create outbox, inbox, idempotency-key and job tables: call from a service's first revision."""
     bind = op.get_bind()
-    kit_metadata.create_all(bind, checkfirst=False)
+    kit_metadata.create_all(bind, checkfirst=True)
     for statement in OUTBOX_NOTIFY_DDL:
         op.execute(statement)
 
@@ -24,6 +24,11 @@ def add_outbox_lanes() -> None:
     op.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS lane smallint NOT NULL DEFAULT 0")
     op.execute("CREATE INDEX IF NOT EXISTS outbox_interactive ON outbox (id) WHERE lane = 0")
     op.execute("CREATE INDEX IF NOT EXISTS outbox_subject ON outbox (ce_subject)")
+
+
+def create_job_tables() -> None:
+    """Create `kit_jobs` where an older database lacks it (services born before servicekit.jobs)."""
+    kit_jobs.create(op.get_bind(), checkfirst=True)
 
 
 def drop_kit_tables() -> None:
