@@ -36,6 +36,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 
@@ -87,7 +88,8 @@ def event() -> HoldPlaced:
 
 
 class Arrivals:
-    """Reads the topic from the beginning and notes when each event arrived (by ``ce_id``)."""
+    """Reads the topic from the beginning and notes when each event reached Kafka (by ``ce_id``): the topic
+    stamps records with the broker's append time, on the same machine's clock as the writers'."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -109,12 +111,12 @@ class Arrivals:
     async def run(self) -> None:
         while True:
             batches = await self.consumer.getmany(timeout_ms=50)
-            now = time.time()
             for records in batches.values():
                 for record in records:
                     headers = dict(record.headers)
                     event_id = headers["ce_id"]
-                    self.at[event_id] = now
+                    # LogAppendTime: when the broker appended it, whatever this consumer's lag.
+                    self.at[event_id] = record.timestamp / 1000
                     self.written_at[event_id] = headers["ce_time"]  # parsed later, off the hot loop
 
     def latency_from_write_s(self, event_ids: list[bytes]) -> list[float]:
@@ -287,6 +289,16 @@ async def throughput_phase(
     }
 
 
+async def create_log_append_time_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-relay-setup")
+    await admin.start()
+    try:
+        configs = {"message.timestamp.type": "LogAppendTime"}
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     env = stack_env()
     admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
@@ -304,7 +316,8 @@ async def main(args: argparse.Namespace) -> None:
     relay_process: multiprocessing.process.BaseProcess | None = None
     try:
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
-        await ensure_topics(bootstrap, [topic, yardstick_topic], partitions=PARTITIONS)
+        await ensure_topics(bootstrap, [yardstick_topic], partitions=PARTITIONS)
+        await create_log_append_time_topic(bootstrap, topic)
         relay_process = process = multiprocessing.get_context("spawn").Process(
             target=run_relay, args=(plain_url(url), bootstrap, prefix, args.batch_size), daemon=True
         )
