@@ -44,7 +44,8 @@ _FETCH_SQL = f"""
         UNION
         SELECT earlier.id FROM urgent u CROSS JOIN LATERAL (
             SELECT id FROM outbox b
-            WHERE b.ce_subject = u.ce_subject AND b.topic = u.topic AND b.lane = {BULK_LANE} AND b.id < u.id
+            WHERE b.ce_subject = u.ce_subject AND b.topic = u.topic AND b.lane = {BULK_LANE}
+              AND b.id + 0 < u.id  -- "+ 0": by the key's index only, never a primary-key range per row
             OFFSET 0
         ) earlier
         UNION
