@@ -59,6 +59,8 @@ async def interactive_writer(dsn: str, latencies: list[float], stop: asyncio.Eve
             await pool.execute(_INSERT_SQL, *row)
             committed = time.perf_counter()
             while await pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE ce_id = $1)", ce_id):
+                if stop.is_set():  # committed after the relay's last batch: nobody will send it here
+                    return
                 await asyncio.sleep(0.002)
             latencies.append(time.perf_counter() - committed)
             await asyncio.sleep(0.01)
