@@ -52,7 +52,7 @@ class CountingVerifier:
             public_key_pem=public_pem(private_pem),
             leeway_s=LEEWAY_S,
             clock=clock,
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         self.signature_checks = 0
         verify_signed: Callable[[str], Awaitable[Principal]] = self.verifier._verify_signed
@@ -61,7 +61,7 @@ class CountingVerifier:
             self.signature_checks += 1
             return await verify_signed(token)
 
-        self.verifier._verify_signed = counted  # type: ignore[method-assign]
+        self.verifier._verify_signed = counted
 
 
 def token(private_pem: str, sub: str = "elu-1", ttl_s: int = 600) -> str:
