@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
-from servicekit.errors import Conflict, DomainError, problem_type
+from servicekit.errors import DomainError, problem_type
 from servicekit.tables import idempotency_keys
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -32,9 +32,24 @@ class InvalidIdempotencyKey(DomainError):
     title = "Invalid Idempotency-Key header"
 
 
-class IdempotencyKeyReused(Conflict):
+class IdempotencyKeyReused(DomainError):
+    status = 409
     type = problem_type("idempotency-key-reused")
     title = "Idempotency-Key already used for another request"
+
+
+def _owner(principal: Principal | None) -> str:
+    """The whole identity a key belongs to: a sub acting for another SIRET, SIREN or élu is another owner."""
+    if principal is None:
+        return "anonymous"
+    parts = [
+        principal.sub,
+        ",".join(sorted(principal.roles)),
+        principal.siret or "",
+        principal.siren or "",
+        str(principal.claims.get("elu_id") or ""),
+    ]
+    return "|".join(parts)
 
 
 def _request_hash(request: Request, body: bytes) -> str:
@@ -59,7 +74,7 @@ async def idempotent(
         return JSONResponse(jsonable_encoder(body), status_code=status)
     if not 1 <= len(key) <= 255:
         raise InvalidIdempotencyKey("Idempotency-Key must be 1 to 255 characters")
-    owner = principal.sub if principal else "anonymous"
+    owner = _owner(principal)
     request_hash = _request_hash(request, await request.body())
     inserted = await session.scalar(
         pg_insert(idempotency_keys)
