@@ -49,6 +49,11 @@ OUTBOX_BACKLOG = Gauge(
     "Outbox rows committed but not yet acknowledged by Kafka.",
     ["service"],
 )
+OUTBOX_OLDEST_AGE_SECONDS = Gauge(
+    "dife_outbox_oldest_age_seconds",
+    "Seconds the oldest outbox row has waited for Kafka (0 when the outbox is empty).",
+    ["service"],
+)
 CONSUMER_LAG = Gauge(
     "dife_consumer_lag",
     "Messages between a consumer's committed offset and the partition's end.",

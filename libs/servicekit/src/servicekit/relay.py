@@ -9,6 +9,7 @@ with consumers deduplicating on the CloudEvents id. Guarantees and their tests: 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -64,7 +65,13 @@ _FETCH_SQL = f"""
     ORDER BY o.id
 """
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
-_BACKLOG_SQL = "SELECT count(*) FROM outbox"
+_BACKLOG_SQL = """
+    SELECT count(*) AS rows,
+           coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS oldest_age_s
+    FROM outbox
+"""
+BACKLOG_EVERY_S = 5.0
+"""How often the backlog gauges are refreshed, draining or idle (a count of the outbox is not free)."""
 _SPECVERSION = SPECVERSION.encode()
 _CONTENT_TYPE = JSON.encode()
 
@@ -143,18 +150,22 @@ class OutboxRelay:
         self._wake.set()
 
     async def _drain_forever(self, connection: asyncpg.Connection) -> None:
-        idle_cycles = 0
+        measured_at = 0.0
         while True:
+            if time.monotonic() - measured_at >= BACKLOG_EVERY_S:
+                await self._measure_backlog(connection)
+                measured_at = time.monotonic()
             # Cleared before reading, so a NOTIFY arriving during the read is not missed.
             self._wake.clear()
-            published = await self.publish_batch(connection)
-            if published:
-                idle_cycles = 0
+            if await self.publish_batch(connection):
                 continue
-            idle_cycles += 1
-            if idle_cycles % 10 == 1:
-                metrics.OUTBOX_BACKLOG.labels(self._service).set(await connection.fetchval(_BACKLOG_SQL))
             await wait_for_wake(self._wake, self._poll_interval_s)
+
+    async def _measure_backlog(self, connection: asyncpg.Connection) -> None:
+        """Rows waiting, and how long the oldest has waited (the alert on a stuck relay reads this one)."""
+        backlog = await connection.fetchrow(_BACKLOG_SQL)
+        metrics.OUTBOX_BACKLOG.labels(self._service).set(backlog["rows"])
+        metrics.OUTBOX_OLDEST_AGE_SECONDS.labels(self._service).set(float(backlog["oldest_age_s"]))
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
         """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged."""
