@@ -14,9 +14,8 @@ class ContributionPolicy:
 
     `contribution_percent`: the share of gross allowances withheld (1 %). Periodicity comes from the last
     known annual total of the contribution: above `monthly_above_cents` monthly, from `yearly_below_cents`
-    up to
-    `monthly_above_cents` (both included) quarterly, below `yearly_below_cents` yearly. Monthly and quarterly
-    periods are due on `due_day` of the month after the period; a yearly period *(policy)* on
+    up to `monthly_above_cents` (both included) quarterly, below `yearly_below_cents` yearly. Monthly and
+    quarterly periods are due on `due_day` of the month after the period; a yearly period *(policy)* on
     `yearly_due_day`/`yearly_due_month` of the next year.
     """
 

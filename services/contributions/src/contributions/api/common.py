@@ -1,0 +1,93 @@
+"""What the routers share: the service state (clock, policy), the outbox and repository of a request,
+reading a bounded body."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from dife_contracts import Event
+from fastapi import Depends, Request
+from servicekit.api import SessionDep
+from servicekit.clock import Clock
+from servicekit.errors import DomainError, problem_type
+from servicekit.outbox import enqueue_many
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contributions.adapters.repository import ContributionsRepository
+from contributions.domain.policy import ContributionPolicy
+
+EVENT_SOURCE = "/dife/contributions"
+
+
+@dataclass(frozen=True)
+class ContributionsState:
+    """Built in `create_app`: what every request of this service needs beside servicekit's state."""
+
+    clock: Clock
+    policy: ContributionPolicy
+    max_upload_bytes: int
+
+
+def _state(request: Request) -> ContributionsState:
+    state: ContributionsState = request.app.state.contributions
+    return state
+
+
+StateDep = Annotated[ContributionsState, Depends(_state)]
+
+
+class SessionOutbox:
+    """The `Outbox` port on servicekit's outbox, in the request's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_many(self, events: Sequence[Event]) -> None:
+        if events:
+            await enqueue_many(self.session, events, source=EVENT_SOURCE)
+
+
+def _repository(session: SessionDep) -> ContributionsRepository:
+    return ContributionsRepository(session)
+
+
+def _outbox(session: SessionDep) -> SessionOutbox:
+    return SessionOutbox(session)
+
+
+RepositoryDep = Annotated[ContributionsRepository, Depends(_repository)]
+OutboxDep = Annotated[SessionOutbox, Depends(_outbox)]
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    type = problem_type("payload-too-large")
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    type = problem_type("unsupported-media-type")
+    title = "Unsupported media type"
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) beyond `limit` bytes, without reading more than that."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # Starlette's cache: `Idempotency-Key` hashing reads the body again
+    return body
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
