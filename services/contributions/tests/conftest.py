@@ -98,6 +98,43 @@ class Contributions:
         return await collect(self.infra, self.settings.topic(topics.CONTRIBUTIONS), count=count, where=wanted)
 
 
+def camt053(*entries: dict[str, Any], message_id: str | None = None, statement_id: str = "STMT-1") -> bytes:
+    """A camt.053.001.08 statement; each entry: amount ("12.35"), ref (RF…), text (Ustrd), debtor, sign,
+    status, account_ref, currency."""
+    ntries = []
+    for number, entry in enumerate(entries, start=1):
+        reference = (
+            f"<Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>{entry['ref']}</Ref>"
+            "</CdtrRefInf></Strd>"
+            if entry.get("ref")
+            else ""
+        )
+        text = f"<Ustrd>{entry['text']}</Ustrd>" if entry.get("text") else ""
+        ntries.append(
+            f"""<Ntry><NtryRef>{number}</NtryRef>
+            <Amt Ccy="{entry.get("currency", "EUR")}">{entry["amount"]}</Amt>
+            <CdtDbtInd>{entry.get("sign", "CRDT")}</CdtDbtInd>
+            <Sts><Cd>{entry.get("status", "BOOK")}</Cd></Sts>
+            <BookgDt><Dt>{entry.get("booked", "2026-04-10")}</Dt></BookgDt>
+            <AcctSvcrRef>{entry.get("account_ref", f"{statement_id}-{number}")}</AcctSvcrRef>
+            <BkTxCd/>
+            <NtryDtls><TxDtls>
+              <RltdPties><Dbtr><Pty><Nm>{entry.get("debtor", "TRESORERIE")}</Nm></Pty></Dbtr></RltdPties>
+              <RmtInf>{text}{reference}</RmtInf>
+            </TxDtls></NtryDtls></Ntry>"""
+        )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+  <BkToCstmrStmt>
+    <GrpHdr><MsgId>{message_id or uuid.uuid4().hex}</MsgId><CreDtTm>2026-04-11T06:00:00</CreDtTm></GrpHdr>
+    <Stmt><Id>{statement_id}</Id><CreDtTm>2026-04-11T06:00:00</CreDtTm>
+      <Acct><Id><IBAN>FR7640031000010000000000000</IBAN></Id></Acct>
+      {"".join(ntries)}
+    </Stmt>
+  </BkToCstmrStmt>
+</Document>""".encode()
+
+
 @pytest.fixture(scope="session")
 def start_contributions(
     database_factory: Callable[[], Awaitable[str]],

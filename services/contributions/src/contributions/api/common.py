@@ -3,22 +3,17 @@ reading a bounded body."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from dife_contracts import Event
 from fastapi import Depends, Request
 from servicekit.api import SessionDep
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, problem_type
-from servicekit.outbox import enqueue_many
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from contributions.adapters.outbox import SessionOutbox
 from contributions.adapters.repository import ContributionsRepository
 from contributions.domain.policy import ContributionPolicy
-
-EVENT_SOURCE = "/dife/contributions"
 
 
 @dataclass(frozen=True)
@@ -36,17 +31,6 @@ def _state(request: Request) -> ContributionsState:
 
 
 StateDep = Annotated[ContributionsState, Depends(_state)]
-
-
-class SessionOutbox:
-    """The `Outbox` port on servicekit's outbox, in the request's transaction."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add_many(self, events: Sequence[Event]) -> None:
-        if events:
-            await enqueue_many(self.session, events, source=EVENT_SOURCE)
 
 
 def _repository(session: SessionDep) -> ContributionsRepository:
