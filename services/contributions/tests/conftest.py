@@ -174,3 +174,9 @@ def siren() -> Callable[[], str]:
     """``siren()``: a new valid SIREN each call."""
     counter = iter(range(uuid.uuid4().int % 1_000_000, 10**8))
     return lambda: make_siren(next(counter))
+
+
+@pytest.fixture(scope="session")
+def camt() -> Callable[..., bytes]:
+    """``camt(entry, …)``: a camt.053 statement (see `camt053`)."""
+    return camt053

@@ -41,7 +41,7 @@ async def submit_declaration(
     if (period.year, period.first_month) > (today.year, today.month):
         raise RuleBroken("R-CON-3", f"the period {period} has not begun yet", field="period")
     periodicity = await periodicity_of_year(repository, collectivite, period.year, policy, fix=True)
-    (account,) = (await locked_accounts(repository, [(siren, period)], policy, today)).values()
+    (account,) = (await locked_accounts(repository, [(siren, period)], policy)).values()
     declaration = declare(
         collectivite,
         period,

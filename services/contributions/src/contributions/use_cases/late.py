@@ -10,7 +10,7 @@ from dife_contracts.enums import Periodicity
 from contributions.domain.collectivites import SUBJECT_TYPES
 from contributions.domain.periods import ContributionPeriod, periods_of_year
 from contributions.domain.policy import ContributionPolicy
-from contributions.use_cases.periods import blank_account, periodicity_of_year
+from contributions.use_cases.periods import new_account, periodicity_of_year
 from contributions.use_cases.ports import Outbox, Repository
 
 
@@ -42,7 +42,7 @@ async def mark_late_periods(
             periodicity = await periodicity_of_year(repository, collectivite, year, policy, fix=True)
             for period in periods_of_year(year, periodicity):
                 if collectivite.registered_on < period.due_date(policy) < today:
-                    blanks.append(blank_account(collectivite.siren, period, policy, today))
+                    blanks.append(new_account(collectivite.siren, period, policy))
     for start in range(0, len(blanks), 5_000):
         await repository.insert_periods(blanks[start : start + 5_000])
     marked = 0

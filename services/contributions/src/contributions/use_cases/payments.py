@@ -42,7 +42,7 @@ async def record_payment(
     collectivite.ensure_subject()
     period = ContributionPeriod.parse(period_text)
     await ensure_period_of_calendar(repository, collectivite, period, policy)
-    (account,) = (await locked_accounts(repository, [(siren, period)], policy, today)).values()
+    (account,) = (await locked_accounts(repository, [(siren, period)], policy)).values()
     payment = Payment(uuid.uuid4(), siren, period, amount_cents, received_on, PaymentSource.API)
     account.record_payment(payment, today)
     await repository.add_payments([payment])
@@ -102,7 +102,7 @@ async def import_bank_statement(
     referenced = [
         (siren, period) for found in references.values() for siren, period in found if siren in known
     ]
-    accounts = await locked_accounts(repository, [*open_keys, *referenced], policy, today)
+    accounts = await locked_accounts(repository, [*open_keys, *referenced], policy)
     open_by_siren: dict[str, list[PeriodAccount]] = {}
     for account in accounts.values():
         if account.declared_cents is not None:
@@ -159,7 +159,7 @@ async def assign_credit(
     collectivite.ensure_subject()
     period = ContributionPeriod.parse(period_text)
     await ensure_period_of_calendar(repository, collectivite, period, policy)
-    (account,) = (await locked_accounts(repository, [(siren, period)], policy, today)).values()
+    (account,) = (await locked_accounts(repository, [(siren, period)], policy)).values()
     payment = Payment(
         uuid.uuid4(),
         siren,

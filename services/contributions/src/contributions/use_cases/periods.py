@@ -55,20 +55,24 @@ async def ensure_period_of_calendar(
 def blank_account(
     siren: str, period: ContributionPeriod, policy: ContributionPolicy, today: date
 ) -> PeriodAccount:
+    """A period nothing happened to yet, with its status on `today` (for display)."""
     due = period.due_date(policy)
     return PeriodAccount(siren, period, due, status=status_of(None, 0, due, today))
+
+
+def new_account(siren: str, period: ContributionPeriod, policy: ContributionPolicy) -> PeriodAccount:
+    """A period to store: `due` until a declaration, a payment or the late job looks at it, so that the
+    step that finds it late also emits `period_late` (R-CON-3)."""
+    return PeriodAccount(siren, period, period.due_date(policy), status=PeriodStatus.DUE)
 
 
 async def locked_accounts(
     repository: Repository,
     wanted: Iterable[tuple[str, ContributionPeriod]],
     policy: ContributionPolicy,
-    today: date,
 ) -> dict[tuple[str, str], PeriodAccount]:
     """The periods' accounts, created when missing, locked until the transaction ends."""
-    templates = {
-        (siren, str(period)): blank_account(siren, period, policy, today) for siren, period in wanted
-    }
+    templates = {(siren, str(period)): new_account(siren, period, policy) for siren, period in wanted}
     await repository.insert_periods(list(templates.values()))
     return await repository.periods_for_update(templates.keys())
 
