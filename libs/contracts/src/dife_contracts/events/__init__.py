@@ -45,7 +45,6 @@ from dife_contracts.events.funding import (
 from dife_contracts.events.ledger import (
     AccountActivated,
     AccountAdjusted,
-    PensionLiquidated,
     EluMandatesChanged,
     EluRegistered,
     HoldCaptured,
@@ -53,6 +52,7 @@ from dife_contracts.events.ledger import (
     HoldRejected,
     HoldReleased,
     Mandate,
+    PensionLiquidated,
     RightsCredited,
     RightsExpired,
 )
@@ -120,7 +120,6 @@ __all__ = [
     "ALL_EVENTS",
     "AccountActivated",
     "AccountAdjusted",
-    "PensionLiquidated",
     "CardPaymentConfirmed",
     "CofundingDecided",
     "CofundingRequested",
@@ -155,6 +154,7 @@ __all__ = [
     "PaymentRejected",
     "PaymentSent",
     "PaymentSettled",
+    "PensionLiquidated",
     "PeriodLate",
     "PeriodSettled",
     "PlanFailed",
