@@ -15,8 +15,9 @@ import pytest
 from contributions.app import create_app
 from contributions.settings import Settings
 from dife_contracts import Envelope, topics
+from fastapi import FastAPI
 from servicekit.clock import MovableClock
-from servicekit.testing import Infra, collect, migrate, running_app
+from servicekit.testing import Infra, collect, migrate, run_due_jobs, running_app
 from stdnum import luhn
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
@@ -37,7 +38,15 @@ class Contributions:
     clock: MovableClock
     token: Callable[..., str]
     infra: Infra
-    sessionmaker: Any
+    app: FastAPI
+
+    @property
+    def sessionmaker(self) -> Any:
+        return self.app.state.kit.sessionmaker
+
+    async def run_due_jobs(self) -> int:
+        """Fire every timer due by the app's clock (the late sweep), as the job runner would."""
+        return await run_due_jobs(self.app)
 
     def agent(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub=str(uuid.uuid4()), roles=['agent'])}"}
@@ -146,7 +155,7 @@ def start_contributions(
     async def start(today: date = date(2026, 4, 2)) -> AsyncIterator[Contributions]:
         database_url = await database_factory()
         await migrate(ALEMBIC_INI, database_url)
-        settings = Settings(**kit_overrides(database_url))
+        settings = Settings(**kit_overrides(database_url), jobs_enabled=False)
         clock = MovableClock()
         clock.set_paris(today, 10)
         app = create_app(settings, clock=clock)
@@ -157,7 +166,7 @@ def start_contributions(
                 clock=clock,
                 token=mint_token,
                 infra=infra,
-                sessionmaker=app.state.kit.sessionmaker,
+                app=app,
             )
 
     return start

@@ -1,32 +1,43 @@
-"""Wiring of the contributions service: routers, the service state (clock, policy), servicekit's runtime."""
+"""Wiring of the contributions service: routers, the late-sweep timer, typed state, servicekit runtime."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.clock import Clock, SystemClock
+from servicekit.state import KitState
 
 from contributions.api.bank import router as bank_router
 from contributions.api.collectivites import router as collectivites_router
 from contributions.api.common import ContributionsState
 from contributions.api.periods import router as periods_router
-from contributions.api.rule_problems import install_if_missing
+from contributions.jobs.late import late_jobs, schedule_sweep
 from contributions.settings import Settings
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    app = create_service_app(
+    clock = clock or SystemClock()
+    policy = settings.policy()
+
+    @asynccontextmanager
+    async def service_state(kit: KitState) -> AsyncIterator[ContributionsState]:
+        async with kit.sessionmaker.begin() as session:
+            await schedule_sweep(session, kit.clock.now())
+        yield ContributionsState(clock=kit.clock, policy=policy, max_upload_bytes=settings.max_upload_bytes)
+
+    return create_service_app(
         settings,
         title="DIFE contributions",
         description="The 1 % contribution of collectivités: declarations, periodicity, payments, bank "
         "statements (camt.053), late periods.",
         routers=[collectivites_router, bank_router, periods_router],
+        jobs=late_jobs(clock, policy),
+        service_state=service_state,
+        clock=clock,
     )
-    install_if_missing(app)
-    app.state.contributions = ContributionsState(
-        clock=clock or SystemClock(), policy=settings.policy(), max_upload_bytes=settings.max_upload_bytes
-    )
-    return app
 
 
 def create_app_from_env() -> FastAPI:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from contributions.jobs.late import sweep_late_periods
 from dife_contracts.events import PaymentReceived, PeriodLate, PeriodSettled
 from sqlalchemy import text
 
@@ -191,19 +190,15 @@ async def test_periods_turn_late_after_their_due_date_once_and_are_listed_R_CON_
     for commune in (unpaid, paid):
         assert (await contributions.declare(commune, "2026-03", 100_000)).status_code == 201
     assert (await pay(contributions, paid, 1_000)).status_code == 201
-    policy = contributions.settings.policy()
-
-    async def sweep() -> int:
-        async with contributions.sessionmaker.begin() as session:
-            report = await sweep_late_periods(session, contributions.clock, policy)
-        return int(report.marked_late)
-
     contributions.clock.set_paris(date(2026, 4, 15), 23)
-    await sweep()
+    assert await contributions.run_due_jobs() == 1  # the sweep scheduled at start
     assert (await contributions.periods(unpaid))["2026-03"]["status"] == "due"
+    contributions.clock.set_paris(date(2026, 4, 16), 0, 4)
+    assert await contributions.run_due_jobs() == 0  # the next sweep is at 00:05
     contributions.clock.set_paris(date(2026, 4, 16), 0, 5)
-    await sweep()
-    await sweep()
+    assert await contributions.run_due_jobs() == 1
+    contributions.clock.set_paris(date(2026, 4, 17), 0, 5)
+    assert await contributions.run_due_jobs() == 1
     march = (await contributions.periods(unpaid))["2026-03"]
     assert march["status"] == "late"
     assert (await contributions.periods(paid))["2026-03"]["status"] == "paid"
@@ -232,26 +227,25 @@ async def test_periods_turn_late_after_their_due_date_once_and_are_listed_R_CON_
     assert forbidden.status_code == 403
 
 
-async def test_the_late_csv_neutralises_formulas(contributions: Any, siren: Callable[[], str]) -> None:
-    commune = siren()
-    response = await contributions.client.post(
-        "/v1/collectivites",
-        json={
-            "siren": commune,
-            "name": '=HYPERLINK("http://x")',
-            "type": "commune",
-            "reference_annual_cents": 400_000,
-        },
-        headers=contributions.agent(),
-    )
-    assert response.status_code == 201
-    contributions.clock.set_paris(date(2026, 1, 2))
-    assert (await contributions.declare(commune, "2026-01", 1_000)).status_code == 201
-    contributions.clock.set_paris(date(2026, 2, 16))
-    async with contributions.sessionmaker.begin() as session:
-        await sweep_late_periods(session, contributions.clock, contributions.settings.policy())
-    as_csv = await contributions.client.get(
-        "/v1/periods", params={"status": "late"}, headers={**contributions.agent(), "Accept": "text/csv"}
-    )
-    rows = list(csv.DictReader(io.StringIO(as_csv.text), delimiter=";"))
-    assert rows[0]["name"] == '\'=HYPERLINK("http://x")'
+async def test_the_late_csv_neutralises_formulas(start_contributions: Any, siren: Callable[[], str]) -> None:
+    async with start_contributions(today=date(2026, 1, 2)) as contributions:
+        commune = siren()
+        response = await contributions.client.post(
+            "/v1/collectivites",
+            json={
+                "siren": commune,
+                "name": '=HYPERLINK("http://x")',
+                "type": "commune",
+                "reference_annual_cents": 400_000,
+            },
+            headers=contributions.agent(),
+        )
+        assert response.status_code == 201
+        assert (await contributions.declare(commune, "2026-01", 1_000)).status_code == 201
+        contributions.clock.set_paris(date(2026, 2, 16))
+        assert await contributions.run_due_jobs() == 1
+        as_csv = await contributions.client.get(
+            "/v1/periods", params={"status": "late"}, headers={**contributions.agent(), "Accept": "text/csv"}
+        )
+        rows = list(csv.DictReader(io.StringIO(as_csv.text), delimiter=";"))
+        assert [(row["period"], row["name"]) for row in rows] == [("2026-01", '\'=HYPERLINK("http://x")')]

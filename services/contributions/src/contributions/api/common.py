@@ -10,27 +10,23 @@ from fastapi import Depends, Request
 from servicekit.api import SessionDep
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, problem_type
+from servicekit.outbox import SessionOutbox
+from servicekit.state import state_of
 
-from contributions.adapters.outbox import SessionOutbox
 from contributions.adapters.repository import ContributionsRepository
 from contributions.domain.policy import ContributionPolicy
 
 
 @dataclass(frozen=True)
 class ContributionsState:
-    """Built in `create_app`: what every request of this service needs beside servicekit's state."""
+    """The service's typed state (servicekit's `service_state`): the app's clock, the R-CON policy."""
 
     clock: Clock
     policy: ContributionPolicy
     max_upload_bytes: int
 
 
-def _state(request: Request) -> ContributionsState:
-    state: ContributionsState = request.app.state.contributions
-    return state
-
-
-StateDep = Annotated[ContributionsState, Depends(_state)]
+StateDep = Annotated[ContributionsState, Depends(state_of(ContributionsState))]
 
 
 def _repository(session: SessionDep) -> ContributionsRepository:
