@@ -121,7 +121,7 @@ async def test_a_corrected_declaration_replaces_the_previous_one_with_history_R_
     assert versions[0]["id"] == first.json()["id"]
     assert (await contributions.periods(commune))["2026-03"]["declared_cents"] == 1_500
     events = await contributions.events(2, subject=commune, ce_type="declaration_received")
-    assert [e.parse().version for e in events] == [1, 2]  # type: ignore[attr-defined]
+    assert [e.parse().version for e in events] == [1, 2]
 
 
 @pytest.mark.parametrize(

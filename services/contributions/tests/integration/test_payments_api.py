@@ -40,7 +40,7 @@ async def test_payments_by_api_walk_through_each_status_with_events_R_CON_4(
         statuses.append(response.json()["period"]["status"])
     assert statuses == ["partially_paid", "paid", "overpaid"]
     settled = await contributions.events(3, subject=commune, ce_type="period_settled")
-    assert [(e.parse().status.value, e.parse().paid_cents) for e in settled] == [  # type: ignore[attr-defined]
+    assert [(e.parse().status.value, e.parse().paid_cents) for e in settled] == [
         ("partially_paid", 400),
         ("paid", 1_000),
         ("overpaid", 1_001),
@@ -205,11 +205,11 @@ async def test_periods_turn_late_after_their_due_date_once_and_are_listed_R_CON_
     # January and February (due after the registration) were never declared: late as well
     assert (await contributions.periods(unpaid))["2026-02"]["status"] == "late"
     late = await contributions.events(1, subject=unpaid, ce_type="period_late")
-    march_late = [e.parse() for e in late if e.parse().period == "2026-03"]  # type: ignore[attr-defined]
+    march_late = [e.parse() for e in late if e.parse().period == "2026-03"]
     assert len(march_late) == 1
     assert isinstance(march_late[0], PeriodLate) and march_late[0].outstanding_cents == 1_000
     everything = await contributions.events(3, subject=unpaid, ce_type="period_late")
-    assert sorted(e.parse().period for e in everything) == ["2026-01", "2026-02", "2026-03"]  # type: ignore[attr-defined]
+    assert sorted(e.parse().period for e in everything) == ["2026-01", "2026-02", "2026-03"]
 
     listed = await contributions.client.get(
         "/v1/periods", params={"status": "late", "limit": 500}, headers=contributions.agent()
