@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from dife_contracts.enums import Periodicity, PeriodStatus
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,19 +149,18 @@ class ContributionsRepository:
 
     async def upsert_collectivites(self, found: Sequence[Collectivite]) -> int:
         """Insert or update (name, type, reference total) each collectivité of an imported list."""
-        if not found:
-            return 0
-        statement = insert(collectivites).values([_collectivite_row(c) for c in found])
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[collectivites.c.siren],
-                set_={
-                    "name": statement.excluded.name,
-                    "type": statement.excluded.type,
-                    "reference_annual_cents": statement.excluded.reference_annual_cents,
-                },
+        for chunk in _chunks([_collectivite_row(c) for c in found]):
+            statement = insert(collectivites).values(chunk)
+            await self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[collectivites.c.siren],
+                    set_={
+                        "name": statement.excluded.name,
+                        "type": statement.excluded.type,
+                        "reference_annual_cents": statement.excluded.reference_annual_cents,
+                    },
+                )
             )
-        )
         return len(found)
 
     async def subject_collectivites(self, types: Iterable[str]) -> list[Collectivite]:
@@ -219,10 +218,8 @@ class ContributionsRepository:
     # periods ------------------------------------------------------------------------------------------
     async def insert_periods(self, accounts: Sequence[PeriodAccount]) -> None:
         """Create the periods that do not exist yet (existing ones are left as they are)."""
-        if accounts:
-            await self.session.execute(
-                insert(periods).values([_account_row(a) for a in accounts]).on_conflict_do_nothing()
-            )
+        for chunk in _chunks([_account_row(a) for a in accounts]):
+            await self.session.execute(insert(periods).values(chunk).on_conflict_do_nothing())
 
     async def periods_for_update(
         self, keys: Iterable[tuple[str, str]]
@@ -257,18 +254,33 @@ class ContributionsRepository:
         return found
 
     async def save_periods(self, accounts: Sequence[PeriodAccount]) -> None:
-        for account in accounts:
-            await self.session.execute(
-                update(periods)
-                .where(periods.c.siren == account.siren, periods.c.period == str(account.period))
-                .values(
-                    declared_cents=account.declared_cents,
-                    paid_cents=account.paid_cents,
-                    status=account.status.value,
-                    late_notified=account.late_notified,
-                    updated_at=func.now(),
-                )
+        """One statement executed for every account (a bank statement may settle thousands of periods)."""
+        if not accounts:
+            return
+        statement = (
+            update(periods)
+            .where(periods.c.siren == bindparam("k_siren"), periods.c.period == bindparam("k_period"))
+            .values(
+                declared_cents=bindparam("v_declared_cents"),
+                paid_cents=bindparam("v_paid_cents"),
+                status=bindparam("v_status"),
+                late_notified=bindparam("v_late_notified"),
+                updated_at=func.now(),
             )
+        )
+        rows = [
+            {
+                "k_siren": a.siren,
+                "k_period": str(a.period),
+                "v_declared_cents": a.declared_cents,
+                "v_paid_cents": a.paid_cents,
+                "v_status": a.status.value,
+                "v_late_notified": a.late_notified,
+            }
+            for a in accounts
+        ]
+        connection = await self.session.connection()
+        await connection.execute(statement, rows)
 
     async def periods_of(self, siren: str, year: int) -> list[PeriodAccount]:
         rows = await self.session.execute(
@@ -366,23 +378,20 @@ class ContributionsRepository:
 
     # payments and bank statements ---------------------------------------------------------------------
     async def add_payments(self, added: Sequence[Payment]) -> None:
-        if added:
-            await self.session.execute(
-                insert(payments).values(
-                    [
-                        {
-                            "id": p.id,
-                            "siren": p.siren,
-                            "period": str(p.period),
-                            "amount_cents": p.amount_cents,
-                            "received_on": p.received_on,
-                            "source": p.source.value,
-                            "bank_credit_id": p.bank_credit_id,
-                        }
-                        for p in added
-                    ]
-                )
-            )
+        rows = [
+            {
+                "id": p.id,
+                "siren": p.siren,
+                "period": str(p.period),
+                "amount_cents": p.amount_cents,
+                "received_on": p.received_on,
+                "source": p.source.value,
+                "bank_credit_id": p.bank_credit_id,
+            }
+            for p in added
+        ]
+        for chunk in _chunks(rows):
+            await self.session.execute(insert(payments).values(chunk))
 
     async def statement(self, key: str) -> StatementReport | None:
         row = (
@@ -449,8 +458,8 @@ class ContributionsRepository:
             }
             for credit, match in matched
         ]
-        for start in range(0, len(rows), 2_000):  # PostgreSQL takes at most 65,535 bound parameters
-            await self.session.execute(insert(bank_credits).values(rows[start : start + 2_000]))
+        for chunk in _chunks(rows):
+            await self.session.execute(insert(bank_credits).values(chunk))
 
     async def unmatched_credits(self, after: tuple[date, uuid.UUID] | None, limit: int) -> list[StoredCredit]:
         query = select(bank_credits).where(bank_credits.c.period.is_(None))
@@ -479,6 +488,12 @@ class ContributionsRepository:
                 assigned_by=by,
             )
         )
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = 2_000) -> Iterator[list[dict[str, Any]]]:
+    """Multi-row INSERTs of at most `size` rows: PostgreSQL takes at most 65,535 bound parameters."""
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def _collectivite_row(collectivite: Collectivite) -> dict[str, Any]:
