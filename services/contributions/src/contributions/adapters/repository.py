@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from dife_contracts.enums import Periodicity, PeriodStatus
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import ARRAY, BindParameter, Text, any_, bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,18 +149,20 @@ class ContributionsRepository:
 
     async def upsert_collectivites(self, found: Sequence[Collectivite]) -> int:
         """Insert or update (name, type, reference total) each collectivité of an imported list."""
-        for chunk in _chunks([_collectivite_row(c) for c in found]):
-            statement = insert(collectivites).values(chunk)
-            await self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[collectivites.c.siren],
-                    set_={
-                        "name": statement.excluded.name,
-                        "type": statement.excluded.type,
-                        "reference_annual_cents": statement.excluded.reference_annual_cents,
-                    },
-                )
-            )
+        if not found:
+            return 0
+        statement = insert(collectivites)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[collectivites.c.siren],
+                set_={
+                    "name": statement.excluded.name,
+                    "type": statement.excluded.type,
+                    "reference_annual_cents": statement.excluded.reference_annual_cents,
+                },
+            ),
+            [_collectivite_row(c) for c in found],
+        )
         return len(found)
 
     async def subject_collectivites(self, types: Iterable[str]) -> list[Collectivite]:
@@ -174,7 +176,9 @@ class ContributionsRepository:
         if not wanted:
             return {}
         rows = await self.session.execute(
-            select(collectivites.c.siren, collectivites.c.name).where(collectivites.c.siren.in_(wanted))
+            select(collectivites.c.siren, collectivites.c.name).where(
+                collectivites.c.siren == any_(_texts(wanted))
+            )
         )
         return {row.siren: row.name for row in rows}
 
@@ -183,7 +187,7 @@ class ContributionsRepository:
         if not wanted:
             return frozenset()
         rows = await self.session.scalars(
-            select(collectivites.c.siren).where(collectivites.c.siren.in_(wanted))
+            select(collectivites.c.siren).where(collectivites.c.siren == any_(_texts(wanted)))
         )
         return frozenset(rows)
 
@@ -218,8 +222,10 @@ class ContributionsRepository:
     # periods ------------------------------------------------------------------------------------------
     async def insert_periods(self, accounts: Sequence[PeriodAccount]) -> None:
         """Create the periods that do not exist yet (existing ones are left as they are)."""
-        for chunk in _chunks([_account_row(a) for a in accounts]):
-            await self.session.execute(insert(periods).values(chunk).on_conflict_do_nothing())
+        if accounts:
+            await self.session.execute(
+                insert(periods).on_conflict_do_nothing(), [_account_row(a) for a in accounts]
+            )
 
     async def periods_for_update(
         self, keys: Iterable[tuple[str, str]]
@@ -229,10 +235,11 @@ class ContributionsRepository:
         if not wanted:
             return {}
         rows = await self.session.execute(
-            select(periods)
-            .where(tuple_(periods.c.siren, periods.c.period).in_(wanted))
-            .order_by(periods.c.siren, periods.c.period)
-            .with_for_update()
+            text(
+                "SELECT p.* FROM periods p JOIN unnest(CAST(:sirens AS text[]), CAST(:periods AS text[])) "
+                "AS k(siren, period) USING (siren, period) ORDER BY p.siren, p.period FOR UPDATE OF p"
+            ),
+            {"sirens": [siren for siren, _ in wanted], "periods": [period for _, period in wanted]},
         )
         return {(row.siren, row.period): _account(row) for row in rows}
 
@@ -243,7 +250,7 @@ class ContributionsRepository:
             return {}
         rows = await self.session.execute(
             select(periods).where(
-                periods.c.siren.in_(wanted),
+                periods.c.siren == any_(_texts(wanted)),
                 periods.c.declared_cents.is_not(None),
                 periods.c.paid_cents < periods.c.declared_cents,
             )
@@ -390,8 +397,8 @@ class ContributionsRepository:
             }
             for p in added
         ]
-        for chunk in _chunks(rows):
-            await self.session.execute(insert(payments).values(chunk))
+        if rows:
+            await self.session.execute(insert(payments), rows)
 
     async def statement(self, key: str) -> StatementReport | None:
         row = (
@@ -432,7 +439,7 @@ class ContributionsRepository:
         if not wanted:
             return set()
         rows = await self.session.scalars(
-            select(bank_credits.c.entry_key).where(bank_credits.c.entry_key.in_(wanted))
+            select(bank_credits.c.entry_key).where(bank_credits.c.entry_key == any_(_texts(wanted)))
         )
         return set(rows)
 
@@ -458,8 +465,7 @@ class ContributionsRepository:
             }
             for credit, match in matched
         ]
-        for chunk in _chunks(rows):
-            await self.session.execute(insert(bank_credits).values(chunk))
+        await self.session.execute(insert(bank_credits), rows)
 
     async def unmatched_credits(self, after: tuple[date, uuid.UUID] | None, limit: int) -> list[StoredCredit]:
         query = select(bank_credits).where(bank_credits.c.period.is_(None))
@@ -490,10 +496,12 @@ class ContributionsRepository:
         )
 
 
-def _chunks(rows: list[dict[str, Any]], size: int = 2_000) -> Iterator[list[dict[str, Any]]]:
-    """Multi-row INSERTs of at most `size` rows: PostgreSQL takes at most 65,535 bound parameters."""
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+_TEXT_ARRAY: Any = ARRAY(Text)
+
+
+def _texts(values: list[str]) -> BindParameter[list[str]]:
+    """One array parameter (`= ANY(:values)`) instead of one parameter per value: lists of thousands."""
+    return bindparam("values", values, type_=_TEXT_ARRAY)
 
 
 def _collectivite_row(collectivite: Collectivite) -> dict[str, Any]:
