@@ -59,5 +59,11 @@ async def test_a_siren_with_a_wrong_key_is_refused_and_a_duplicate_conflicts(
         headers=contributions.agent(),
     )
     assert unknown_type.status_code == 422
+    huge = await contributions.client.post(
+        "/v1/collectivites",
+        json={"siren": siren(), "name": "X", "type": "commune", "reference_annual_cents": 10**30},
+        headers=contributions.agent(),
+    )
+    assert huge.status_code == 422
     unknown = await contributions.client.get(f"/v1/collectivites/{siren()}", headers=contributions.agent())
     assert unknown.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -202,6 +203,11 @@ async def test_collectivite_b_cannot_read_or_declare_for_a(
     assert (await contributions.client.get(f"/v1/collectivites/{a}/periods")).status_code == 401
     ops = contributions.ops()
     assert (await contributions.declare(a, "2026-03", 1_000, headers=ops)).status_code == 403
+    b_and_ops = {
+        "Authorization": f"Bearer {contributions.token(sub=b, roles=['collectivite', 'ops'], siren=b)}"
+    }
+    assert (await contributions.declare(a, "2026-03", 1_000, headers=b_and_ops)).status_code == 403
+    assert (await contributions.declare(b, "2026-03", 1_000, headers=b_and_ops)).status_code == 201
 
 
 async def test_an_agent_declares_for_a_collectivite_R_CON_2(
@@ -257,6 +263,22 @@ async def test_the_same_idempotency_key_replays_the_first_declaration(
             "lines": [{"month": "2026-03", "gross_allowance_cents": 1, "family_name": "\u0000"}],
         },
         [1, 2],
+        {
+            "period": "2026-03",
+            "lines": [{"month": "0000-03", "gross_allowance_cents": 1, "elu_id": str(uuid.uuid4())}],
+        },
+        {
+            "period": "2026-03",
+            "lines": [
+                {
+                    "month": "2026-03",
+                    "gross_allowance_cents": 1,
+                    "family_name": "A",
+                    "given_names": "B",
+                    "birth_date": 0,
+                }
+            ],
+        },
     ],
 )
 async def test_malformed_json_declarations_are_422_not_500(

@@ -132,6 +132,7 @@ def test_camt053_credits_with_batched_transactions_R_CON_4() -> None:
         (statement(entry(), namespace="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"), "Document"),
         (b"<Document", "Document"),
         (statement(entry()).replace(b"<Id>S1</Id>", b""), "Stmt[1]/Id"),
+        (statement(entry(extra="<AcctSvcrRef>X</AcctSvcrRef>") * 2), "Ntry S1/X"),
     ],
 )
 def test_a_malformed_camt053_names_the_element_R_CON_4(content: bytes, field: str) -> None:

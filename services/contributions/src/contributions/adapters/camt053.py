@@ -150,6 +150,17 @@ def _entry_credits(
     return credits
 
 
+def _refuse_repeated_entries(reader: _Reader, credits: list[BankCredit]) -> None:
+    """Each credit's bank reference is unique in a statement: a repeated one would be recorded once only."""
+    seen: set[str] = set()
+    for credit in credits:
+        if credit.entry_key in seen:
+            reader.fail(
+                f"Ntry {credit.entry_key}", "this bank reference (AcctSvcrRef) appears twice in the file"
+            )
+        seen.add(credit.entry_key)
+
+
 def parse_camt053(content: bytes) -> BankStatement:
     """The booked euro credits of a camt.053 file; `RulesBroken` (R-CON-4) naming each bad element."""
     try:
@@ -174,12 +185,13 @@ def parse_camt053(content: bytes) -> BankStatement:
     if not statements:
         reader.fail("BkToCstmrStmt/Stmt", "no statement in the file")
     credits: list[BankCredit] = []
-    statement_ids = []
+    statement_ids: list[str] = []
     for s_index, statement in enumerate(statements, start=1):
         s_where = f"Stmt[{s_index}]"
         statement_id = reader.required(statement, "Id", s_where) or ""
         statement_ids.append(statement_id)
         for e_index, entry in enumerate(reader.all(statement, "Ntry"), start=1):
             credits.extend(_entry_credits(reader, entry, f"{s_where}/Ntry[{e_index}]", statement_id, e_index))
+    _refuse_repeated_entries(reader, credits)
     reader.checks.raise_if_any()
     return BankStatement(key=f"{message_id}/{'+'.join(statement_ids)}", credits=credits)

@@ -9,7 +9,7 @@ from typing import Annotated
 from dife_contracts.enums import Periodicity, PeriodStatus
 from dife_contracts.money import Cents, PositiveCents
 from dife_contracts.values import Period
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from contributions.adapters.repository import DeclarationVersion, StoredCredit
 from contributions.domain.collectivites import Collectivite, CollectiviteType, normalise_siren
@@ -21,7 +21,18 @@ from contributions.use_cases.payments import MatchedCredit
 from contributions.use_cases.periods import CalendarEntry
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=r"^[^\x00]*$")]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, StringConstraints(pattern=r"^(20\d{2}|2100)-(0[1-9]|1[0-2])$")]
+
+
+def _iso_text(value: object) -> object:
+    """Dates come as ISO text (`2026-04-10`), never as a number pydantic would read as a Unix time."""
+    if not isinstance(value, str | date):
+        raise ValueError("a date is written AAAA-MM-JJ")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+MAX_REFERENCE_CENTS = 10**12
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -32,7 +43,9 @@ class CollectiviteIn(BaseModel):
     name: Name
     type: CollectiviteType
     reference_annual_cents: Cents | None = Field(
-        default=None, description="Last known annual contribution: the basis of its first calendar (R-CON-3)"
+        default=None,
+        le=MAX_REFERENCE_CENTS,
+        description="Last known annual contribution: the basis of its first calendar (R-CON-3)",
     )
 
     @field_validator("siren")
@@ -86,7 +99,7 @@ class AllowanceLineIn(BaseModel):
     gross_allowance_cents: Cents = Field(description="Gross allowance received, municipal increases included")
     family_name: Name | None = None
     given_names: Name | None = None
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     elu_id: uuid.UUID | None = None
 
     def to_domain(self, number: int) -> AllowanceLine:
@@ -221,7 +234,7 @@ class PaymentIn(BaseModel):
 
     period: Period
     amount_cents: PositiveCents
-    received_on: date
+    received_on: IsoDate
 
 
 class PaymentOut(BaseModel):
