@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
@@ -11,6 +12,7 @@ from servicekit.clock import Clock, SystemClock
 from servicekit.state import KitState
 
 from contributions.api.bank import router as bank_router
+from contributions.api.collectivites import declaration_body_schemas
 from contributions.api.collectivites import router as collectivites_router
 from contributions.api.common import ContributionsState
 from contributions.api.periods import router as periods_router
@@ -28,7 +30,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             await schedule_sweep(session, kit.clock.now())
         yield ContributionsState(clock=kit.clock, policy=policy, max_upload_bytes=settings.max_upload_bytes)
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="DIFE contributions",
         description="The 1 % contribution of collectivités: declarations, periodicity, payments, bank "
@@ -38,6 +40,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         service_state=service_state,
         clock=clock,
     )
+    _document_declaration_body(app)
+    return app
+
+
+def _document_declaration_body(app: FastAPI) -> None:
+    """Add the declaration body models to the OpenAPI document (see `declaration_body_schemas`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in declaration_body_schemas().items():
+                schemas.setdefault(name, schema)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:

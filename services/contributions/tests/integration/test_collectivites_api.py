@@ -67,3 +67,16 @@ async def test_a_siren_with_a_wrong_key_is_refused_and_a_duplicate_conflicts(
     assert huge.status_code == 422
     unknown = await contributions.client.get(f"/v1/collectivites/{siren()}", headers=contributions.agent())
     assert unknown.status_code == 404
+
+
+async def test_the_openapi_document_and_the_late_sweep_job_are_served(contributions: Any) -> None:
+    spec = await contributions.client.get("/openapi.json")
+    assert spec.status_code == 200
+    body = spec.json()
+    assert "DeclarationIn" in body["components"]["schemas"]
+    assert "/v1/bank-statements" in body["paths"]
+    jobs = await contributions.client.get(
+        "/v1/jobs", params={"kind": "contributions.late_sweep"}, headers=contributions.ops()
+    )
+    assert jobs.status_code == 200, jobs.text
+    assert [job["status"] for job in jobs.json()["items"]] == ["pending"]

@@ -51,6 +51,14 @@ Reader = Annotated[Principal, Depends(require_roles(Role.COLLECTIVITE, Role.AGEN
 CSV_BODY = {"text/csv": {"schema": {"type": "string", "format": "binary"}}}
 
 
+def declaration_body_schemas() -> dict[str, Any]:
+    """`DeclarationIn` and the models it uses, for the OpenAPI components: the declaration endpoint reads its
+    body itself (JSON or CSV), so FastAPI does not find the model on its own."""
+    schema = DeclarationIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    return {"DeclarationIn": schema, **definitions}
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
