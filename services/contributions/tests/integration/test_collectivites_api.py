@@ -25,6 +25,10 @@ async def test_an_agent_imports_a_csv_list_good_rows_load_bad_rows_are_reported_
     assert response.json()["problems"][0]["line"] == 3
     read = await contributions.client.get(f"/v1/collectivites/{syndicat}", headers=contributions.agent())
     assert (read.json()["type"], read.json()["subject"]) == ("syndicat", False)
+    no_periods = await contributions.client.get(
+        f"/v1/collectivites/{syndicat}/periods", headers=contributions.agent()
+    )
+    assert no_periods.json()["periods"] == []
     calendar = await contributions.client.get(
         f"/v1/collectivites/{commune}/periods", headers=contributions.agent()
     )

@@ -92,8 +92,11 @@ class CalendarEntry:
 async def calendar(
     repository: Repository, collectivite: Collectivite, year: int, policy: ContributionPolicy, today: date
 ) -> tuple[Periodicity, list[CalendarEntry]]:
-    """R-CON-3: every period of the year with its due date, RF reference and status (read only)."""
+    """R-CON-3: every period of the year with its due date, RF reference and status (read only); none for a
+    collectivité that is not subject (R-CON-1)."""
     periodicity = await periodicity_of_year(repository, collectivite, year, policy, fix=False)
+    if not collectivite.is_subject:
+        return periodicity, []
     stored = {
         str(account.period): account for account in await repository.periods_of(collectivite.siren, year)
     }
