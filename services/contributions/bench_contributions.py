@@ -4,8 +4,10 @@ Run: ``uv run python services/contributions/bench_contributions.py [--lines N] [
 ``KAFKA_BOOTSTRAP_SERVERS`` and ``DIFE_PG_ADMIN_URL`` set (moved to ``bench/``, it also starts the local stack
 through ``bench/common.stack_env`` and writes ``bench/results/contributions.json``).
 Targets (DESIGN.md, issue 12): declaration of 100,000 lines validated and recorded ≤ 10 s; camt.053 of
-10,000 credits matched ≤ 10 s. Each figure is one POST through the in-process app (ASGI, no network), on a
-fresh database with the real migrations, until its transaction committed (events in the outbox).
+10,000 credits matched ≤ 10 s. Also measured: the daily late sweep over the same collectivités (registered
+in January 2025, swept on 16 April 2026: every undeclared period of 15 months turns late). Each figure is
+one POST (or one sweep) through the in-process app (ASGI, no network), on a fresh database with the real
+migrations, until its transaction committed (events in the outbox).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from servicekit import devtokens
 from servicekit.clock import MovableClock
 from servicekit.migrations import upgrade_to_head
-from servicekit.testing import running_app
+from servicekit.testing import run_due_jobs, running_app
 from stdnum import luhn
 
 ALEMBIC_INI = next(
@@ -139,19 +141,21 @@ async def run(lines: int, credit_count: int) -> dict[str, Any]:
         await asyncio.to_thread(upgrade_to_head, ALEMBIC_INI, url)
         bench = Bench(env, url)
         clock = MovableClock()
-        clock.set_paris(date(2026, 4, 2), 10)
+        clock.set_paris(date(2025, 1, 2), 10)
         agent = bench.headers("agent")
         collectivites = credit_count
         sirens = [siren_of(i) for i in range(collectivites)]
         listing = "siren;nom;type;cotisation_annuelle_cents\n" + "".join(
             f"{siren};Commune {i};commune;400000\n" for i, siren in enumerate(sirens)
         )
-        async with running_app(create_app(bench.settings, clock=clock)) as client:
+        app = create_app(bench.settings, clock=clock)
+        async with running_app(app) as client:
             client.timeout = httpx.Timeout(600)
             import_s, imported = await timed(
                 client, "/v1/collectivites/import", listing.encode(), {**agent, "Content-Type": "text/csv"}
             )
             assert imported["loaded"] == collectivites, imported
+            clock.set_paris(date(2026, 4, 2), 10)
             payroll = payroll_csv(lines)
             declare_s, declared = await timed(
                 client,
@@ -214,6 +218,15 @@ async def run(lines: int, credit_count: int) -> dict[str, Any]:
                 statement(credits),
                 {**agent, "Content-Type": "application/xml"},
             )
+            clock.set_paris(date(2026, 4, 16), 0, 5)
+            started = time.perf_counter()
+            assert await run_due_jobs(app) == 1
+            sweep_s = time.perf_counter() - started
+            connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+            try:
+                late = await connection.fetchval("SELECT count(*) FROM periods WHERE status = 'late'")
+            finally:
+                await connection.close()
     finally:
         admin = await asyncpg.connect(admin_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -226,6 +239,9 @@ async def run(lines: int, credit_count: int) -> dict[str, Any]:
         "camt053_matched": result["matched_count"],
         "camt053_s": round(camt_s, 2),
         "camt053_target_s": 10,
+        "late_sweep_collectivites": collectivites,
+        "late_sweep_periods_marked_late": late,
+        "late_sweep_s": round(sweep_s, 2),
         "collectivites_import_rows": collectivites,
         "collectivites_import_s": round(import_s, 2),
     }

@@ -69,6 +69,21 @@ class FakeRepository:
     ) -> Periodicity:
         return self.calendars.setdefault((siren, year), periodicity)
 
+    async def calendars_of(self, years: Sequence[int]) -> dict[tuple[str, int], Periodicity]:
+        return {key: value for key, value in self.calendars.items() if key[1] in years}
+
+    async def declared_totals(self, years: Sequence[int]) -> dict[tuple[str, int], int]:
+        totals: dict[tuple[str, int], int] = {}
+        for (siren, _), account in self.periods.items():
+            if account.period.year in years and account.declared_cents is not None:
+                key = (siren, account.period.year)
+                totals[key] = totals.get(key, 0) + account.declared_cents
+        return totals
+
+    async def fix_calendars(self, fixed: Sequence[tuple[str, int, Periodicity, int]]) -> None:
+        for siren, year, periodicity, _ in fixed:
+            self.calendars.setdefault((siren, year), periodicity)
+
     async def declared_total(self, siren: str, year: int) -> int | None:
         declared = [
             a.declared_cents

@@ -94,20 +94,6 @@ def _account(row: Any) -> PeriodAccount:
     )
 
 
-def _account_row(account: PeriodAccount) -> dict[str, Any]:
-    return {
-        "siren": account.siren,
-        "period": str(account.period),
-        "year": account.period.year,
-        "periodicity": account.period.periodicity.value,
-        "due_date": account.due_date,
-        "declared_cents": account.declared_cents,
-        "paid_cents": account.paid_cents,
-        "status": account.status.value,
-        "late_notified": account.late_notified,
-    }
-
-
 def _credit(row: Any) -> StoredCredit:
     return StoredCredit(
         id=row.id,
@@ -211,6 +197,35 @@ class ContributionsRepository:
         assert fixed is not None
         return fixed
 
+    async def calendars_of(self, years: Sequence[int]) -> dict[tuple[str, int], Periodicity]:
+        """Every fixed calendar of these years (the late sweep reads them all at once)."""
+        rows = await self.session.execute(
+            select(calendars.c.siren, calendars.c.year, calendars.c.periodicity).where(
+                calendars.c.year.in_(list(years))
+            )
+        )
+        return {(row.siren, row.year): Periodicity(row.periodicity) for row in rows}
+
+    async def declared_totals(self, years: Sequence[int]) -> dict[tuple[str, int], int]:
+        """R-CON-3: per collectivité and year, the contribution of its current declarations."""
+        rows = await self.session.execute(
+            select(periods.c.siren, periods.c.year, func.sum(periods.c.declared_cents).label("total"))
+            .where(periods.c.year.in_(list(years)), periods.c.declared_cents.is_not(None))
+            .group_by(periods.c.siren, periods.c.year)
+        )
+        return {(row.siren, row.year): int(row.total) for row in rows}
+
+    async def fix_calendars(self, fixed: Sequence[tuple[str, int, Periodicity, int]]) -> None:
+        """Fix many calendars; one fixed meanwhile by a request keeps its first periodicity."""
+        if fixed:
+            await self.session.execute(
+                insert(calendars).on_conflict_do_nothing(),
+                [
+                    {"siren": siren, "year": year, "periodicity": periodicity.value, "basis_cents": basis}
+                    for siren, year, periodicity, basis in fixed
+                ],
+            )
+
     async def declared_total(self, siren: str, year: int) -> int | None:
         """R-CON-3: the contribution of the current declarations of `year`, None when nothing was declared."""
         return await self.session.scalar(
@@ -221,11 +236,27 @@ class ContributionsRepository:
 
     # periods ------------------------------------------------------------------------------------------
     async def insert_periods(self, accounts: Sequence[PeriodAccount]) -> None:
-        """Create the periods that do not exist yet (existing ones are left as they are)."""
-        if accounts:
-            await self.session.execute(
-                insert(periods).on_conflict_do_nothing(), [_account_row(a) for a in accounts]
-            )
+        """Create the periods that do not exist yet (existing ones are left as they are), in one statement:
+        the late sweep hands tens of thousands."""
+        if not accounts:
+            return
+        await self.session.execute(
+            text(
+                "INSERT INTO periods (siren, period, year, periodicity, due_date, status) "
+                "SELECT * FROM unnest(CAST(:sirens AS text[]), CAST(:periods AS text[]), "
+                "CAST(:years AS int[]), CAST(:periodicities AS text[]), CAST(:due_dates AS date[]), "
+                "CAST(:statuses AS text[])) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {
+                "sirens": [a.siren for a in accounts],
+                "periods": [str(a.period) for a in accounts],
+                "years": [a.period.year for a in accounts],
+                "periodicities": [a.period.periodicity.value for a in accounts],
+                "due_dates": [a.due_date for a in accounts],
+                "statuses": [a.status.value for a in accounts],
+            },
+        )
 
     async def periods_for_update(
         self, keys: Iterable[tuple[str, str]]

@@ -3,9 +3,11 @@ collectivité quotes when it pays (R-CON-3, R-CON-4)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import NoReturn
 
 from dife_contracts.enums import Periodicity
 from servicekit.rules import RuleBroken
@@ -34,7 +36,11 @@ class ContributionPeriod:
     @classmethod
     def parse(cls, text: str) -> ContributionPeriod:
         """R-CON-3: `2026-03` is a month, `2026-Q1` a quarter, `2026` a year; anything else is refused."""
-        if isinstance(text, str) and len(text) <= 7:
+        return _parse(text) if isinstance(text, str) else _refuse(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> ContributionPeriod:
+        if len(text) <= 7:
             for pattern, periodicity in (
                 (_MONTH, Periodicity.MONTHLY),
                 (_QUARTER, Periodicity.QUARTERLY),
@@ -44,12 +50,7 @@ class ContributionPeriod:
                 if found and MIN_YEAR <= int(found.group(1)) <= MAX_YEAR:
                     index = int(found.group(2)) if found.lastindex == 2 else 1
                     return cls(int(found.group(1)), periodicity, index)
-        raise RuleBroken(
-            "R-CON-3",
-            f"{text!r} is not a period: write a month 2026-03, a quarter 2026-Q1 or a year 2026 "
-            f"(years {MIN_YEAR}-{MAX_YEAR})",
-            field="period",
-        )
+        _refuse(text)
 
     def __str__(self) -> str:
         if self.periodicity is Periodicity.MONTHLY:
@@ -89,6 +90,21 @@ class ContributionPeriod:
         if self.last_month == 12:
             return date(self.year + 1, 1, policy.due_day)
         return date(self.year, self.last_month + 1, policy.due_day)
+
+
+def _refuse(text: object) -> NoReturn:
+    raise RuleBroken(
+        "R-CON-3",
+        f"{str(text)[:20]!r} is not a period: write a month 2026-03, a quarter 2026-Q1 or a year 2026 "
+        f"(years {MIN_YEAR}-{MAX_YEAR})",
+        field="period",
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ContributionPeriod:
+    """Periods are immutable and few: a statement or a sweep reads the same handful thousands of times."""
+    return ContributionPeriod._parse_uncached(text)
 
 
 def periodicity_for(annual_total_cents: int, policy: ContributionPolicy) -> Periodicity:
