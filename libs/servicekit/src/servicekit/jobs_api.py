@@ -7,9 +7,10 @@ gives `POST /v1/accrual-campaigns` (202 and the job; `Idempotency-Key` honoured)
 `GET /v1/accrual-campaigns/{job_id}`. `prepare(request, body, principal)` turns the validated body into the
 job's parameters and may refuse it by raising a `servicekit.rules` error; a kind whose input is a file writes
 its own POST and uses `submit_job`.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the routes are built inside functions with local `Annotated`
+aliases, and FastAPI resolves string annotations in the module's globals only.
+"""
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -50,7 +51,7 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
+    def of(cls, job: Job) -> "JobOut":
         return cls(
             id=job.job_id,
             kind=job.kind,
@@ -75,7 +76,7 @@ async def submit_job(
     params: dict[str, Any],
     principal: Principal,
     payload: bytes | None = None,
-) -> JobOut:
+) -> "JobOut":
     """Create a job due now, in the request's transaction; the runner is woken by the commit's NOTIFY."""
     state = kit_state(request.app)
     job_id = await schedule(
@@ -109,13 +110,9 @@ def job_routes(
     Caller = Annotated[Principal, Depends(require_roles(*roles))]
 
     if create:
-        body_model: Any = body or dict[str, Any]
 
-        async def post_job(
-            request: Request,
-            session: SessionDep,
-            principal: Caller,
-            payload: Annotated[body_model, Body()] = None,
+        async def start(
+            request: Request, session: SessionDep, principal: Principal, payload: Any
         ) -> JSONResponse:
             async def compute() -> tuple[int, Any]:
                 params = await prepare(request, payload, principal) if prepare else _as_params(payload)
@@ -123,6 +120,20 @@ def job_routes(
                 return 202, job
 
             return await idempotent(session, request, principal, compute)
+
+        post_job: Callable[..., Awaitable[JSONResponse]]
+        if body is not None:  # the body is required and validated by its model
+            Payload: Any = Annotated[body, Body()]
+
+            async def post_job(
+                request: Request, session: SessionDep, principal: Caller, payload: Payload
+            ) -> JSONResponse:
+                return await start(request, session, principal, payload)
+
+        else:  # a job without parameters
+
+            async def post_job(request: Request, session: SessionDep, principal: Caller) -> JSONResponse:
+                return await start(request, session, principal, None)
 
         router.add_api_route(
             path,
