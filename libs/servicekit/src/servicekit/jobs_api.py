@@ -177,17 +177,15 @@ JobStatusFilter = Literal["pending", "running", "succeeded", "failed", "cancelle
 def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
     """`GET /v1/jobs?kind=&status=` and `GET /v1/jobs/{job_id}`: every job of the service, for staff."""
     router = APIRouter(prefix="/v1", tags=["jobs"])
-    # A default, not an Annotated alias: with postponed annotations FastAPI resolves names in the module's
-    # globals, where a local alias does not exist (the routes worked, `/openapi.json` failed).
-    staff = Depends(require_roles(*roles))
+    Staff = Annotated[Principal, Depends(require_roles(*roles))]
 
     @router.get("/jobs", response_model=Page[JobOut], responses=problem_responses(401, 403, 422))
     async def list_all_jobs(
         session: SessionDep,
+        principal: Staff,
         page: Annotated[PageParams, Depends()],
         kind: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9_.\-]+$")] = None,
         status: JobStatusFilter | None = None,
-        principal: Principal = staff,
     ) -> Page[JobOut]:
         """Newest first."""
         after = page.after(types=[datetime, UUID])
@@ -202,7 +200,7 @@ def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
         return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda j: (j.created_at, j.id))
 
     @router.get("/jobs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-    async def read_any_job(job_id: UUID, session: SessionDep, principal: Principal = staff) -> JobOut:
+    async def read_any_job(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
         job = await get_job(session, job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
