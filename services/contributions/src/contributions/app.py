@@ -19,6 +19,9 @@ from contributions.api.periods import router as periods_router
 from contributions.jobs.late import late_jobs, schedule_sweep
 from contributions.settings import Settings
 
+UPLOAD_PREFIXES = ("/v1/collectivites", "/v1/bank-statements")
+"""Routes taking files (payroll CSV, lists, camt.053): `max_upload_bytes` instead of servicekit's 1 MiB."""
+
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
@@ -39,6 +42,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         jobs=late_jobs(clock, policy),
         service_state=service_state,
         clock=clock,
+        body_limits={prefix: settings.max_upload_bytes for prefix in UPLOAD_PREFIXES},
     )
     _document_declaration_body(app)
     return app

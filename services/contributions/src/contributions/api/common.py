@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from servicekit.api import SessionDep
 from servicekit.clock import Clock
-from servicekit.errors import DomainError, problem_type
+from servicekit.errors import DomainError, PayloadTooLarge, problem_type
 from servicekit.outbox import SessionOutbox
 from servicekit.state import state_of
 
@@ -41,12 +41,6 @@ RepositoryDep = Annotated[ContributionsRepository, Depends(_repository)]
 OutboxDep = Annotated[SessionOutbox, Depends(_outbox)]
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    type = problem_type("payload-too-large")
-    title = "Request body too large"
-
-
 class UnsupportedMediaType(DomainError):
     status = 415
     type = problem_type("unsupported-media-type")
@@ -54,7 +48,8 @@ class UnsupportedMediaType(DomainError):
 
 
 async def bounded_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) beyond `limit` bytes, without reading more than that."""
+    """The request body, refused (413) beyond `limit` bytes (servicekit's guard enforces the same limit first,
+    from `body_limits`); cached on the request for the `Idempotency-Key` hash."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
