@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
-from servicekit.errors import Forbidden, problem_responses
+from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 
 from contributions.adapters.csv_files import parse_declaration_csv
@@ -136,16 +136,6 @@ async def periods_of(
     )
 
 
-def ensure_may_declare(principal: Principal, siren: str) -> None:
-    """An agent declares for any collectivité; a collectivité only for its own SIREN. Checked from the role
-    that grants the right, so a token that is also `ops` (which may read, not declare) gains nothing."""
-    if principal.has_role(Role.AGENT):
-        return
-    if principal.has_role(Role.COLLECTIVITE) and principal.siren == siren:
-        return
-    raise Forbidden("a collectivité may only declare for its own SIREN")
-
-
 def _declaration_json(content: bytes) -> DeclarationIn:
     try:
         return DeclarationIn.model_validate_json(content)
@@ -185,7 +175,7 @@ async def declare_period(
     state: StateDep,
     period: Annotated[Period | None, Query(description="The period, for a CSV body")] = None,
 ) -> JSONResponse:
-    ensure_may_declare(principal, siren)
+    principal.ensure_siren(siren)  # acting only with the granted role: a collectivité+ops token gains nothing
     kind = media_type(request)
     content = await bounded_body(request, state.max_upload_bytes)
     if kind == "application/json":
