@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -12,9 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from contributions.adapters.repository import DeclarationVersion, StatementReport, StoredCredit
 from contributions.app import create_app
+from contributions.domain.collectivites import Collectivite
+from contributions.domain.declarations import Declaration
+from contributions.domain.matching import BankCredit, CreditMatch
+from contributions.domain.settlement import Payment, PeriodAccount
 from contributions.settings import Settings
 from dife_contracts import Envelope, topics
+from dife_contracts.enums import Periodicity, PeriodStatus
 from fastapi import FastAPI
 from servicekit.clock import MovableClock
 from servicekit.testing import Infra, collect, migrate, run_due_jobs, running_app
@@ -189,3 +196,147 @@ def siren() -> Callable[[], str]:
 def camt() -> Callable[..., bytes]:
     """``camt(entry, …)``: a camt.053 statement (see `camt053`)."""
     return camt053
+
+
+class FakeRepository:
+    """The `Repository` port in memory; it hands out copies, so an unsaved change is lost as in PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.collectivites: dict[str, Collectivite] = {}
+        self.calendars: dict[tuple[str, int], Periodicity] = {}
+        self.periods: dict[tuple[str, str], PeriodAccount] = {}
+        self.declarations: list[Declaration] = []
+        self.payments: list[Payment] = []
+        self.statements: dict[str, StatementReport] = {}
+        self.credits: dict[str, tuple[BankCredit, CreditMatch]] = {}
+
+    @staticmethod
+    def _copy(account: PeriodAccount) -> PeriodAccount:
+        return dataclasses.replace(account, events=[])
+
+    async def collectivite(self, siren: str) -> Collectivite | None:
+        return self.collectivites.get(siren)
+
+    async def add_collectivite(self, collectivite: Collectivite) -> bool:
+        return self.collectivites.setdefault(collectivite.siren, collectivite) is collectivite
+
+    async def upsert_collectivites(self, found: Sequence[Collectivite]) -> int:
+        self.collectivites.update({c.siren: c for c in found})
+        return len(found)
+
+    async def subject_collectivites(self, types: Iterable[str]) -> list[Collectivite]:
+        wanted = set(types)
+        return [c for c in self.collectivites.values() if c.type.value in wanted]
+
+    async def known_sirens(self, sirens: Iterable[str]) -> frozenset[str]:
+        return frozenset(s for s in sirens if s in self.collectivites)
+
+    async def names_of(self, sirens: Iterable[str]) -> dict[str, str]:
+        return {s: self.collectivites[s].name for s in sirens if s in self.collectivites}
+
+    async def calendar(self, siren: str, year: int) -> Periodicity | None:
+        return self.calendars.get((siren, year))
+
+    async def fix_calendar(
+        self, siren: str, year: int, periodicity: Periodicity, basis_cents: int
+    ) -> Periodicity:
+        return self.calendars.setdefault((siren, year), periodicity)
+
+    async def calendars_of(self, years: Sequence[int]) -> dict[tuple[str, int], Periodicity]:
+        return {key: value for key, value in self.calendars.items() if key[1] in years}
+
+    async def declared_totals(self, years: Sequence[int]) -> dict[tuple[str, int], int]:
+        totals: dict[tuple[str, int], int] = {}
+        for (siren, _), account in self.periods.items():
+            if account.period.year in years and account.declared_cents is not None:
+                key = (siren, account.period.year)
+                totals[key] = totals.get(key, 0) + account.declared_cents
+        return totals
+
+    async def fix_calendars(self, fixed: Sequence[tuple[str, int, Periodicity, int]]) -> None:
+        for siren, year, periodicity, _ in fixed:
+            self.calendars.setdefault((siren, year), periodicity)
+
+    async def declared_total(self, siren: str, year: int) -> int | None:
+        declared = [
+            a.declared_cents
+            for (s, _), a in self.periods.items()
+            if s == siren and a.period.year == year and a.declared_cents is not None
+        ]
+        return sum(declared) if declared else None
+
+    async def insert_periods(self, accounts: Sequence[PeriodAccount]) -> None:
+        for account in accounts:
+            self.periods.setdefault((account.siren, str(account.period)), self._copy(account))
+
+    async def periods_for_update(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], PeriodAccount]:
+        return {key: self._copy(self.periods[key]) for key in keys if key in self.periods}
+
+    async def open_periods(self, sirens: Iterable[str]) -> dict[str, list[PeriodAccount]]:
+        found: dict[str, list[PeriodAccount]] = {}
+        for (siren, _), account in self.periods.items():
+            if siren in set(sirens) and account.declared_cents is not None and account.outstanding_cents:
+                found.setdefault(siren, []).append(self._copy(account))
+        return found
+
+    async def save_periods(self, accounts: Sequence[PeriodAccount]) -> None:
+        for account in accounts:
+            self.periods[(account.siren, str(account.period))] = self._copy(account)
+
+    async def periods_of(self, siren: str, year: int) -> list[PeriodAccount]:
+        return [self._copy(a) for (s, _), a in self.periods.items() if s == siren and a.period.year == year]
+
+    async def open_periods_due_before(self, day: date) -> list[PeriodAccount]:
+        return [
+            self._copy(a)
+            for a in self.periods.values()
+            if a.status in (PeriodStatus.DUE, PeriodStatus.PARTIALLY_PAID) and a.due_date < day
+        ]
+
+    async def current_version(self, siren: str, period: str) -> int:
+        versions = [d.version for d in self.declarations if d.siren == siren and str(d.period) == period]
+        return max(versions, default=0)
+
+    async def add_declaration(self, declaration: Declaration, received_by: str) -> None:
+        self.declarations.append(declaration)
+
+    async def declaration_history(self, siren: str, period: str | None) -> list[DeclarationVersion]:
+        raise NotImplementedError
+
+    async def add_payments(self, added: Sequence[Payment]) -> None:
+        self.payments.extend(added)
+
+    async def statement(self, key: str) -> StatementReport | None:
+        return self.statements.get(key)
+
+    async def add_statement(self, report: StatementReport, imported_by: str) -> bool:
+        return self.statements.setdefault(report.key, report) is report
+
+    async def set_statement_counts(self, statement_id: uuid.UUID, credits: int, matched: int) -> None:
+        for key, report in self.statements.items():
+            if report.id == statement_id:
+                self.statements[key] = dataclasses.replace(
+                    report, credit_count=credits, matched_count=matched
+                )
+
+    async def recorded_entry_keys(self, keys: Iterable[str]) -> set[str]:
+        return {key for key in keys if key in self.credits}
+
+    async def add_credits(
+        self, statement_id: uuid.UUID, matched: Sequence[tuple[BankCredit, CreditMatch]]
+    ) -> None:
+        self.credits.update({credit.entry_key: (credit, match) for credit, match in matched})
+
+    async def credit_for_update(self, credit_id: uuid.UUID) -> StoredCredit | None:
+        raise NotImplementedError
+
+    async def assign_credit(self, credit_id: uuid.UUID, siren: str, period: str, by: str) -> None:
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="session")
+def fake_repository() -> type[FakeRepository]:
+    """The in-memory `Repository` (unit tests of use cases; the contract test runs it beside PostgreSQL's)."""
+    return FakeRepository
