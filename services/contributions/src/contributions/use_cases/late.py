@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import structlog
 from dife_contracts.enums import Periodicity
 
 from contributions.domain.collectivites import SUBJECT_TYPES
@@ -18,6 +19,8 @@ from contributions.domain.policy import ContributionPolicy
 from contributions.domain.settlement import PeriodAccount
 from contributions.use_cases.periods import new_account
 from contributions.use_cases.ports import Outbox, Repository
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,4 +67,5 @@ async def mark_late_periods(
     late = [account for account in await repository.open_periods_due_before(today) if account.refresh(today)]
     await repository.save_periods(late)
     await outbox.add_many([event for account in late for event in account.events])
+    log.info("late sweep", today=today.isoformat(), periods_created=len(blanks), marked_late=len(late))
     return LateReport(periods_created=len(blanks), marked_late=len(late))

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import structlog
 from servicekit.clock import paris_date
 from servicekit.rules import Conflict, NotFound
 
@@ -24,6 +25,8 @@ from contributions.domain.settlement import Payment, PaymentSource, PeriodAccoun
 from contributions.use_cases.collectivites import collectivite_of
 from contributions.use_cases.periods import ensure_period_of_calendar, locked_accounts
 from contributions.use_cases.ports import Outbox, Repository
+
+log = structlog.get_logger(__name__)
 
 
 async def record_payment(
@@ -134,6 +137,13 @@ async def import_bank_statement(
     await outbox.add_many([event for account in touched for event in account.events])
     matched = sum(1 for r in results if r.match.matched)
     await repository.set_statement_counts(report.id, len(results), matched)
+    log.info(
+        "bank statement imported",
+        statement_id=str(report.id),
+        credits=len(results),
+        matched=matched,
+        already_recorded=len(statement.credits) - len(fresh),
+    )
     final = StatementReport(report.id, report.key, report.imported_at, len(results), matched)
     return StatementImport(final, False, results, len(statement.credits) - len(fresh))
 
