@@ -44,9 +44,14 @@ class _Reader:
     def __init__(self, namespace: str) -> None:
         self.ns = namespace
         self.checks = Checks()
+        self._qualified: dict[str, str] = {}
 
     def _q(self, path: str) -> str:
-        return "/".join(f"{{{self.ns}}}{part}" for part in path.split("/"))
+        """`Ntry/Amt` in the document's namespace (computed once per path: a statement has 10,000 entries)."""
+        found = self._qualified.get(path)
+        if found is None:
+            found = self._qualified[path] = "/".join(f"{{{self.ns}}}{part}" for part in path.split("/"))
+        return found
 
     def all(self, element: etree._Element, path: str) -> list[etree._Element]:
         return list(element.iterfind(self._q(path)))

@@ -20,7 +20,6 @@ from contributions.adapters.tables import (
     collectivites,
     declaration_lines,
     declarations,
-    payments,
     periods,
 )
 from contributions.domain.collectivites import Collectivite, CollectiviteType
@@ -292,33 +291,27 @@ class ContributionsRepository:
         return found
 
     async def save_periods(self, accounts: Sequence[PeriodAccount]) -> None:
-        """One statement executed for every account (a bank statement may settle thousands of periods)."""
+        """One UPDATE for every account (a bank statement or a sweep may settle thousands of periods)."""
         if not accounts:
             return
-        statement = (
-            update(periods)
-            .where(periods.c.siren == bindparam("k_siren"), periods.c.period == bindparam("k_period"))
-            .values(
-                declared_cents=bindparam("v_declared_cents"),
-                paid_cents=bindparam("v_paid_cents"),
-                status=bindparam("v_status"),
-                late_notified=bindparam("v_late_notified"),
-                updated_at=func.now(),
-            )
-        )
-        rows = [
+        await self.session.execute(
+            text(
+                "UPDATE periods AS p SET declared_cents = v.declared_cents, paid_cents = v.paid_cents, "
+                "status = v.status, late_notified = v.late_notified, updated_at = now() "
+                "FROM unnest(CAST(:sirens AS text[]), CAST(:periods AS text[]), CAST(:declared AS bigint[]), "
+                "CAST(:paid AS bigint[]), CAST(:statuses AS text[]), CAST(:late AS boolean[])) "
+                "AS v(siren, period, declared_cents, paid_cents, status, late_notified) "
+                "WHERE p.siren = v.siren AND p.period = v.period"
+            ),
             {
-                "k_siren": a.siren,
-                "k_period": str(a.period),
-                "v_declared_cents": a.declared_cents,
-                "v_paid_cents": a.paid_cents,
-                "v_status": a.status.value,
-                "v_late_notified": a.late_notified,
-            }
-            for a in accounts
-        ]
-        connection = await self.session.connection()
-        await connection.execute(statement, rows)
+                "sirens": [a.siren for a in accounts],
+                "periods": [str(a.period) for a in accounts],
+                "declared": [a.declared_cents for a in accounts],
+                "paid": [a.paid_cents for a in accounts],
+                "statuses": [a.status.value for a in accounts],
+                "late": [a.late_notified for a in accounts],
+            },
+        )
 
     async def periods_of(self, siren: str, year: int) -> list[PeriodAccount]:
         rows = await self.session.execute(
@@ -416,20 +409,23 @@ class ContributionsRepository:
 
     # payments and bank statements ---------------------------------------------------------------------
     async def add_payments(self, added: Sequence[Payment]) -> None:
-        rows = [
-            {
-                "id": p.id,
-                "siren": p.siren,
-                "period": str(p.period),
-                "amount_cents": p.amount_cents,
-                "received_on": p.received_on,
-                "source": p.source.value,
-                "bank_credit_id": p.bank_credit_id,
-            }
-            for p in added
-        ]
-        if rows:
-            await self.session.execute(insert(payments), rows)
+        """Payments by COPY (a statement brings thousands); append-only."""
+        await self._copy(
+            "payments",
+            ("id", "siren", "period", "amount_cents", "received_on", "source", "bank_credit_id"),
+            [
+                (
+                    p.id,
+                    p.siren,
+                    str(p.period),
+                    p.amount_cents,
+                    p.received_on,
+                    p.source.value,
+                    p.bank_credit_id,
+                )
+                for p in added
+            ],
+        )
 
     async def statement(self, key: str) -> StatementReport | None:
         row = (
@@ -477,26 +473,50 @@ class ContributionsRepository:
     async def add_credits(
         self, statement_id: uuid.UUID, matched: Sequence[tuple[BankCredit, CreditMatch]]
     ) -> None:
-        if not matched:
+        """A statement's credits by COPY, each with where it went or why it went nowhere."""
+        await self._copy(
+            "bank_credits",
+            (
+                "id",
+                "statement_id",
+                "entry_key",
+                "amount_cents",
+                "booked_on",
+                "reference",
+                "remittance",
+                "debtor_name",
+                "siren",
+                "period",
+                "matched_by",
+                "unmatched_reason",
+            ),
+            [
+                (
+                    credit.id,
+                    statement_id,
+                    credit.entry_key,
+                    credit.amount_cents,
+                    credit.booked_on,
+                    credit.reference,
+                    credit.remittance,
+                    credit.debtor_name,
+                    match.siren,
+                    str(match.period) if match.period else None,
+                    match.matched_by.value if match.matched_by else None,
+                    match.reason,
+                )
+                for credit, match in matched
+            ],
+        )
+
+    async def _copy(self, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]) -> None:
+        if not records:
             return
-        rows = [
-            {
-                "id": credit.id,
-                "statement_id": statement_id,
-                "entry_key": credit.entry_key,
-                "amount_cents": credit.amount_cents,
-                "booked_on": credit.booked_on,
-                "reference": credit.reference,
-                "remittance": credit.remittance,
-                "debtor_name": credit.debtor_name,
-                "siren": match.siren,
-                "period": str(match.period) if match.period else None,
-                "matched_by": match.matched_by.value if match.matched_by else None,
-                "unmatched_reason": match.reason,
-            }
-            for credit, match in matched
-        ]
-        await self.session.execute(insert(bank_credits), rows)
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table, records=records, columns=list(columns)
+        )
 
     async def unmatched_credits(self, after: tuple[date, uuid.UUID] | None, limit: int) -> list[StoredCredit]:
         query = select(bank_credits).where(bank_credits.c.period.is_(None))

@@ -73,12 +73,16 @@ def sirens_in(credit: BankCredit) -> list[str]:
 
 
 def match_credit(
-    credit: BankCredit, known_sirens: frozenset[str], open_periods: Mapping[str, Sequence[PeriodAccount]]
+    credit: BankCredit,
+    known_sirens: frozenset[str],
+    open_periods: Mapping[str, Sequence[PeriodAccount]],
+    references: Sequence[tuple[str, ContributionPeriod]] | None = None,
 ) -> CreditMatch:
     """R-CON-4: a credit quoting a period's RF reference goes to that period; otherwise a credit naming a
     SIREN and exactly the outstanding amount of one of its declared periods goes to the oldest such period;
-    anything else is left for an agent, with the reason."""
-    for siren, period in creditor_references_in(credit):
+    anything else is left for an agent, with the reason. `references`: `creditor_references_in(credit)`, when
+    the caller has it already."""
+    for siren, period in creditor_references_in(credit) if references is None else references:
         if siren in known_sirens:
             return CreditMatch(siren, period, MatchedBy.REFERENCE)
     sirens = [siren for siren in sirens_in(credit) if siren in known_sirens]

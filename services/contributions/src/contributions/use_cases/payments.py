@@ -113,7 +113,7 @@ async def import_bank_statement(
     results: list[MatchedCredit] = []
     added: list[Payment] = []
     for credit in fresh:
-        match = match_credit(credit, known, open_by_siren)
+        match = match_credit(credit, known, open_by_siren, references[credit.id])
         status_after = None
         if match.siren is not None and match.period is not None:
             account = accounts[(match.siren, str(match.period))]
