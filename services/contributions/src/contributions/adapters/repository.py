@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -81,10 +82,16 @@ def _collectivite(row: Any) -> Collectivite:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _period(text: str) -> ContributionPeriod:
+    """Stored periods are few and immutable: a statement or a sweep reads the same ones thousands of times."""
+    return ContributionPeriod.parse(text)
+
+
 def _account(row: Any) -> PeriodAccount:
     return PeriodAccount(
         siren=row.siren,
-        period=ContributionPeriod.parse(row.period),
+        period=_period(row.period),
         due_date=row.due_date,
         declared_cents=row.declared_cents,
         paid_cents=row.paid_cents,

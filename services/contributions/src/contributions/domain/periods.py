@@ -3,7 +3,6 @@ collectivité quotes when it pays (R-CON-3, R-CON-4)."""
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -36,11 +35,7 @@ class ContributionPeriod:
     @classmethod
     def parse(cls, text: str) -> ContributionPeriod:
         """R-CON-3: `2026-03` is a month, `2026-Q1` a quarter, `2026` a year; anything else is refused."""
-        return _parse(text) if isinstance(text, str) else _refuse(text)
-
-    @classmethod
-    def _parse_uncached(cls, text: str) -> ContributionPeriod:
-        if len(text) <= 7:
+        if isinstance(text, str) and len(text) <= 7:
             for pattern, periodicity in (
                 (_MONTH, Periodicity.MONTHLY),
                 (_QUARTER, Periodicity.QUARTERLY),
@@ -99,12 +94,6 @@ def _refuse(text: object) -> NoReturn:
         f"(years {MIN_YEAR}-{MAX_YEAR})",
         field="period",
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse(text: str) -> ContributionPeriod:
-    """Periods are immutable and few: a statement or a sweep reads the same handful thousands of times."""
-    return ContributionPeriod._parse_uncached(text)
 
 
 def periodicity_for(annual_total_cents: int, policy: ContributionPolicy) -> Periodicity:
