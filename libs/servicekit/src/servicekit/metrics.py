@@ -53,6 +53,16 @@ CONSUMER_LAG = Gauge(
     "Messages between a consumer's committed offset and the partition's end.",
     ["service", "topic", "partition"],
 )
+JOB_ROWS_DONE = Gauge(
+    "dife_job_rows_done",
+    "Rows done by the running (or last) job of each kind (servicekit.jobs progress).",
+    ["service", "kind"],
+)
+JOB_ROWS_TOTAL = Gauge(
+    "dife_job_rows_total",
+    "Rows to do in the running (or last) job of each kind.",
+    ["service", "kind"],
+)
 RELAY_LATENCY_SECONDS = Histogram(
     "dife_relay_latency_seconds",
     "Time from an outbox row's commit to Kafka's acknowledgement of the event.",
