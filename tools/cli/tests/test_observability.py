@@ -31,12 +31,11 @@ SUFFIXES = {
 
 
 def service_metric_modules() -> list[str]:
-    """`services/<name>/src/<package>/…/metrics.py` as module names (`payout.adapters.metrics`)."""
-    modules = []
-    for path in sorted(ROOT.glob("services/*/src/*/**/metrics.py")):
-        source = ROOT / "services" / path.relative_to(ROOT / "services").parts[0] / "src"
-        modules.append(".".join(path.relative_to(source).with_suffix("").parts))
-    return modules
+    """Each service's `app` module: importing it registers every metric the service exports, wherever its
+    collectors are defined (`metrics.py`, a job, a use case)."""
+    return sorted(
+        f"{package.name}.app" for package in ROOT.glob("services/*/src/*") if (package / "app.py").is_file()
+    )
 
 
 def exported_metrics() -> set[str]:
