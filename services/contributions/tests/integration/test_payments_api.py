@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from dife_contracts.events import PaymentReceived, PeriodLate, PeriodSettled
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 
@@ -210,6 +211,11 @@ async def test_periods_turn_late_after_their_due_date_once_and_are_listed_R_CON_
     assert isinstance(march_late[0], PeriodLate) and march_late[0].outstanding_cents == 1_000
     everything = await contributions.events(3, subject=unpaid, ce_type="period_late")
     assert sorted(e.parse().period for e in everything) == ["2026-01", "2026-02", "2026-03"]
+    late_now = await contributions.client.get(
+        "/v1/periods", params={"status": "late", "limit": 500}, headers=contributions.agent()
+    )
+    # the gauge the PeriodsLate alert reads counts, after each sweep, every late period of the database
+    assert REGISTRY.get_sample_value("contributions_periods_late") == len(late_now.json()["items"])
 
     listed = await contributions.client.get(
         "/v1/periods", params={"status": "late", "limit": 500}, headers=contributions.agent()

@@ -338,6 +338,13 @@ class ContributionsRepository:
         query = query.order_by(periods.c.due_date, periods.c.siren, periods.c.period).limit(limit)
         return [_account(row) for row in await self.session.execute(query)]
 
+    async def count_with_status(self, status: PeriodStatus) -> int:
+        """How many periods are in one status (the late-periods gauge)."""
+        found = await self.session.scalar(
+            select(func.count()).select_from(periods).where(periods.c.status == status.value)
+        )
+        return int(found or 0)
+
     async def open_periods_due_before(self, day: date) -> list[PeriodAccount]:
         """Periods due before `day` that are neither paid nor already late, locked (the late job)."""
         rows = await self.session.execute(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from dife_contracts.enums import PeriodStatus
+from prometheus_client import Gauge
 from servicekit.clock import PARIS, Clock
 from servicekit.jobs import Job, JobKinds, schedule
 from servicekit.outbox import SessionOutbox
@@ -15,6 +17,10 @@ from contributions.domain.policy import ContributionPolicy
 from contributions.use_cases.late import LateReport, mark_late_periods
 
 LATE_SWEEP = "contributions.late_sweep"
+PERIODS_LATE = Gauge(
+    "contributions_periods_late",
+    "Contribution periods late after their due date, as of the last sweep (R-CON-4)",
+)
 SWEEP_TIME = time(0, 5)
 
 
@@ -45,6 +51,7 @@ def late_jobs(clock: Clock, policy: ContributionPolicy) -> JobKinds:
     @kinds.timer(LATE_SWEEP, concurrency=1)
     async def sweep(session: AsyncSession, job: Job) -> None:
         await sweep_late_periods(session, clock, policy)
+        PERIODS_LATE.set(await ContributionsRepository(session).count_with_status(PeriodStatus.LATE))
         await schedule_sweep(session, next_sweep_after(clock.now()))
 
     return kinds
