@@ -112,3 +112,13 @@ class PlanFailed(FundingEvent):
     ce_type: ClassVar[str] = "dife.funding.plan_failed.v1"
 
     reason: str
+
+
+class CardRefundOrdered(FundingEvent):
+    """Funding orders the payment provider to refund the élu's card payment of a plan that ended unpaid."""
+
+    ce_type: ClassVar[str] = "dife.funding.card_refund_ordered.v1"
+
+    amount_cents: Cents
+    provider_reference: str
+    reason: str
