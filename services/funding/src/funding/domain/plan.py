@@ -414,15 +414,7 @@ class FundingPlan:
         plan that ended (or twice) is refunded at once."""
         card = self.card_line
         if self.status is not PlanStatus.PROPOSED or card is None or card.status is not LineStatus.PENDING:
-            self.events.append(
-                CardRefundOrdered(
-                    dossier_id=self.dossier_id,
-                    elu_id=self.elu_id,
-                    amount_cents=amount_cents,
-                    provider_reference=provider_reference,
-                    reason="card payment received for a plan that no longer waits for it",
-                )
-            )
+            self.refund_stray_payment(amount_cents, provider_reference)
             return
         if amount_cents != card.amount_cents:
             raise RuleBroken(
@@ -441,6 +433,18 @@ class FundingPlan:
             )
         )
         self._ready_if_complete()
+
+    def refund_stray_payment(self, amount_cents: int, provider_reference: str) -> None:
+        """Money the plan no longer waits for (ended plan, superseded intent, second payment) goes back."""
+        self.events.append(
+            CardRefundOrdered(
+                dossier_id=self.dossier_id,
+                elu_id=self.elu_id,
+                amount_cents=amount_cents,
+                provider_reference=provider_reference,
+                reason="card payment received for a plan that no longer waits for it",
+            )
+        )
 
     # ---- readiness, failure, exits
 

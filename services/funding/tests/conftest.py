@@ -1,0 +1,208 @@
+"""Fixtures of funding's integration tests: its real migrations on a fresh PostgreSQL database, the app running
+its lifespan (relay, consumers) on real Kafka with topics of its own, and the other contexts played by
+publishing their events as their services would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from dife_contracts import Envelope, topics
+from dife_contracts.enums import MandateFamily, RneFileType, TrainingPurpose
+from dife_contracts.event import Event
+from dife_contracts.events import DossierValidated, EluRegistered, Mandate, RightsCredited
+from fastapi import FastAPI
+from funding.app import create_app
+from funding.settings import Settings
+from servicekit.clock import MovableClock
+from servicekit.testing import Infra, collect, eventually, migrate, publish, running_app
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+PSP_SECRETS = ["psp-secret-current", "psp-secret-previous"]
+SIRET = "12345678900011"
+SIREN_A, SIREN_B = "213100017", "217500016"
+COMMUNE_A, COMMUNE_B = "31555", "75056"
+START, END = date(2027, 3, 15), date(2027, 3, 16)
+DEADLINE = date(2027, 2, 5)
+
+SOURCES = {topics.LEDGER: "/dife/rights-ledger", topics.DOSSIER: "/dife/dossier"}
+
+
+def validated(
+    elu_id: UUID,
+    price_cents: int,
+    purpose: TrainingPurpose = TrainingPurpose.MANDATE,
+    dossier_id: UUID | None = None,
+) -> DossierValidated:
+    return DossierValidated(
+        dossier_id=dossier_id or uuid.uuid4(),
+        elu_id=elu_id,
+        offer_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        siret=SIRET,
+        purpose=purpose,
+        price_cents=price_cents,
+        hours=Decimal("7"),
+        training_start=START,
+        training_end=END,
+        validated_at=datetime(2027, 2, 1, 9, tzinfo=UTC),
+        answer_deadline=DEADLINE,
+    )
+
+
+def credited(elu_id: UUID, amount_cents: int) -> RightsCredited:
+    return RightsCredited(
+        elu_id=elu_id,
+        campaign_id=uuid.uuid4(),
+        year=2026,
+        family=MandateFamily.MUNICIPAL,
+        amount_cents=amount_cents,
+        capped=False,
+        balance_after_cents=amount_cents,
+        credited_on=date(2026, 3, 30),
+    )
+
+
+def registered(elu_id: UUID, commune: str = COMMUNE_A) -> EluRegistered:
+    return EluRegistered(
+        elu_id=elu_id,
+        family_name="MARTIN",
+        given_names="Claire",
+        mandates=[
+            Mandate(
+                mandate_id=uuid.uuid4(),
+                file_type=RneFileType.CM,
+                family=MandateFamily.MUNICIPAL,
+                collectivite_code=commune,
+                collectivite_name="Commune",
+                function="Conseillère municipale",
+                start_date=date(2020, 6, 28),
+            )
+        ],
+    )
+
+
+@dataclass
+class Stack:
+    """The running funding app and the steps tests share."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+    infra: Infra
+    clock: MovableClock
+    token: Callable[..., str]
+
+    validated = staticmethod(validated)
+    credited = staticmethod(credited)
+    registered = staticmethod(registered)
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        maker: async_sessionmaker[AsyncSession] = self.app.state.kit.sessionmaker
+        return maker
+
+    def elu(self, elu_id: UUID) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub=str(elu_id), roles=['elu'])}"}
+
+    def agent(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub=str(uuid.uuid4()), roles=['agent'])}"}
+
+    def organisme(self, siret: str = SIRET) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub=siret, roles=['organisme'], siret=siret)}"}
+
+    def collectivite(self, siren: str = SIREN_A) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub=siren, roles=['collectivite'], siren=siren)}"}
+
+    async def publish(self, event: Event, *, source: str | None = None) -> Envelope:
+        return await publish(
+            self.infra, self.settings.topic_prefix, event, source=source or SOURCES[event.topic]
+        )
+
+    async def funding_events(self, count: int, dossier_id: UUID, ce_type: str | None = None) -> list[Any]:
+        """Funding's events of one dossier on Kafka, parsed, in order."""
+
+        def wanted(envelope: Envelope) -> bool:
+            return envelope.subject == str(dossier_id) and (
+                ce_type is None or envelope.type == f"dife.funding.{ce_type}.v1"
+            )
+
+        found = await collect(self.infra, self.settings.topic(topics.FUNDING), count=count, where=wanted)
+        return [envelope.parse() for envelope in found]
+
+    async def plan(self, dossier_id: UUID) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/plans/{dossier_id}", headers=self.agent())
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def wait_plan(self, dossier_id: UUID, status: str, timeout_s: float = 30) -> dict[str, Any]:
+        async def reached() -> bool:
+            response = await self.client.get(f"/v1/plans/{dossier_id}", headers=self.agent())
+            return response.status_code == 200 and response.json()["status"] == status
+
+        assert await eventually(reached, timeout_s=timeout_s), (
+            f"plan not {status}: {await self.plan(dossier_id)}"
+        )
+        return await self.plan(dossier_id)
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.sessionmaker() as session:
+            return await session.scalar(text(sql), params)
+
+    async def wait_available(self, elu_id: UUID, cents: int) -> None:
+        async def reached() -> bool:
+            value = await self.scalar("SELECT available_cents FROM dife_balances WHERE elu_id = :e", e=elu_id)
+            return value == cents
+
+        assert await eventually(reached), f"read model never reached {cents} cents"
+
+    async def wait_mandates(self, elu_id: UUID) -> None:
+        async def known() -> bool:
+            return await self.scalar("SELECT count(*) FROM elu_mandates WHERE elu_id = :e", e=elu_id) == 1
+
+        assert await eventually(known)
+
+
+@pytest.fixture
+def start_funding(
+    fresh_database_url: str,
+    kit_overrides: Callable[[str], dict[str, Any]],
+    mint_token: Callable[..., str],
+    infra: Infra,
+) -> Callable[..., Any]:
+    @asynccontextmanager
+    async def start(*, consumers: bool = True, **fields: Any) -> AsyncIterator[Stack]:
+        await migrate(ALEMBIC_INI, fresh_database_url)
+        overrides = kit_overrides(fresh_database_url)
+        overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
+        overrides["relay_poll_interval_s"] = 0.05
+        settings = Settings(**overrides, consumers_enabled=consumers, psp_secrets=PSP_SECRETS, **fields)
+        clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))
+        app = create_app(settings, clock=clock)
+        async with running_app(app) as client:
+            yield Stack(app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token)
+
+    return start
+
+
+@pytest.fixture
+async def stack(start_funding: Callable[..., Any]) -> AsyncIterator[Stack]:
+    async with start_funding() as running:
+        yield running
+
+
+@pytest.fixture
+async def api_only(start_funding: Callable[..., Any]) -> AsyncIterator[Stack]:
+    async with start_funding(consumers=False) as running:
+        yield running
