@@ -1,5 +1,5 @@
-"""Fixtures of funding's integration tests: its real migrations on a fresh PostgreSQL database, the app running
-its lifespan (relay, consumers) on real Kafka with topics of its own, and the other contexts played by
+"""Fixtures of funding's integration tests: its real migrations on a fresh PostgreSQL database, the app
+running its lifespan (relay, consumers) on real Kafka with topics of its own, and the other contexts played by
 publishing their events as their services would."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from dife_contracts import Envelope, topics
 from dife_contracts.enums import MandateFamily, RneFileType, TrainingPurpose
 from dife_contracts.event import Event
@@ -130,6 +131,21 @@ class Stack:
             self.infra, self.settings.topic_prefix, event, source=source or SOURCES[event.topic]
         )
 
+    async def replay(self, envelope: Envelope) -> None:
+        """Send an already published envelope again, same id: a redelivery, as a consumer sees it."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka_bootstrap)
+        await producer.start()
+        try:
+            topic = topics.LEDGER if envelope.type.startswith("dife.ledger.") else topics.DOSSIER
+            await producer.send_and_wait(
+                self.settings.topic(topic),
+                value=envelope.data,
+                key=envelope.kafka_key(),
+                headers=envelope.kafka_headers(),
+            )
+        finally:
+            await producer.stop()
+
     async def funding_events(self, count: int, dossier_id: UUID, ce_type: str | None = None) -> list[Any]:
         """Funding's events of one dossier on Kafka, parsed, in order."""
 
@@ -148,12 +164,10 @@ class Stack:
 
     async def wait_plan(self, dossier_id: UUID, status: str, timeout_s: float = 30) -> dict[str, Any]:
         async def reached() -> bool:
-            response = await self.client.get(f"/v1/plans/{dossier_id}", headers=self.agent())
-            return response.status_code == 200 and response.json()["status"] == status
+            found = await self.scalar("SELECT status FROM plans WHERE dossier_id = :d", d=dossier_id)
+            return bool(found == status)
 
-        assert await eventually(reached, timeout_s=timeout_s), (
-            f"plan not {status}: {await self.plan(dossier_id)}"
-        )
+        assert await eventually(reached, timeout_s=timeout_s), f"plan of {dossier_id} never {status}"
         return await self.plan(dossier_id)
 
     async def scalar(self, sql: str, **params: Any) -> Any:
