@@ -12,7 +12,7 @@ help:
 	@echo "make run    start Kafka, PostgreSQL and every service (Ctrl-C stops all)"
 	@echo "make test   every test (unit, integration, end-to-end) on real Kafka and PostgreSQL"
 	@echo "make bench  every benchmark (BENCH=<name> for one: $(notdir $(basename $(filter-out bench/common.py,$(wildcard bench/*.py)))))"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy and the layer contracts (import-linter)"
 
 # Python 3.11+, uv (deploy/local/uv installs it with pip when absent), the locked workspace.
 setup:
@@ -43,8 +43,9 @@ bench: stack-up
 lint: setup
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src) bench deploy
-	@for tests in libs/*/tests services/*/tests tests-e2e; do $(RUN) mypy $$tests || exit 1; done
+	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src) $(wildcard tools/*/src) bench deploy
+	@for tests in $(wildcard libs/*/tests services/*/tests tools/*/tests) tests-e2e; do $(RUN) mypy $$tests || exit 1; done
+	@$(RUN) lint-imports
 
 tokens: setup
 	@for role in agent ops; do echo "$$role: $$($(RUN) python -m servicekit.devtokens --role $$role)"; done

@@ -1,6 +1,7 @@
-# Template of every DIFE service image: services/<name>/Dockerfile is a copy with SERVICE and PACKAGE set.
+# The one image recipe of every DIFE service, chosen by build arguments (no per-service copies).
 # Build from the repository root, so the workspace's path dependencies (libs/) are in the context:
-#   docker build -f services/rights-ledger/Dockerfile -t dife/rights-ledger .
+#   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=dossier --build-arg PACKAGE=dossier \
+#     -t dife/dossier .
 # The build stage installs the service and its workspace dependencies from uv.lock into a venv (no dev
 # dependencies, not editable); the runtime stage carries only that venv and the service's migrations.
 
@@ -18,6 +19,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY libs/ libs/
 COPY services/ services/
+COPY tools/ tools/
 RUN uv sync --frozen --no-dev --no-editable --package "dife-${SERVICE}"
 
 

@@ -31,7 +31,7 @@ async def engine(sample_db: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
+    return make_sessionmaker(engine, ce_source="/dife/servicekit-tests")
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from dife_contracts import Envelope, topics
 from dife_contracts.events import HoldPlaced
 from servicekit.consumer import ConsumerSpec, EventConsumer, EventHandlers, EventMeta, TransientEventError
+from servicekit.kafka import ensure_topics
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-SOURCE = "/dife/servicekit-tests"
+SOURCE = topics.source_of(topics.LEDGER)  # the one source a ledger event is trusted from
 
 
 @dataclass
@@ -66,6 +67,7 @@ async def running_consumer(
         sessionmaker=sessionmaker,
         producer=producer,
         service_name="servicekit-tests",
+        topic_prefix=topic.removesuffix(topics.LEDGER),
         max_attempts=3,
         backoff_s=0.02,
         max_backoff_s=0.1,
@@ -253,3 +255,81 @@ async def test_a_handler_that_fails_once_is_retried_and_applied_once_not_dead_le
         assert c.dead_lettered_total == 0
     assert await effects_of(sessionmaker, event.hold_id) == 1
     assert behaviour.calls == 2
+
+
+async def test_an_event_from_a_source_that_does_not_own_its_type_is_dead_lettered(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    """A hold answer is the ledger's to give: the same payload signed `/attacker` is never applied."""
+    spoofed = new_hold_placed()
+    genuine = new_hold_placed(elu_id=spoofed.elu_id)
+    await send_envelope(producer, ledger_topic, Envelope.wrap(spoofed, source="/attacker"))
+    await send_envelope(producer, ledger_topic, Envelope.wrap(genuine, source=SOURCE))
+
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, Behaviour()
+    ):
+        assert await eventually(lambda: _applied(sessionmaker, genuine.hold_id))
+
+    assert await effects_of(sessionmaker, spoofed.hold_id) == 0
+    headers = await dead_letter_headers(infra, topics.dead_letter(ledger_topic))
+    assert headers["dlt_error_type"] == b"UntrustedEvent"
+    assert b"/attacker" in headers["dlt_error"]
+
+
+async def dead_letter_headers(infra: Infra, dlt: str) -> dict[str, bytes]:
+    """The headers of the first record parked on a dead-letter topic."""
+    from aiokafka import AIOKafkaConsumer
+
+    reader = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        reader.assign([TopicPartition(dlt, p) for p in reader.partitions_for_topic(dlt) or {0, 1, 2}])
+        await reader.seek_to_beginning()
+        records = [r for batch in (await reader.getmany(timeout_ms=5000)).values() for r in batch]
+    finally:
+        await reader.stop()
+    assert records, f"nothing on {dlt}"
+    return {name: value or b"" for name, value in records[0].headers}
+
+
+async def test_an_event_on_a_topic_that_does_not_own_its_type_is_dead_lettered(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    unique_prefix: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    """A ledger event sent on the funding topic, even with the ledger's source, is not believed."""
+    funding_topic = unique_prefix + topics.FUNDING
+    await ensure_topics(
+        infra.kafka_bootstrap, [funding_topic, topics.dead_letter(funding_topic)], partitions=1
+    )
+    smuggled = new_hold_placed()
+    await send_envelope(producer, funding_topic, Envelope.wrap(smuggled, source=SOURCE))
+
+    consumer = EventConsumer(
+        ConsumerSpec(name="test", topics=[topics.FUNDING], handlers=handlers_for(Behaviour())),
+        bootstrap_servers=infra.kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex}",
+        physical_topics=[funding_topic],
+        sessionmaker=sessionmaker,
+        producer=producer,
+        service_name="servicekit-tests",
+        topic_prefix=unique_prefix,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        parked = await collect(infra, topics.dead_letter(funding_topic), count=1, timeout_s=15)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(parked) == 1 and parked[0].type == smuggled.ce_type
+    assert await effects_of(sessionmaker, smuggled.hold_id) == 0
+    headers = await dead_letter_headers(infra, topics.dead_letter(funding_topic))
+    assert b"published only on dife.ledger.events" in headers["dlt_error"]

@@ -25,7 +25,6 @@ from dife_contracts.enums import (
 from dife_contracts.event import Event
 from dife_contracts.events import (
     AccountActivated,
-    PensionLiquidated,
     AccountAdjusted,
     CardPaymentConfirmed,
     CardRefundOrdered,
@@ -62,6 +61,7 @@ from dife_contracts.events import (
     PaymentRejected,
     PaymentSent,
     PaymentSettled,
+    PensionLiquidated,
     PeriodLate,
     PeriodSettled,
     PlanFailed,

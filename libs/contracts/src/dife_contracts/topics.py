@@ -18,6 +18,22 @@ ALL_TOPICS: Final = (LEDGER, CATALOGUE, DOSSIER, FUNDING, CONTRIBUTIONS, PAYOUT)
 
 DEAD_LETTER_SUFFIX: Final = ".dlt"
 
+SOURCES: Final = {
+    LEDGER: "/dife/rights-ledger",
+    CATALOGUE: "/dife/catalogue",
+    DOSSIER: "/dife/dossier",
+    FUNDING: "/dife/funding",
+    CONTRIBUTIONS: "/dife/contributions",
+    PAYOUT: "/dife/payout",
+}
+"""The CloudEvents `source` of the one service that owns each topic: a consumer trusts an event only when it
+arrives on its type's topic with this source (anything else is dead-lettered)."""
+
+
+def source_of(topic: str) -> str:
+    """The `ce_source` the owner of `topic` stamps on its events."""
+    return SOURCES[topic]
+
 
 def dead_letter(topic: str) -> str:
     """Name of the topic where a consumer parks the poison events it read from `topic`."""

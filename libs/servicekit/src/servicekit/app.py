@@ -19,9 +19,12 @@ from sqlalchemy import text
 
 from servicekit import devtokens
 from servicekit.auth import TokenVerifier
+from servicekit.clock import Clock, SystemClock
 from servicekit.consumer import ConsumerSpec, EventConsumer
 from servicekit.db import make_engine, make_read_pool, make_sessionmaker, plain_url
 from servicekit.errors import install_problem_handlers
+from servicekit.jobs import JobKinds, JobRunner
+from servicekit.jobs_api import jobs_router
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.logging import RequestContextMiddleware, configure_logging
 from servicekit.metrics import MetricsMiddleware, metrics_response
@@ -32,6 +35,8 @@ from servicekit.state import KitState, kit_state
 log = structlog.get_logger(__name__)
 
 ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+ServiceState = Callable[[KitState], AbstractAsyncContextManager[Any]]
+"""Builds a service's own typed state from the kit's (repositories, readers, settings) for the app's life."""
 
 
 def create_service_app(
@@ -40,19 +45,26 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter],
     consumers: Sequence[ConsumerSpec] = (),
+    jobs: JobKinds | None = None,
+    service_state: ServiceState | None = None,
+    clock: Clock | None = None,
     description: str = "",
     version: str = "1.0.0",
     extra_lifespan: ExtraLifespan | None = None,
 ) -> FastAPI:
+    """One service's app. `clock` defaults to the system's (tests pass a `MovableClock`); `jobs` are run by
+    the app's job runner; `service_state(kit_state)` yields the service's typed state (`state_of(...)`)."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await _start(settings, consumers)
+        state = await _start(settings, consumers, jobs or JobKinds(), clock or SystemClock())
         app.state.kit = state
         try:
-            async with extra_lifespan(app) if extra_lifespan else nullcontext():
-                yield
+            async with service_state(state) if service_state else nullcontext() as service:
+                state.service = service
+                async with extra_lifespan(app) if extra_lifespan else nullcontext():
+                    yield
         finally:
             await _stop(state)
 
@@ -61,9 +73,16 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
     app.include_router(_health_router())
+    if jobs is not None and jobs.kinds:
+        app.include_router(jobs_router())
     for router in routers:
         app.include_router(router)
     return app
+
+
+def ce_source_of(settings: KitSettings) -> str:
+    """The CloudEvents source every event of this service carries (`dife_contracts.topics.SOURCES`)."""
+    return f"/dife/{settings.service_name}"
 
 
 def token_verifier_for(settings: KitSettings) -> TokenVerifier:
@@ -76,7 +95,9 @@ def token_verifier_for(settings: KitSettings) -> TokenVerifier:
     return TokenVerifier.from_settings(settings)
 
 
-async def _start(settings: KitSettings, consumer_specs: Sequence[ConsumerSpec]) -> KitState:
+async def _start(
+    settings: KitSettings, consumer_specs: Sequence[ConsumerSpec], jobs: JobKinds, clock: Clock
+) -> KitState:
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     producer = make_producer(settings.kafka_bootstrap_servers, client_id=settings.service_name)
     await producer.start()
@@ -90,11 +111,23 @@ async def _start(settings: KitSettings, consumer_specs: Sequence[ConsumerSpec]) 
     state = KitState(
         settings=settings,
         engine=engine,
-        sessionmaker=make_sessionmaker(engine),
+        sessionmaker=make_sessionmaker(engine, ce_source=ce_source_of(settings)),
         producer=producer,
         token_verifier=token_verifier_for(settings),
         read_pool=await make_read_pool(settings.database_url, max_size=settings.database_pool_size),
+        clock=clock,
     )
+    if jobs.kinds:
+        state.jobs = JobRunner(
+            dsn=plain_url(settings.database_url),
+            sessionmaker=state.sessionmaker,
+            kinds=jobs,
+            service_name=settings.service_name,
+            clock=clock,
+            poll_interval_s=settings.job_poll_interval_s,
+        )
+        if settings.jobs_enabled:
+            state.tasks.append(_supervise("jobs", state.jobs.run))
     if settings.relay_enabled:
         state.relay = OutboxRelay(
             dsn=plain_url(settings.database_url),
@@ -115,6 +148,7 @@ async def _start(settings: KitSettings, consumer_specs: Sequence[ConsumerSpec]) 
                 sessionmaker=state.sessionmaker,
                 producer=producer,
                 service_name=settings.service_name,
+                topic_prefix=settings.topic_prefix,
                 group_instance_id=(
                     f"{settings.consumer_instance_id}.{spec.name}" if settings.consumer_instance_id else None
                 ),

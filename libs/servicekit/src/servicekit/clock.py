@@ -40,7 +40,7 @@ def paris_date(instant: datetime) -> date:
 
 
 def end_of_paris_day(day: date) -> datetime:
-    """The first instant after `day` ends in Paris (midnight of the next day), in UTC: "by the end of day D"."""
+    """The first instant after `day` in Paris (midnight of the next day), in UTC: "by the end of day D"."""
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=PARIS).astimezone(UTC)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -26,13 +26,15 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.errors import CommitFailedError, KafkaError
-from dife_contracts import Envelope, Event, InvalidEnvelope, UnknownEventType
+from dife_contracts import Envelope, Event, InvalidEnvelope, UnknownEventType, topics
+from dife_contracts.registry import EVENT_TYPES
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import metrics
+from servicekit.rules import RuleError
 from servicekit.tables import inbox
 from servicekit.tracing import current_traceparent
 
@@ -59,7 +61,14 @@ Handler = Callable[[AsyncSession, Any, EventMeta], Awaitable[None]]
 
 
 class PermanentEventError(Exception):
-    """The event can never be handled (it contradicts this service's state): dead-letter it at once."""
+    """The event can never be handled (it contradicts this service's state): dead-letter it at once.
+
+    A use case raises `servicekit.rules` errors, never this: a broken rule is dead-lettered the same way.
+    """
+
+
+class UntrustedEvent(PermanentEventError):
+    """An event type arrived on a topic, or with a `ce_source`, that does not own it (R-… spoofing)."""
 
 
 class TransientEventError(Exception):
@@ -97,7 +106,6 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: EventHandlers
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -138,6 +146,7 @@ class EventConsumer:
         sessionmaker: async_sessionmaker[AsyncSession],
         producer: AIOKafkaProducer,
         service_name: str,
+        topic_prefix: str = "",
         group_instance_id: str | None = None,
         max_attempts: int = 3,
         backoff_s: float = 0.2,
@@ -150,6 +159,7 @@ class EventConsumer:
         self._sessionmaker = sessionmaker
         self._producer = producer
         self._service = service_name
+        self._topic_prefix = topic_prefix
         self._instance_id = group_instance_id
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -224,6 +234,10 @@ class EventConsumer:
         handler = self.spec.handlers.handler_for(envelope.type)
         if handler is None:
             return  # another consumer's business, or a type this service does not need
+        distrust = self._distrust(record.topic, envelope)
+        if distrust is not None:
+            await self._dead_letter(record, UntrustedEvent(distrust))
+            return
         structlog.contextvars.bind_contextvars(event_id=envelope.id, event_type=envelope.type)
         token = current_traceparent.set(envelope.traceparent)
         try:
@@ -231,6 +245,19 @@ class EventConsumer:
         finally:
             current_traceparent.reset(token)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+    def _distrust(self, physical_topic: str, envelope: Envelope) -> str | None:
+        """Why an event must not be believed, or None: its type is owned by one topic and one source."""
+        model = EVENT_TYPES.get(envelope.type)
+        if model is None:
+            return None  # parsing reports the unknown type
+        owner_topic = self._topic_prefix + model.topic
+        if physical_topic != owner_topic:
+            return f"{envelope.type} is published only on {model.topic}, not on {physical_topic}"
+        owner_source = topics.source_of(model.topic)
+        if envelope.source != owner_source:
+            return f"{envelope.type} comes only from {owner_source}, not from {envelope.source!r}"
+        return None
 
     async def _handle_with_retries(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, handler: Handler
@@ -242,7 +269,7 @@ class EventConsumer:
                 event = envelope.parse()
                 await self._apply(record, envelope, event, handler)
                 return
-            except (ValidationError, UnknownEventType, PermanentEventError) as error:
+            except (ValidationError, UnknownEventType, PermanentEventError, RuleError) as error:
                 await self._dead_letter(record, error)
                 return
             except asyncio.CancelledError:

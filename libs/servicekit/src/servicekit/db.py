@@ -16,8 +16,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, ce_source: str | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of one service; `ce_source` (its CloudEvents source) lets the outbox stamp events itself."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={CE_SOURCE_INFO: ce_source})
+
+
+CE_SOURCE_INFO = "dife.ce_source"
 
 
 def plain_url(url: str) -> str:

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit import rules
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://dife.gouv.fr/problems/"
 
@@ -137,6 +139,7 @@ class FieldError(BaseModel):
 class RuleBrokenOut(BaseModel):
     id: str = Field(examples=["R-OFR-3"])
     detail: str
+    field: str | None = None
 
 
 class Problem(BaseModel):
@@ -149,6 +152,8 @@ class Problem(BaseModel):
     instance: str | None = None
     rules: list[RuleBrokenOut] | None = None
     errors: list[FieldError] | None = None
+    current: str | None = Field(default=None, description="For an invalid transition: the status now.")
+    allowed: list[str] | None = Field(default=None, description="For an invalid transition: what it allows.")
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -239,8 +244,61 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> Problem
     return ProblemResponse(body, status_code=500, headers=_request_id_headers())
 
 
+RULE_VIOLATION_TYPE = problem_type("rule-violation")
+INVALID_TRANSITION_TYPE = problem_type("invalid-transition")
+NOT_FOUND_TYPE = problem_type("not-found")
+CONFLICT_TYPE = problem_type("conflict")
+
+
+def _rule_out(rule: rules.RuleBroken) -> dict[str, Any]:
+    return {"id": rule.rule_id, "detail": rule.message, "field": rule.field}
+
+
+def rule_error_problem(error: rules.RuleError, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of a `servicekit.rules` error: the one translation of the domain's refusals."""
+    body: dict[str, Any]
+    if isinstance(error, rules.RulesBroken | rules.RuleBroken):
+        broken = error.broken if isinstance(error, rules.RulesBroken) else [error]
+        body = {
+            "type": RULE_VIOLATION_TYPE,
+            "title": "Business rule violated",
+            "status": 422,
+            "detail": "; ".join(f"{rule.rule_id}: {rule.message}" for rule in broken),
+            "rules": [_rule_out(rule) for rule in broken],
+        }
+    elif isinstance(error, rules.InvalidTransition):
+        body = {
+            "type": INVALID_TRANSITION_TYPE,
+            "title": "Not allowed in the current status",
+            "status": 409,
+            "detail": error.message,
+            "current": error.current,
+            "allowed": list(error.allowed),
+        }
+        if error.rule_id:
+            body["rules"] = [{"id": error.rule_id, "detail": error.message, "field": None}]
+    elif isinstance(error, rules.NotFound):
+        body = {"type": NOT_FOUND_TYPE, "title": "Resource not found", "status": 404, "detail": error.message}
+    else:
+        body = {"type": CONFLICT_TYPE, "title": "Conflict with the current state", "status": 409}
+        body["detail"] = error.message
+        rule_id = getattr(error, "rule_id", None)
+        if rule_id:
+            body["rules"] = [{"id": rule_id, "detail": error.message, "field": None}]
+    if instance is not None:
+        body["instance"] = instance
+    return body
+
+
+async def _rule_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, rules.RuleError)
+    body = rule_error_problem(exc, request.url.path)
+    return ProblemResponse(body, status_code=body["status"])
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error leaving `app` an RFC 9457 problem document."""
+    app.add_exception_handler(rules.RuleError, _rule_error_handler)
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

@@ -7,15 +7,20 @@ from pathlib import Path
 from alembic import command, op
 from alembic.config import Config
 
-from servicekit.tables import OUTBOX_NOTIFY_DDL, OUTBOX_NOTIFY_DROP_DDL, kit_metadata
+from servicekit.tables import OUTBOX_NOTIFY_DDL, OUTBOX_NOTIFY_DROP_DDL, kit_jobs, kit_metadata
 
 
 def create_kit_tables() -> None:
-    """Create outbox, inbox and idempotency-key tables. Call from a service's first revision's upgrade()."""
+    """Create outbox, inbox, idempotency-key and job tables: call from a service's first revision."""
     bind = op.get_bind()
-    kit_metadata.create_all(bind, checkfirst=False)
+    kit_metadata.create_all(bind, checkfirst=True)
     for statement in OUTBOX_NOTIFY_DDL:
         op.execute(statement)
+
+
+def create_job_tables() -> None:
+    """Create `kit_jobs` where an older database lacks it (services born before servicekit.jobs)."""
+    kit_jobs.create(op.get_bind(), checkfirst=True)
 
 
 def drop_kit_tables() -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
-from dife_contracts import Event
+from dife_contracts import Event, topics
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import CE_SOURCE_INFO
 from servicekit.tables import outbox
 from servicekit.tracing import current_traceparent
 
@@ -34,8 +36,17 @@ def _row(event: Event, source: str, time: datetime, traceparent: str | None) -> 
     )
 
 
-async def enqueue(session: AsyncSession, event: Event, *, source: str) -> uuid.UUID:
+def _source(session: AsyncSession, source: str | None) -> str:
+    """The given source, else the service's own (stamped on its sessions by `db.make_sessionmaker`)."""
+    found = source or session.info.get(CE_SOURCE_INFO)
+    if not found:
+        raise ValueError("no ce_source: build the session with servicekit.db.make_sessionmaker(ce_source=…)")
+    return str(found)
+
+
+async def enqueue(session: AsyncSession, event: Event, *, source: str | None = None) -> uuid.UUID:
     """Add one event to the outbox within the session's transaction; returns its CloudEvents id."""
+    source = _source(session, source)
     row = dict(
         zip(_COPY_COLUMNS, _row(event, source, datetime.now(UTC), current_traceparent.get()), strict=True)
     )
@@ -43,8 +54,9 @@ async def enqueue(session: AsyncSession, event: Event, *, source: str) -> uuid.U
     return row["ce_id"]  # type: ignore[return-value]
 
 
-async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source: str) -> int:
+async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source: str | None = None) -> int:
     """Add many events with one COPY (bulk jobs: a crediting campaign writes hundreds of thousands)."""
+    source = _source(session, source)
     now, traceparent = datetime.now(UTC), current_traceparent.get()
     records = [_row(event, source, now, traceparent) for event in events]
     if not records:
@@ -75,10 +87,32 @@ def insert_from_select_sql(rows_sql: str) -> str:
     )
 
 
-def insert_from_select_params(event_type: type[Event], *, source: str) -> dict[str, object]:
+def insert_from_select_params(event_type: type[Event], *, source: str | None = None) -> dict[str, object]:
+    """Parameters of `insert_from_select_sql`; the source defaults to the owner of the event's topic."""
     return {
         "ob_topic": event_type.topic,
         "ob_ce_type": event_type.ce_type,
-        "ob_source": source,
+        "ob_source": source or topics.source_of(event_type.topic),
         "ob_traceparent": current_traceparent.get(),
     }
+
+
+class Outbox(Protocol):
+    """What a use case needs to publish: events added here commit with the state change."""
+
+    async def add(self, event: Event) -> None: ...
+
+    async def add_many(self, events: Iterable[Event]) -> None: ...
+
+
+class SessionOutbox:
+    """`Outbox` writing to the outbox table in the session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, event: Event) -> None:
+        await enqueue(self._session, event)
+
+    async def add_many(self, events: Iterable[Event]) -> None:
+        await enqueue_many(self._session, events)

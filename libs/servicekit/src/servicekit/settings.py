@@ -45,6 +45,8 @@ class KitSettings(BaseSettings):
         default=3, ge=1, description="Attempts before a failing event is dead-lettered."
     )
     consumer_backoff_s: float = 0.2
+    jobs_enabled: bool = Field(default=True, description="Run background jobs and timers in this process.")
+    job_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback poll when no NOTIFY arrives.")
 
     def topic(self, logical: str) -> str:
         """Physical Kafka topic of a logical topic name from `dife_contracts.topics`."""

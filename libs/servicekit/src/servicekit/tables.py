@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -63,6 +65,30 @@ idempotency_keys = Table(
     Column("response", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("principal", "key"),
+)
+
+kit_jobs = Table(
+    "kit_jobs",
+    kit_metadata,
+    Column("job_id", Uuid, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False, comment="pending, running, succeeded, failed, cancelled"),
+    Column("key", Text, nullable=True, comment="a timer's aggregate key: at most one pending job per key"),
+    Column("run_after", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("payload", LargeBinary, nullable=True, comment="uploaded input; deleted when the job ends"),
+    Column("rows_done", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_total", BigInteger, nullable=False, server_default=text("0")),
+    Column("report", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_by", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("kit_jobs_due", "kind", "run_after", postgresql_where=text("status = 'pending'")),
+    Index("kit_jobs_pending_key", "key", unique=True, postgresql_where=text("status = 'pending'")),
+    Index("kit_jobs_listing", "created_at", "job_id"),
 )
 
 KIT_TABLE_NAMES = frozenset(kit_metadata.tables)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from dife_contracts import Envelope, Event
+from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
 from rights_ledger.settings import Settings
@@ -32,7 +32,11 @@ async def _send(infra: Infra, settings: Settings, *envelopes_or_events: Envelope
     sent: list[Envelope] = []
     try:
         for item in envelopes_or_events:
-            envelope = item if isinstance(item, Envelope) else Envelope.wrap(item, source="/dife/test")
+            envelope = (
+                item
+                if isinstance(item, Envelope)
+                else Envelope.wrap(item, source=topics.source_of(item.topic))
+            )
             topic = envelope.type.split(".")[1]
             await producer.send_and_wait(
                 settings.topic(f"dife.{topic}.events"),

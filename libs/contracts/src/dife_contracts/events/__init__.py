@@ -46,7 +46,6 @@ from dife_contracts.events.funding import (
 from dife_contracts.events.ledger import (
     AccountActivated,
     AccountAdjusted,
-    PensionLiquidated,
     EluMandatesChanged,
     EluRegistered,
     HoldCaptured,
@@ -54,6 +53,7 @@ from dife_contracts.events.ledger import (
     HoldRejected,
     HoldReleased,
     Mandate,
+    PensionLiquidated,
     RightsCredited,
     RightsExpired,
 )
@@ -122,7 +122,6 @@ __all__ = [
     "ALL_EVENTS",
     "AccountActivated",
     "AccountAdjusted",
-    "PensionLiquidated",
     "CardPaymentConfirmed",
     "CardRefundOrdered",
     "CofundingDecided",
@@ -158,6 +157,7 @@ __all__ = [
     "PaymentRejected",
     "PaymentSent",
     "PaymentSettled",
+    "PensionLiquidated",
     "PeriodLate",
     "PeriodSettled",
     "PlanFailed",

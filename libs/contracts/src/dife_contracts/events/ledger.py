@@ -149,7 +149,7 @@ class AccountAdjusted(LedgerEvent):
 
 
 class PensionLiquidated(LedgerEvent):
-    """An agent recorded that the élu's pension was liquidated: no reinsertion training from that date (R-END-1)."""
+    """An agent recorded the élu's pension as liquidated: no reinsertion training from then on (R-END-1)."""
 
     ce_type: ClassVar[str] = "dife.ledger.pension_liquidated.v1"
 

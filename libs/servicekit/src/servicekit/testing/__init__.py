@@ -10,13 +10,27 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from dife_contracts import Envelope, Event
+from dife_contracts import Envelope, Event, topics
 from fastapi import FastAPI
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from servicekit.consumer import EventHandlers, EventMeta
 from servicekit.migrations import upgrade_to_head
+from servicekit.state import kit_state
+from servicekit.tables import inbox
 from servicekit.testing.infra import Infra
 
-__all__ = ["Infra", "collect", "eventually", "migrate", "publish", "running_app"]
+__all__ = [
+    "Infra",
+    "collect",
+    "dispatch",
+    "eventually",
+    "migrate",
+    "publish",
+    "run_due_jobs",
+    "running_app",
+]
 
 
 async def migrate(alembic_ini: str | Path, database_url: str) -> None:
@@ -33,9 +47,9 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def publish(infra: Infra, topic_prefix: str, event: Event, *, source: str = "/dife/test") -> Envelope:
-    """Put an event on Kafka exactly as its producing context's relay would."""
-    envelope = Envelope.wrap(event, source=source)
+async def publish(infra: Infra, topic_prefix: str, event: Event, *, source: str | None = None) -> Envelope:
+    """Put an event on Kafka exactly as its producing context's relay would (its owner's `ce_source`)."""
+    envelope = Envelope.wrap(event, source=source or topics.source_of(event.topic))
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
@@ -96,3 +110,42 @@ async def eventually(
             return True
         await asyncio.sleep(interval_s)
     return await predicate()
+
+
+async def run_due_jobs(app: FastAPI, kinds: list[str] | None = None) -> int:
+    """Fire every job and timer due by the app's clock, once, in the test's task; returns how many ran."""
+    runner = kit_state(app).jobs
+    if runner is None:
+        raise RuntimeError("this app registers no job kinds")
+    return await runner.run_due(kinds)
+
+
+async def dispatch(
+    target: FastAPI | async_sessionmaker[AsyncSession],
+    handlers: EventHandlers,
+    event: Event,
+    *,
+    envelope: Envelope | None = None,
+    group: str = "dispatch",
+) -> bool:
+    """Run the handler of `event` through the inbox in one transaction, as the consumer would, without Kafka.
+
+    Pass the same `envelope` twice to replay one delivery: the second call returns False and changes nothing.
+    """
+    sessionmaker = kit_state(target).sessionmaker if isinstance(target, FastAPI) else target
+    envelope = envelope or Envelope.wrap(event, source=topics.source_of(event.topic))
+    handler = handlers.handler_for(envelope.type)
+    if handler is None:
+        raise LookupError(f"no handler for {envelope.type}")
+    meta = EventMeta(envelope=envelope, topic=event.topic, partition=0, offset=0)
+    async with sessionmaker.begin() as session:
+        first = await session.scalar(
+            pg_insert(inbox)
+            .values(consumer_group=group, event_id=meta.event_id, ce_type=envelope.type)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        if first is None:
+            return False
+        await handler(session, envelope.parse(), meta)
+    return True
