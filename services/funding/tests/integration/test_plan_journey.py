@@ -1,4 +1,4 @@
-"""A DIFE-only plan through real Kafka: validation → hold requested → hold placed → plan ready (R-FUN-1, R-FUN-5)."""
+"""A DIFE-only plan through real Kafka: validation, hold requested, hold placed, plan ready (R-FUN-1)."""
 
 from __future__ import annotations
 

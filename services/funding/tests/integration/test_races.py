@@ -16,7 +16,7 @@ from funding.use_cases.ports import Funding
 
 async def in_tx(stack: Any, work: Callable[[Funding], Awaitable[Any]]) -> Any:
     async with stack.sessionmaker.begin() as session:
-        return await work(stack.app.state.funding_for(session))
+        return await work(stack.app.state.kit.service.funding_for(session))
 
 
 async def envelope(

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from servicekit.errors import DomainError, Unauthorized, problem_responses, problem_type
 from servicekit.rules import RuleBroken
 
-from funding.api.deps import FundingDep
+from funding.api.deps import FundingDep, StateDep
 from funding.api.schemas import PspAck, PspNotificationIn
 from funding.domain.card import SignatureCheck, check_signature
 from funding.use_cases.card import Notification, card_notification
@@ -36,14 +36,14 @@ class NotificationTooLarge(DomainError):
     summary="The provider confirms a card payment (Signature: t=<unix>,v1=<hex HMAC-SHA256 of `t.` + body>)",
     responses=problem_responses(400, 401, 404, 413, 422),
 )
-async def post_notification(request: Request, funding: FundingDep) -> PspAck:
+async def post_notification(request: Request, funding: FundingDep, state: StateDep) -> PspAck:
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
         raise NotificationTooLarge(f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes")
     check = check_signature(
         request.headers.get(SIGNATURE_HEADER),
         body,
-        request.app.state.psp_secrets,
+        state.psp_secrets,
         int(funding.clock.now().timestamp()),
     )
     if check in (SignatureCheck.MALFORMED, SignatureCheck.BAD_SIGNATURE):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
-from uuid import UUID
 
-from dife_contracts.event import Event
 from servicekit.clock import Clock
+from servicekit.jobs import Scheduler, SessionScheduler
+from servicekit.outbox import Outbox, SessionOutbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from funding.adapters.repositories import (
@@ -21,27 +18,6 @@ from funding.adapters.repositories import (
     RequestRepository,
 )
 from funding.domain.policy import ConsumedExitPolicy
-
-
-class Outbox(Protocol):
-    async def add(self, event: Event) -> None: ...
-
-    async def add_many(self, events: Iterable[Event]) -> None: ...
-
-
-class Scheduler(Protocol):
-    """Timers kept in the caller's transaction; a pending timer with the same key is replaced."""
-
-    async def schedule(
-        self,
-        kind: str,
-        *,
-        run_after: datetime,
-        params: Mapping[str, Any] | None = None,
-        key: str | None = None,
-    ) -> UUID: ...
-
-    async def cancel(self, key: str) -> int: ...
 
 
 @dataclass
@@ -71,9 +47,13 @@ class FundingConfig:
 
 
 def funding_in(
-    session: AsyncSession, config: FundingConfig, *, outbox: Outbox, scheduler: Scheduler
+    session: AsyncSession,
+    config: FundingConfig,
+    *,
+    outbox: Outbox | None = None,
+    scheduler: Scheduler | None = None,
 ) -> Funding:
-    """The repositories of one transaction, with the outbox and scheduler writing in the same one."""
+    """The repositories of one transaction; the outbox and timers write in the same one unless given."""
     return Funding(
         plans=PlanRepository(session),
         balances=BalanceRepository(session),
@@ -81,8 +61,8 @@ def funding_in(
         envelopes=EnvelopeRepository(session),
         requests=RequestRepository(session),
         payments=PaymentRepository(session),
-        outbox=outbox,
-        scheduler=scheduler,
+        outbox=outbox or SessionOutbox(session),
+        scheduler=scheduler or SessionScheduler(session),
         clock=config.clock,
         policy=config.policy,
         max_hold_attempts=config.max_hold_attempts,
