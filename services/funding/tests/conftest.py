@@ -23,9 +23,10 @@ from dife_contracts.event import Event
 from dife_contracts.events import DossierValidated, EluRegistered, Mandate, RightsCredited
 from fastapi import FastAPI
 from funding.app import create_app
+from funding.consumers import dossier_handlers, ledger_handlers
 from funding.settings import Settings
 from servicekit.clock import MovableClock
-from servicekit.testing import Infra, collect, eventually, migrate, publish, running_app
+from servicekit.testing import Infra, collect, dispatch, eventually, migrate, publish, running_app
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -126,6 +127,22 @@ class Stack:
     def collectivite(self, siren: str = SIREN_A) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub=siren, roles=['collectivite'], siren=siren)}"}
 
+    async def dispatch(self, event: Event, *, envelope: Envelope | None = None) -> bool:
+        """Run funding's handler of `event` through the inbox, without Kafka (False: a replay, no effect)."""
+        funding_for = self.app.state.kit.service.funding_for
+        handlers = (
+            dossier_handlers(funding_for) if event.topic == topics.DOSSIER else ledger_handlers(funding_for)
+        )
+        return await dispatch(self.app, handlers, event, envelope=envelope)
+
+    async def outbox(self, dossier_id: UUID) -> list[str]:
+        """The event types funding wrote for a dossier, in order (with the relay off, rows stay)."""
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                text("SELECT ce_type FROM outbox WHERE ce_subject = :d ORDER BY id"), {"d": str(dossier_id)}
+            )
+            return [row.ce_type.split(".")[2] for row in rows]
+
     async def publish(self, event: Event, *, source: str | None = None) -> Envelope:
         return await publish(
             self.infra, self.settings.topic_prefix, event, source=source or SOURCES[event.topic]
@@ -201,7 +218,8 @@ def start_funding(
         overrides = kit_overrides(fresh_database_url)
         overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
         overrides["relay_poll_interval_s"] = 0.05
-        settings = Settings(**overrides, consumers_enabled=consumers, psp_secrets=PSP_SECRETS, **fields)
+        overrides.update(fields)
+        settings = Settings(**overrides, consumers_enabled=consumers, psp_secrets=PSP_SECRETS)
         clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))
         app = create_app(settings, clock=clock)
         async with running_app(app) as client:
@@ -218,5 +236,5 @@ async def stack(start_funding: Callable[..., Any]) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def api_only(start_funding: Callable[..., Any]) -> AsyncIterator[Stack]:
-    async with start_funding(consumers=False) as running:
+    async with start_funding(consumers=False, relay_enabled=False) as running:
         yield running
