@@ -87,7 +87,7 @@ async def test_bad_input_is_a_422_never_a_500(api_only: Any) -> None:
 async def test_a_manual_request_waits_for_the_collectivite_and_a_partial_grant_returns_the_rest_R_FUN_2(
     api_only: Any,
 ) -> None:
-    elu, dossier, envelope, request = await pending_request(api_only)
+    _, dossier, envelope, request = await pending_request(api_only)
     assert request["requested_cents"] == 30_000 and request["status"] == "pending"
     plan = await api_only.plan(dossier.dossier_id)
     assert "the collectivité's decision on its top-up" in plan["missing"]
