@@ -29,8 +29,10 @@ STATE_SQL = {
     "ORDER BY dossier_id), '') FROM plans",
     "balances": "SELECT coalesce(string_agg(elu_id::text || available_cents, ',' ORDER BY elu_id), '') "
     "FROM dife_balances",
-    "mandates": "SELECT coalesce(string_agg(elu_id::text || mandates::text, ',' ORDER BY elu_id), '') FROM elu_mandates",
-    "envelopes": "SELECT coalesce(string_agg(envelope_id::text || reserved_cents, ','), '') FROM cofunding_envelopes",
+    "mandates": "SELECT coalesce(string_agg(elu_id::text || mandates::text, ',' ORDER BY elu_id), '') "
+    "FROM elu_mandates",
+    "envelopes": "SELECT coalesce(string_agg(envelope_id::text || reserved_cents, ','), '') "
+    "FROM cofunding_envelopes",
     "outbox": "SELECT count(*) FROM outbox",
 }
 
