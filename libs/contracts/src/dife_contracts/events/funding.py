@@ -79,6 +79,9 @@ class CofundingRequested(FundingEvent):
     siren: Siren
     amount_cents: Cents
     deliberation_reference: str
+    request_id: UUID | None = Field(
+        default=None, description="The request the collectivité decides on (`/v1/cofunding-requests/{id}`)."
+    )
 
 
 class CofundingDecided(FundingEvent):
@@ -89,6 +92,7 @@ class CofundingDecided(FundingEvent):
     siren: Siren
     approved: bool
     amount_cents: Cents
+    request_id: UUID | None = Field(default=None, description="The request this decision answers.")
 
 
 class CardPaymentConfirmed(FundingEvent):
