@@ -315,6 +315,7 @@ class FundingPlan:
                 siren=line.siren,
                 amount_cents=line.amount_cents,
                 deliberation_reference=line.reference,
+                request_id=line.request_id,
             )
         )
         if line.status is LineStatus.SECURED:
@@ -329,6 +330,7 @@ class FundingPlan:
                 siren=line.siren,
                 approved=approved,
                 amount_cents=line.amount_cents if approved else 0,
+                request_id=line.request_id,
             )
         )
 
