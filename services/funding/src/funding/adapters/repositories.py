@@ -23,6 +23,7 @@ from funding.adapters.tables import (
     plans,
     psp_notifications,
 )
+from funding.domain.balances import BalanceChange
 from funding.domain.cofunding import DecisionMode, Envelope, EnvelopeStatus
 from funding.domain.plan import DossierFacts, FundingPlan, Line, LineStatus, PlanStatus
 
@@ -135,13 +136,23 @@ class BalanceRepository:
         return int(value or 0)
 
     async def locked_available(self, elu_id: UUID) -> int:
-        await self.session.execute(
-            insert(dife_balances).values(elu_id=elu_id, available_cents=0).on_conflict_do_nothing()
-        )
+        """The figure, its row locked so that two plans of one élu are computed one after the other."""
         value = await self.session.scalar(
             select(dife_balances.c.available_cents).where(dife_balances.c.elu_id == elu_id).with_for_update()
         )
         return int(value or 0)
+
+    async def apply(self, elu_id: UUID, change: BalanceChange) -> None:
+        """`BalanceChange.applied_to` in one statement (a ledger event costs one round trip)."""
+        statement = insert(dife_balances).values(elu_id=elu_id, available_cents=max(0, change.cents))
+        current = dife_balances.c.available_cents
+        new = change.cents if change.snapshot else current + change.cents
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[dife_balances.c.elu_id],
+                set_={"available_cents": func.greatest(0, new), "updated_at": func.now()},
+            )
+        )
 
     async def in_flight_cents(self, elu_id: UUID) -> int:
         """DIFE this service already asked the ledger for and the read model cannot know of yet."""
@@ -154,13 +165,6 @@ class BalanceRepository:
             {"elu_id": elu_id},
         )
         return int(value or 0)
-
-    async def set(self, elu_id: UUID, available_cents: int) -> None:
-        await self.session.execute(
-            update(dife_balances)
-            .where(dife_balances.c.elu_id == elu_id)
-            .values(available_cents=available_cents, updated_at=func.now())
-        )
 
 
 class MandateRepository:

@@ -8,6 +8,8 @@ true amount (R-FUN-1).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dife_contracts.event import Event
 from dife_contracts.events import (
     AccountAdjusted,
@@ -19,34 +21,36 @@ from dife_contracts.events import (
     RightsExpired,
 )
 
-BALANCE_EVENTS = (
-    RightsCredited,
-    RightsExpired,
-    HoldPlaced,
-    HoldRejected,
-    HoldCaptured,
-    HoldReleased,
-    AccountAdjusted,
-)
+
+@dataclass(frozen=True)
+class BalanceChange:
+    """What one ledger event does to the available figure: reset it (`snapshot`) or shift it."""
+
+    snapshot: bool
+    cents: int
+
+    def applied_to(self, current_cents: int) -> int:
+        """The available DIFE after the change, never below zero (the repository applies the same in SQL)."""
+        return max(0, self.cents if self.snapshot else current_cents + self.cents)
+
+
+def balance_change(event: Event) -> BalanceChange | None:
+    """The change `event` makes to the élu's available DIFE, or None if it makes none."""
+    match event:
+        case HoldPlaced():
+            return BalanceChange(snapshot=True, cents=event.available_after_cents)
+        case HoldRejected():
+            return BalanceChange(snapshot=True, cents=event.available_cents)
+        case RightsCredited() | AccountAdjusted():
+            return BalanceChange(snapshot=False, cents=event.amount_cents)
+        case RightsExpired():
+            return BalanceChange(snapshot=False, cents=-event.amount_cents)
+        case HoldReleased() | HoldCaptured():
+            return BalanceChange(snapshot=False, cents=event.released_cents)
+    return None
 
 
 def next_available(current_cents: int, event: Event) -> int:
     """The élu's available DIFE after `event`, never below zero."""
-    match event:
-        case HoldPlaced():
-            value = event.available_after_cents
-        case HoldRejected():
-            value = event.available_cents
-        case RightsCredited():
-            value = current_cents + event.amount_cents
-        case AccountAdjusted():
-            value = current_cents + event.amount_cents
-        case RightsExpired():
-            value = current_cents - event.amount_cents
-        case HoldReleased():
-            value = current_cents + event.released_cents
-        case HoldCaptured():
-            value = current_cents + event.released_cents
-        case _:
-            value = current_cents
-    return max(value, 0)
+    change = balance_change(event)
+    return current_cents if change is None else change.applied_to(current_cents)

@@ -42,9 +42,6 @@ async def commit_plan(funding: Funding, plan: FundingPlan) -> None:
 
 async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan | None:
     """R-FUN-1…5: the plan of a validated dossier; a second validation of the same dossier changes nothing."""
-    if await funding.plans.get(event.dossier_id) is not None:
-        log.info("plan already exists", dossier_id=str(event.dossier_id))
-        return None
     facts = DossierFacts(
         dossier_id=event.dossier_id,
         elu_id=event.elu_id,
@@ -55,8 +52,9 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
         training_end=event.training_end,
         acceptance_deadline=event.answer_deadline,
     )
-    held_by_us = await funding.balances.in_flight_cents(event.elu_id)
-    available = max(0, await funding.balances.locked_available(event.elu_id) - held_by_us)
+    available = await funding.balances.locked_available(event.elu_id)
+    if available > 0:  # a second statement: it sees plans committed while it waited for the lock
+        available = max(0, available - await funding.balances.in_flight_cents(event.elu_id))
     codes = collectivite_codes(await funding.mandates.of(event.elu_id), event.training_start)
     candidates = await funding.envelopes.lock_candidates(codes, event.training_start, event.training_end)
     used = await funding.envelopes.elu_reserved([e.envelope_id for e in candidates], event.elu_id)
@@ -72,6 +70,7 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
     ]
     plan = FundingPlan.propose(facts, dife_available_cents=available, topups=capacities)
     if not await funding.plans.add(plan):
+        log.info("plan already exists", dossier_id=str(event.dossier_id))
         return None
     by_id = {envelope.envelope_id: envelope for envelope in candidates}
     for line in plan.topup_lines:

@@ -7,15 +7,14 @@ from collections.abc import Sequence
 from dife_contracts.events import Mandate
 from dife_contracts.events.ledger import LedgerEvent
 
-from funding.domain.balances import next_available
+from funding.domain.balances import balance_change
 from funding.use_cases.ports import Funding
 
 
 async def apply_balance_event(funding: Funding, event: LedgerEvent) -> None:
-    current = await funding.balances.locked_available(event.elu_id)
-    new = next_available(current, event)
-    if new != current:
-        await funding.balances.set(event.elu_id, new)
+    change = balance_change(event)
+    if change is not None:
+        await funding.balances.apply(event.elu_id, change)
 
 
 async def replace_mandates(funding: Funding, event: LedgerEvent, mandates: Sequence[Mandate]) -> None:
