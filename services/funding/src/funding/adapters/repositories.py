@@ -129,12 +129,6 @@ class BalanceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def available(self, elu_id: UUID) -> int:
-        value = await self.session.scalar(
-            select(dife_balances.c.available_cents).where(dife_balances.c.elu_id == elu_id)
-        )
-        return int(value or 0)
-
     async def locked_available(self, elu_id: UUID) -> int:
         """The figure, its row locked so that two plans of one élu are computed one after the other."""
         value = await self.session.scalar(

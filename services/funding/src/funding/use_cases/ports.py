@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+from uuid import UUID
 
 from servicekit.clock import Clock
 from servicekit.jobs import Scheduler, SessionScheduler
@@ -11,25 +15,82 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from funding.adapters.repositories import (
     BalanceRepository,
+    CofundingRequest,
     EnvelopeRepository,
+    EnvelopeWithCreation,
     MandateRepository,
+    PaymentIntent,
     PaymentRepository,
     PlanRepository,
     RequestRepository,
 )
+from funding.domain.balances import BalanceChange
+from funding.domain.cofunding import Envelope
+from funding.domain.plan import FundingPlan
 from funding.domain.policy import ConsumedExitPolicy
+
+
+class Plans(Protocol):
+    async def get(self, dossier_id: UUID, *, for_update: bool = False) -> FundingPlan | None: ...
+    async def add(self, plan: FundingPlan) -> bool: ...
+    async def save(self, plan: FundingPlan) -> None: ...
+
+
+class Balances(Protocol):
+    """The read model of each élu's available DIFE (R-FUN-1)."""
+
+    async def locked_available(self, elu_id: UUID) -> int: ...
+    async def apply(self, elu_id: UUID, change: BalanceChange) -> None: ...
+    async def in_flight_cents(self, elu_id: UUID) -> int: ...
+
+
+class Mandates(Protocol):
+    async def replace(self, elu_id: UUID, mandates: Sequence[tuple[str, date, date | None]]) -> None: ...
+    async def of(self, elu_id: UUID) -> list[tuple[str, date, date | None]]: ...
+
+
+class Envelopes(Protocol):
+    async def add(self, envelope: Envelope) -> None: ...
+    async def get(self, envelope_id: UUID, *, for_update: bool = False) -> Envelope | None: ...
+    async def list_of(
+        self, siren: str | None, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[EnvelopeWithCreation]: ...
+    async def set_status(self, envelope: Envelope) -> None: ...
+    async def lock_candidates(self, codes: Sequence[str], start: date, end: date) -> list[Envelope]: ...
+    async def elu_reserved(self, envelope_ids: Sequence[UUID], elu_id: UUID) -> dict[UUID, int]: ...
+    async def reserve(self, envelope: Envelope, elu_id: UUID, amount_cents: int) -> None: ...
+    async def give_back(self, envelope_id: UUID, elu_id: UUID, amount_cents: int) -> None: ...
+
+
+class Requests(Protocol):
+    async def add(self, request: CofundingRequest) -> None: ...
+    async def get(self, request_id: UUID) -> CofundingRequest | None: ...
+    async def set_status(self, request_id: UUID, status: str, granted_cents: int | None = None) -> None: ...
+    async def list_of(
+        self, siren: str | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[CofundingRequest]: ...
+
+
+class Payments(Protocol):
+    async def add(self, intent: PaymentIntent) -> None: ...
+    async def get(self, intent_id: UUID, *, for_update: bool = False) -> PaymentIntent | None: ...
+    async def pending_of(self, dossier_id: UUID) -> list[PaymentIntent]: ...
+    async def set_status(
+        self, intent_id: UUID, status: str, provider_reference: str | None = None
+    ) -> None: ...
+    async def record_notification(self, notification_id: str, intent_id: UUID, amount_cents: int) -> bool: ...
 
 
 @dataclass
 class Funding:
-    """Everything one transaction of funding works with."""
+    """Everything one transaction of funding works with: small protocols, so use cases run on fakes too."""
 
-    plans: PlanRepository
-    balances: BalanceRepository
-    mandates: MandateRepository
-    envelopes: EnvelopeRepository
-    requests: RequestRepository
-    payments: PaymentRepository
+    plans: Plans
+    balances: Balances
+    mandates: Mandates
+    envelopes: Envelopes
+    requests: Requests
+    payments: Payments
     outbox: Outbox
     scheduler: Scheduler
     clock: Clock
