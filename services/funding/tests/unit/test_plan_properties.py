@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from datetime import date
+from uuid import UUID, uuid4
 
-from dife_contracts.enums import FundingSource, TrainingPurpose
-from funding.domain.plan import ExternalCommitment, TopUpCapacity, compute_lines
+from dife_contracts.enums import FundingSource, HoldRejectionReason, TrainingPurpose
+from funding.domain.plan import (
+    ENDED,
+    DossierFacts,
+    ExternalCommitment,
+    FundingPlan,
+    LineStatus,
+    PlanStatus,
+    TopUpCapacity,
+    compute_lines,
+)
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
+from servicekit.rules import Conflict, InvalidTransition, RuleBroken
 
 cents = st.integers(min_value=0, max_value=2_000_000)
 topups = st.lists(
@@ -82,3 +93,74 @@ def test_every_plan_sums_to_the_price_dife_first_no_topup_on_reinsertion_nothing
     order = {FundingSource.DIFE: 0, FundingSource.COLLECTIVITE: 1, FundingSource.CPF: 1, FundingSource.CEC: 1}
     ranks = [order.get(line.source, 2) for line in lines]
     assert ranks == sorted(ranks)
+
+
+@seed(20261128)
+@settings(max_examples=300, deadline=None)
+@given(
+    price=st.integers(min_value=1, max_value=500_000),
+    available=st.integers(min_value=0, max_value=500_000),
+    purpose=st.sampled_from(list(TrainingPurpose)),
+    capacities=st.lists(st.integers(min_value=0, max_value=200_000), max_size=3),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("rejected"), st.integers(min_value=0, max_value=500_000)),
+            st.tuples(st.just("placed"), st.just(0)),
+            st.tuples(st.just("cpf"), st.integers(min_value=1, max_value=200_000)),
+            st.tuples(st.just("decide"), st.integers(min_value=0, max_value=200_000)),
+        ),
+        max_size=8,
+    ),
+)
+def test_a_plan_keeps_its_invariants_through_any_sequence_of_answers_R_FUN_1_to_5(
+    price: int, available: int, purpose: TrainingPurpose, capacities: list[int], steps: list[tuple[str, int]]
+) -> None:
+    facts = DossierFacts(
+        dossier_id=uuid4(),
+        elu_id=uuid4(),
+        siret="12345678900011",
+        purpose=purpose,
+        price_cents=price,
+        training_start=date(2027, 3, 15),
+        training_end=date(2027, 3, 16),
+        acceptance_deadline=date(2027, 2, 5),
+    )
+    topups = [
+        TopUpCapacity(uuid4(), "213100017", f"DEL-{i}", c, automatic=False) for i, c in enumerate(capacities)
+    ]
+    plan = FundingPlan.propose(facts, dife_available_cents=available, topups=topups)
+    reserved = {line.envelope_id: line.amount_cents for line in plan.topup_lines}
+    for index, (step, amount) in enumerate(steps):
+        dife = plan.dife_line
+        try:
+            if step == "rejected":
+                plan.on_hold_rejected(HoldRejectionReason.INSUFFICIENT_RIGHTS, amount)
+            elif step == "placed" and dife is not None:
+                plan.on_hold_placed(dife.amount_cents)
+            elif step == "cpf":
+                plan.add_external_commitment(ExternalCommitment(FundingSource.CPF, f"CPF-{index}", amount))
+            elif step == "decide" and plan.topup_lines:
+                line = plan.topup_lines[0]
+                assert line.request_id is not None
+                reserved[line.envelope_id] -= plan.decide_topup(
+                    line.request_id, approved=amount > 0, amount_cents=min(amount, line.amount_cents)
+                )
+        except (RuleBroken, InvalidTransition, Conflict):
+            pass  # a refused step changes nothing; the invariants below must still hold
+        live = [line for line in plan.lines if line.status not in ENDED]
+        if plan.status in (PlanStatus.PROPOSED, PlanStatus.READY):
+            assert sum(line.amount_cents for line in plan.lines) == price
+        dife_now = plan.dife_line
+        assert dife_now is None or dife_now.amount_cents <= available
+        assert dife_now is None or plan.lines[0] is dife_now
+        if purpose is TrainingPurpose.REINSERTION:
+            assert not plan.topup_lines
+        else:
+            assert not any(line.source in (FundingSource.CPF, FundingSource.CEC) for line in plan.lines)
+        for line in plan.topup_lines:
+            assert line.amount_cents <= reserved[line.envelope_id]
+        assert all(line.amount_cents > 0 for line in live)
+        assert (plan.status is PlanStatus.READY) == (
+            plan.status is not PlanStatus.FAILED
+            and all(line.status is LineStatus.SECURED for line in plan.lines)
+        )

@@ -379,3 +379,9 @@ def test_late_hold_answers_for_an_ended_plan_change_nothing() -> None:
     plan.on_hold_placed(60_000)
     plan.on_hold_rejected(HoldRejectionReason.INSUFFICIENT_RIGHTS, 0)
     assert len(plan.events) == count and plan.status is PlanStatus.CLOSED
+
+
+def test_a_captured_hold_shows_the_dife_line_consumed_R_FUN_5() -> None:
+    plan = full_plan()
+    plan.on_hold_captured()
+    assert plan.lines[0].status is LineStatus.CONSUMED and plan.status is PlanStatus.READY

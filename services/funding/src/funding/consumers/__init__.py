@@ -33,7 +33,7 @@ from funding.use_cases.ports import Funding
 
 FundingFor = Callable[[AsyncSession], Funding]
 
-BalanceMovement = RightsCredited | RightsExpired | HoldCaptured | HoldReleased | AccountAdjusted
+BalanceMovement = RightsCredited | RightsExpired | HoldReleased | AccountAdjusted
 
 
 def dossier_handlers(funding_for: FundingFor) -> EventHandlers:
@@ -82,7 +82,13 @@ def ledger_handlers(funding_for: FundingFor) -> EventHandlers:
         await readmodels.apply_balance_event(funding, event)
         await plan_cases.hold_rejected(funding, event.dossier_id, event.reason, event.available_cents)
 
-    @handlers.on(RightsCredited, RightsExpired, HoldCaptured, HoldReleased, AccountAdjusted)
+    @handlers.on(HoldCaptured)
+    async def on_hold_captured(session: AsyncSession, event: HoldCaptured, meta: EventMeta) -> None:
+        funding = funding_for(session)
+        await readmodels.apply_balance_event(funding, event)
+        await plan_cases.hold_captured(funding, event.dossier_id)
+
+    @handlers.on(RightsCredited, RightsExpired, HoldReleased, AccountAdjusted)
     async def on_movement(session: AsyncSession, event: BalanceMovement, meta: EventMeta) -> None:
         await readmodels.apply_balance_event(funding_for(session), event)
 

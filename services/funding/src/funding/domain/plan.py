@@ -274,6 +274,12 @@ class FundingPlan:
         line.status = LineStatus.SECURED
         self._ready_if_complete()
 
+    def on_hold_captured(self) -> None:
+        """R-FUN-5 / R-PAY-2: payout spent the hold (the unspent part went back to the élu on the ledger)."""
+        line = self.dife_line
+        if line is not None and line.status is LineStatus.SECURED:
+            line.status = LineStatus.CONSUMED
+
     def on_hold_rejected(
         self, reason: HoldRejectionReason, available_cents: int, *, max_attempts: int = MAX_HOLD_ATTEMPTS
     ) -> None:

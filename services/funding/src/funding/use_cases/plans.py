@@ -114,6 +114,13 @@ async def hold_placed(funding: Funding, dossier_id: UUID, amount_cents: int) -> 
         await commit_plan(funding, plan)
 
 
+async def hold_captured(funding: Funding, dossier_id: UUID) -> None:
+    plan = await _plan_or_none(funding, dossier_id)
+    if plan is not None:
+        plan.on_hold_captured()
+        await commit_plan(funding, plan)
+
+
 async def hold_rejected(
     funding: Funding, dossier_id: UUID, reason: HoldRejectionReason, available_cents: int
 ) -> None:
