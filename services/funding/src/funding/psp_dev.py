@@ -17,11 +17,11 @@ import urllib.request
 import uuid
 
 from funding.domain.card import sign
-from funding.settings import Settings
+from funding.settings import PspSettings
 
 
 def _secret(given: str | None) -> str:
-    return given or Settings().psp_secret_values[0]
+    return given or PspSettings().psp_secret_values[0]
 
 
 def _notification(intent_id: str, amount_cents: int, notification_id: str | None) -> bytes:
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except urllib.error.HTTPError as error:
         print(error.code, error.read().decode(), file=sys.stderr)
         return 1
+    except urllib.error.URLError as error:
+        print(f"funding is not reachable at {args.url}: {error.reason}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from servicekit.settings import KitSettings
 
 from funding.domain.policy import MAX_HOLD_ATTEMPTS, ConsumedExitPolicy
@@ -11,16 +11,27 @@ from funding.domain.policy import MAX_HOLD_ATTEMPTS, ConsumedExitPolicy
 _DEV_PSP_SECRET = "funding-dev-only-psp-secret"
 
 
-class Settings(KitSettings):
-    model_config = SettingsConfigDict(env_prefix="FUNDING_", extra="ignore", env_nested_delimiter="__")
+class PspSettings(BaseSettings):
+    """The payment provider's secrets alone, so `psp_dev` can sign without the service's other settings."""
 
-    service_name: str = "funding"
-    port: int = 8004
+    model_config = SettingsConfigDict(env_prefix="FUNDING_", extra="ignore")
+
     psp_secrets: list[SecretStr] = Field(
         default_factory=list,
         description="R-FUN-4: shared secrets of the payment provider's signatures; two during a rotation "
         "(JSON list in FUNDING_PSP_SECRETS). Required in production; a dev secret otherwise.",
     )
+
+    @property
+    def psp_secret_values(self) -> list[str]:
+        return [secret.get_secret_value() for secret in self.psp_secrets] or [_DEV_PSP_SECRET]
+
+
+class Settings(KitSettings, PspSettings):
+    model_config = SettingsConfigDict(env_prefix="FUNDING_", extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "funding"
+    port: int = 8004
     consumed_exit_policy: ConsumedExitPolicy = Field(
         default_factory=ConsumedExitPolicy,
         description="R-DOS-5 (policy): what a late cancellation or no-show does to the top-up and card lines "
@@ -36,7 +47,3 @@ class Settings(KitSettings):
         if len(self.psp_secrets) > 2:
             raise ValueError("at most two PSP secrets at once: the current one and the one being retired")
         return self
-
-    @property
-    def psp_secret_values(self) -> list[str]:
-        return [secret.get_secret_value() for secret in self.psp_secrets] or [_DEV_PSP_SECRET]

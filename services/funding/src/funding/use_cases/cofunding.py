@@ -95,8 +95,6 @@ async def decide_request(
     plan = await funding.plans.get(request.dossier_id, for_update=True)
     if plan is None or request.status != "pending":
         raise InvalidTransition(current=request.status, wanted="decide", allowed=())
-    envelopes = await funding.envelopes.get(request.envelope_id, for_update=True)
-    assert envelopes is not None
     returned = plan.decide_topup(request_id, approved=approved, amount_cents=amount_cents)
     await funding.envelopes.give_back(request.envelope_id, request.elu_id, returned)
     request.granted_cents = request.requested_cents - returned
