@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dife_contracts.enums import HoldRejectionReason
 from dife_contracts.events import DifeHoldRequested, HoldPlaced, HoldRejected
+from funding.domain.card import sign
 from funding.use_cases import plans, readmodels
 from funding.use_cases.ports import Funding
 
@@ -110,6 +112,20 @@ async def test_two_dossiers_with_rights_for_one_one_gets_the_dife_the_other_comp
     await stack.wait_plan(winner.dossier_id, "ready")
     plan = await stack.plan(loser.dossier_id)
     assert [(line["source"], line["amount_cents"]) for line in plan["lines"]] == [("elu_card", 80_000)]
+    intent = await stack.client.post(f"/v1/plans/{loser.dossier_id}/card-payment", headers=stack.elu(elu))
+    body = json.dumps(
+        {
+            "id": "evt_loser",
+            "type": "payment.succeeded",
+            "intent_id": intent.json()["intent_id"],
+            "amount_cents": 80_000,
+            "provider_reference": "pi_loser",
+        }
+    ).encode()
+    signature = sign("psp-secret-current", int(stack.clock.now().timestamp()), body)
+    paid = await stack.client.post("/v1/psp/notifications", content=body, headers={"Signature": signature})
+    assert paid.status_code == 200
+    assert (await stack.plan(loser.dossier_id))["status"] == "ready"
 
 
 async def test_a_hold_rejected_because_the_balance_moved_is_recomputed_with_what_the_ledger_reported_R_FUN_1(
