@@ -150,12 +150,16 @@ class Stack:
 
     async def replay(self, envelope: Envelope) -> None:
         """Send an already published envelope again, same id: a redelivery, as a consumer sees it."""
+        topic = topics.LEDGER if envelope.type.startswith("dife.ledger.") else topics.DOSSIER
+        await self.send_raw(topic, envelope)
+
+    async def send_raw(self, logical_topic: str, envelope: Envelope) -> None:
+        """Put an envelope on any topic, as a misbehaving producer could."""
         producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka_bootstrap)
         await producer.start()
         try:
-            topic = topics.LEDGER if envelope.type.startswith("dife.ledger.") else topics.DOSSIER
             await producer.send_and_wait(
-                self.settings.topic(topic),
+                self.settings.topic(logical_topic),
                 value=envelope.data,
                 key=envelope.kafka_key(),
                 headers=envelope.kafka_headers(),

@@ -139,3 +139,30 @@ async def test_a_redelivered_ledger_event_on_kafka_counts_once(stack: Any) -> No
     await stack.replay(envelope)
     await stack.publish(stack.credited(elu, 1))  # same élu, same partition: read after the replay
     await stack.wait_available(elu, 40_001)
+
+
+async def test_a_ledger_event_from_another_source_or_topic_is_not_believed(stack: Any) -> None:
+    """A `hold_placed` claiming to come from the dossier service (or sent on the dossier topic) is
+    dead-lettered by the consumer: the plan keeps waiting for the real ledger."""
+    elu = uuid.uuid4()
+    await stack.publish(stack.credited(elu, 80_000))
+    await stack.wait_available(elu, 80_000)
+    dossier = stack.validated(elu, 30_000)
+    await stack.publish(dossier)
+    await stack.wait_plan(dossier.dossier_id, "proposed")
+    spoofed = HoldPlaced(
+        elu_id=elu,
+        hold_id=uuid.uuid4(),
+        dossier_id=dossier.dossier_id,
+        amount_cents=30_000,
+        available_after_cents=0,
+    )
+    await stack.publish(spoofed, source="/dife/dossier")
+    wrong_topic = Envelope.wrap(spoofed, source="/dife/rights-ledger")
+    await stack.send_raw(topics.DOSSIER, wrong_topic)
+    await stack.publish(stack.credited(elu, 1))  # read after the spoofed one (same topic, one partition)
+    sentinel = stack.validated(uuid.uuid4(), 1_000)
+    await stack.publish(sentinel)  # read after the one on the wrong topic
+    await stack.wait_available(elu, 80_001)
+    await stack.wait_plan(sentinel.dossier_id, "proposed")
+    assert (await stack.plan(dossier.dossier_id))["status"] == "proposed"
