@@ -457,3 +457,31 @@ def test_has_role() -> None:
     assert principal("elu").has_role("elu")
     assert not principal("elu").has_role("agent")
     assert principal("elu").has_any_role("agent", "elu")
+
+
+def test_a_token_with_two_roles_gets_the_ownership_of_the_role_that_grants_access() -> None:
+    """`elu` B + `ops` on an endpoint granted to élus and agents acts as élu B: no staff bypass."""
+    from servicekit.errors import Forbidden
+
+    elu_b_and_ops = Principal(sub="elu-b", roles=frozenset({"elu", "ops"}))
+    seen = elu_b_and_ops.acting_for(frozenset({"elu", "agent"}))
+    assert seen.roles == frozenset({"elu"})
+    seen.ensure_elu("elu-b")
+    with pytest.raises(Forbidden):
+        seen.ensure_elu("elu-a")
+
+
+def test_a_non_staff_role_granting_access_wins_over_a_staff_role_granted_too() -> None:
+    from servicekit.errors import Forbidden
+
+    both = Principal(sub="x", roles=frozenset({"organisme", "ops"}), siret="22222222222222")
+    seen = both.acting_for(frozenset({"organisme", "agent", "ops"}))
+    assert seen.roles == frozenset({"organisme"})
+    with pytest.raises(Forbidden):
+        seen.ensure_siret("11111111111111")
+
+
+def test_a_staff_role_alone_granting_access_keeps_its_bypass() -> None:
+    ops = Principal(sub="o", roles=frozenset({"ops", "elu"})).acting_for(frozenset({"agent", "ops"}))
+    assert ops.roles == frozenset({"ops"})
+    ops.ensure_siret("11111111111111")

@@ -7,7 +7,7 @@ the lifespan from the settings passed in, so tests and tools build apps with set
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
@@ -22,7 +22,8 @@ from servicekit.auth import TokenVerifier
 from servicekit.clock import Clock, SystemClock
 from servicekit.consumer import ConsumerSpec, EventConsumer
 from servicekit.db import make_engine, make_read_pool, make_sessionmaker, plain_url
-from servicekit.errors import install_problem_handlers
+from servicekit.errors import install_problem_handlers, use_problem_documents_in_openapi
+from servicekit.guard import RequestGuard
 from servicekit.jobs import JobKinds, JobRunner
 from servicekit.jobs_api import jobs_router
 from servicekit.kafka import ensure_topics, make_producer
@@ -50,10 +51,12 @@ def create_service_app(
     clock: Clock | None = None,
     description: str = "",
     version: str = "1.0.0",
+    body_limits: Mapping[str, int] | None = None,
     extra_lifespan: ExtraLifespan | None = None,
 ) -> FastAPI:
     """One service's app. `clock` defaults to the system's (tests pass a `MovableClock`); `jobs` are run by
-    the app's job runner; `service_state(kit_state)` yields the service's typed state (`state_of(...)`)."""
+    the app's job runner; `service_state(kit_state)` yields the service's typed state (`state_of(...)`);
+    `body_limits` maps path prefixes to body sizes above `settings.max_body_bytes` (file uploads)."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
 
     @asynccontextmanager
@@ -69,6 +72,7 @@ def create_service_app(
             await _stop(state)
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, body_limits=body_limits)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
@@ -77,6 +81,7 @@ def create_service_app(
         app.include_router(jobs_router())
     for router in routers:
         app.include_router(router)
+    use_problem_documents_in_openapi(app)
     return app
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Annotated, Any, Protocol
 from uuid import UUID
@@ -19,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from dife_contracts.enums import Role
-from fastapi import Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +28,8 @@ from servicekit.errors import Forbidden, Unauthorized
 ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 DEFAULT_LEEWAY_S = 30.0
 ROLES_CLAIM = "roles"
+PRINCIPAL_SCOPE_KEY = "dife_principal"
+"""Where `servicekit.guard` leaves the principal it verified before the body was read (request.state)."""
 ELU_ID_CLAIM = "elu_id"
 
 
@@ -46,6 +48,14 @@ class Principal:
     claims: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False, repr=False
     )
+
+    def acting_for(self, granted: frozenset[str]) -> Principal:
+        """The principal as one endpoint sees it: only the roles that endpoint grants, and when a non-staff
+        role grants access, that role alone, so its ownership checks apply (a token holding `elu` and `ops`
+        gets no union of bypasses)."""
+        roles = self.roles & granted
+        ordinary = roles - STAFF_ROLES
+        return replace(self, roles=ordinary or roles)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -243,11 +253,21 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
     )
 
 
+BEARER_SCHEME_NAME = "bearerAuth"
 bearer_scheme = HTTPBearer(
     auto_error=False,
-    scheme_name="bearerAuth",
+    scheme_name=BEARER_SCHEME_NAME,
     bearerFormat="JWT",
     description="JWT signed RS256 or ES256; roles in the `roles` claim.",
+)
+
+
+OPTIONAL_BEARER_SCHEME_NAME = "bearerAuthOptional"
+optional_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name=OPTIONAL_BEARER_SCHEME_NAME,
+    bearerFormat="JWT",
+    description="Optional: a public endpoint that shows more to the owner when a valid token is sent.",
 )
 
 
@@ -265,6 +285,9 @@ async def current_principal(
     """FastAPI dependency: the caller behind a valid bearer token, whatever their roles."""
     if credentials is None:
         raise Unauthorized("a bearer token is required")
+    verified = getattr(request.state, PRINCIPAL_SCOPE_KEY, None)
+    if isinstance(verified, Principal):
+        return verified
     return await _token_verifier(request).verify(credentials.credentials)
 
 
@@ -286,6 +309,19 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
         principal = await current_principal(request, credentials)
         if principal.roles.isdisjoint(accepted):
             raise Forbidden(f"this operation requires one of the roles: {wanted}")
-        return principal
+        return principal.acting_for(accepted)
 
     return principal_with_role
+
+
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(optional_bearer_scheme)],
+) -> Principal | None:
+    """Public endpoints that show more to an owner: the caller if a token is sent (it must then be valid)."""
+    if credentials is None:
+        return None
+    return await _token_verifier(request).verify(credentials.credentials)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -108,6 +108,14 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
+class PayloadTooLarge(DomainError):
+    """The body is larger than the route accepts (checked before it is read: `servicekit.guard`)."""
+
+    status = 413
+    type = problem_type("payload-too-large")
+    title = "Payload too large"
+
+
 class Unauthorized(DomainError):
     """Missing or invalid credentials; `bearer_error` is RFC 6750's `error`, set when a token was sent."""
 
@@ -303,3 +311,36 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)
+
+
+def use_problem_documents_in_openapi(app: FastAPI) -> None:
+    """Document what the handlers really send: every 4xx/5xx as `application/problem+json` with the `Problem`
+    schema, FastAPI's default 422 (`HTTPValidationError`) replaced, and 422 and 500 on every route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in problem_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["Problem"] = problem_schema
+        reference = {"$ref": "#/components/schemas/Problem"}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                responses.setdefault("422", {"description": "Unprocessable Content"})
+                responses.setdefault("500", {"description": "Internal Server Error"})
+                for status, response in responses.items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": reference}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -37,6 +37,20 @@ class IdempotencyKeyReused(Conflict):
     title = "Idempotency-Key already used for another request"
 
 
+def _owner(principal: Principal | None) -> str:
+    """The whole identity a key belongs to: a sub acting for another SIRET, SIREN or élu is another owner."""
+    if principal is None:
+        return "anonymous"
+    parts = [
+        principal.sub,
+        ",".join(sorted(principal.roles)),
+        principal.siret or "",
+        principal.siren or "",
+        str(principal.claims.get("elu_id") or ""),
+    ]
+    return "|".join(parts)
+
+
 def _request_hash(request: Request, body: bytes) -> str:
     digest = hashlib.sha256()
     for part in (request.method, request.url.path, request.url.query):
@@ -59,7 +73,7 @@ async def idempotent(
         return JSONResponse(jsonable_encoder(body), status_code=status)
     if not 1 <= len(key) <= 255:
         raise InvalidIdempotencyKey("Idempotency-Key must be 1 to 255 characters")
-    owner = principal.sub if principal else "anonymous"
+    owner = _owner(principal)
     request_hash = _request_hash(request, await request.body())
     inserted = await session.scalar(
         pg_insert(idempotency_keys)

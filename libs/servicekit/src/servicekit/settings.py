@@ -45,6 +45,9 @@ class KitSettings(BaseSettings):
         default=3, ge=1, description="Attempts before a failing event is dead-lettered."
     )
     consumer_backoff_s: float = 0.2
+    max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body, unless a route has its own limit."
+    )
     jobs_enabled: bool = Field(default=True, description="Run background jobs and timers in this process.")
     job_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback poll when no NOTIFY arrives.")
 

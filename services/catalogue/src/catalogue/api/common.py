@@ -9,7 +9,7 @@ from typing import Annotated
 from dife_contracts import Event
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
-from servicekit.auth import Principal, bearer_scheme
+from servicekit.auth import Principal, optional_bearer_scheme
 from servicekit.errors import Conflict, RuleBroken, RuleViolation
 from servicekit.outbox import enqueue
 from servicekit.state import kit_state
@@ -33,7 +33,7 @@ def domain_refusals() -> Iterator[None]:
 
 async def _optional_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(optional_bearer_scheme)],
 ) -> Principal | None:
     """Public endpoints that show more to an owner: the caller if a token is sent (it must then be valid)."""
     if credentials is None:
