@@ -106,7 +106,8 @@ def job_routes(
     create: bool = True,
 ) -> None:
     """Register `POST {path}` (202 + the job) and `GET {path}/{job_id}` for one job kind."""
-    Caller = Annotated[Principal, Depends(require_roles(*roles))]
+    # A default, not an Annotated alias: with postponed annotations FastAPI cannot resolve a local alias.
+    caller = Depends(require_roles(*roles))
 
     if create:
         body_model: Any = body or dict[str, Any]
@@ -114,7 +115,7 @@ def job_routes(
         async def post_job(
             request: Request,
             session: SessionDep,
-            principal: Caller,
+            principal: Principal = caller,
             payload: Annotated[body_model, Body()] = None,
         ) -> JSONResponse:
             async def compute() -> tuple[int, Any]:
@@ -135,7 +136,7 @@ def job_routes(
             name=f"start_{kind}",
         )
 
-    async def read_job(job_id: UUID, session: SessionDep, principal: Caller) -> JobOut:
+    async def read_job(job_id: UUID, session: SessionDep, principal: Principal = caller) -> JobOut:
         job = await get_job(session, job_id, kind=kind)
         if job is None:
             raise NotFound(f"no {kind} job {job_id}")
@@ -166,15 +167,15 @@ JobStatusFilter = Literal["pending", "running", "succeeded", "failed", "cancelle
 def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
     """`GET /v1/jobs?kind=&status=` and `GET /v1/jobs/{job_id}`: every job of the service, for staff."""
     router = APIRouter(prefix="/v1", tags=["jobs"])
-    Staff = Annotated[Principal, Depends(require_roles(*roles))]
+    staff = Depends(require_roles(*roles))  # a default: a local Annotated alias is unresolvable (see above)
 
     @router.get("/jobs", response_model=Page[JobOut], responses=problem_responses(401, 403, 422))
     async def list_all_jobs(
         session: SessionDep,
-        principal: Staff,
         page: Annotated[PageParams, Depends()],
         kind: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9_.\-]+$")] = None,
         status: JobStatusFilter | None = None,
+        principal: Principal = staff,
     ) -> Page[JobOut]:
         """Newest first."""
         after = page.after(types=[datetime, UUID])
@@ -189,7 +190,7 @@ def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
         return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda j: (j.created_at, j.id))
 
     @router.get("/jobs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-    async def read_any_job(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
+    async def read_any_job(job_id: UUID, session: SessionDep, principal: Principal = staff) -> JobOut:
         job = await get_job(session, job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
