@@ -233,3 +233,26 @@ async def test_an_elu_or_a_siren_less_token_cannot_publish_an_envelope(api_only:
         "/v1/cofunding-envelopes", json=envelope_body(), headers={"Authorization": f"Bearer {token}"}
     )
     assert no_siren.status_code == 403
+
+
+async def test_malformed_queries_and_paths_are_4xx_and_the_openapi_document_builds(api_only: Any) -> None:
+    headers = api_only.agent()
+    for path in (
+        "/v1/cofunding-envelopes?cursor=garbage",
+        "/v1/cofunding-envelopes?limit=0",
+        "/v1/cofunding-envelopes?siren=12%00",
+        "/v1/cofunding-requests?status=whatever",
+        "/v1/plans/not-a-uuid",
+        "/v1/cofunding-envelopes/not-a-uuid",
+    ):
+        response = await api_only.client.get(path, headers=headers)
+        assert 400 <= response.status_code < 500, path
+    assert (await api_only.client.get(f"/v1/plans/{uuid.uuid4()}", headers=headers)).status_code == 404
+    response = await api_only.client.post(
+        f"/v1/plans/{uuid.uuid4()}/external-commitments",
+        json={"source": "cpf", "reference": "x" * 1_000_000, "amount_cents": 1},
+        headers=api_only.elu(uuid.uuid4()),
+    )
+    assert response.status_code == 422
+    document = await api_only.client.get("/openapi.json")
+    assert document.status_code == 200 and "/v1/psp/notifications" in document.json()["paths"]
