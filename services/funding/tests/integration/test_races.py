@@ -179,3 +179,15 @@ async def test_not_eligible_fails_the_plan_with_a_reason_R_FUN_1(stack: Any) -> 
     assert "not eligible" in plan["failure_reason"]
     [failed] = await stack.funding_events(1, dossier.dossier_id, "plan_failed")
     assert "not eligible" in failed.reason
+
+
+async def test_two_consumers_proposing_at_once_never_ask_the_same_rights_twice_R_FUN_1(api_only: Any) -> None:
+    """Two funding instances handle two validations of one élu concurrently: the balance row is locked and
+    the in-flight sum read after the lock, so the rights are asked for once."""
+    stack = api_only
+    elu = await elu_of_commune(stack, available=80_000)
+    results = await asyncio.gather(
+        *(in_tx(stack, lambda f: plans.propose_plan(f, stack.validated(elu, 80_000))) for _ in range(5))
+    )
+    dife = [plan.dife_line.amount_cents for plan in results if plan.dife_line is not None]
+    assert dife == [80_000]
