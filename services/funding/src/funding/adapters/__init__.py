@@ -1,1 +1,1 @@
-"""adapters"""
+"""All of funding's SQL: the tables and the repositories that turn rows into domain objects."""

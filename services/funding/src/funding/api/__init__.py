@@ -1,1 +1,1 @@
-"""api"""
+"""FastAPI routers of funding: parse, authorize, call one use case, return a schema."""

@@ -1,1 +1,1 @@
-"""use_cases"""
+"""Orchestration: load through a repository, decide in the domain, save with the outbox; never commit."""
