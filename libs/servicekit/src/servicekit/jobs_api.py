@@ -7,9 +7,10 @@ gives `POST /v1/accrual-campaigns` (202 and the job; `Idempotency-Key` honoured)
 `GET /v1/accrual-campaigns/{job_id}`. `prepare(request, body, principal)` turns the validated body into the
 job's parameters and may refuse it by raising a `servicekit.rules` error; a kind whose input is a file writes
 its own POST and uses `submit_job`.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the routes are built inside functions with local `Annotated`
+aliases, and FastAPI resolves string annotations in the module's globals only.
+"""
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -50,7 +51,7 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
+    def of(cls, job: Job) -> "JobOut":
         return cls(
             id=job.job_id,
             kind=job.kind,
@@ -75,7 +76,7 @@ async def submit_job(
     params: dict[str, Any],
     principal: Principal,
     payload: bytes | None = None,
-) -> JobOut:
+) -> "JobOut":
     """Create a job due now, in the request's transaction; the runner is woken by the commit's NOTIFY."""
     state = kit_state(request.app)
     job_id = await schedule(
@@ -106,17 +107,12 @@ def job_routes(
     create: bool = True,
 ) -> None:
     """Register `POST {path}` (202 + the job) and `GET {path}/{job_id}` for one job kind."""
-    # A default, not an Annotated alias: with postponed annotations FastAPI cannot resolve a local alias.
-    caller = Depends(require_roles(*roles))
+    Caller = Annotated[Principal, Depends(require_roles(*roles))]
 
     if create:
-        body_model: Any = body or dict[str, Any]
 
-        async def post_job(
-            request: Request,
-            session: SessionDep,
-            principal: Principal = caller,
-            payload: Annotated[body_model, Body()] = None,
+        async def start(
+            request: Request, session: SessionDep, principal: Principal, payload: Any
         ) -> JSONResponse:
             async def compute() -> tuple[int, Any]:
                 params = await prepare(request, payload, principal) if prepare else _as_params(payload)
@@ -124,6 +120,20 @@ def job_routes(
                 return 202, job
 
             return await idempotent(session, request, principal, compute)
+
+        post_job: Callable[..., Awaitable[JSONResponse]]
+        if body is not None:  # the body is required and validated by its model
+            Payload: Any = Annotated[body, Body()]
+
+            async def post_job(
+                request: Request, session: SessionDep, principal: Caller, payload: Payload
+            ) -> JSONResponse:
+                return await start(request, session, principal, payload)
+
+        else:  # a job without parameters
+
+            async def post_job(request: Request, session: SessionDep, principal: Caller) -> JSONResponse:
+                return await start(request, session, principal, None)
 
         router.add_api_route(
             path,
@@ -136,7 +146,7 @@ def job_routes(
             name=f"start_{kind}",
         )
 
-    async def read_job(job_id: UUID, session: SessionDep, principal: Principal = caller) -> JobOut:
+    async def read_job(job_id: UUID, session: SessionDep, principal: Caller) -> JobOut:
         job = await get_job(session, job_id, kind=kind)
         if job is None:
             raise NotFound(f"no {kind} job {job_id}")
@@ -167,15 +177,15 @@ JobStatusFilter = Literal["pending", "running", "succeeded", "failed", "cancelle
 def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
     """`GET /v1/jobs?kind=&status=` and `GET /v1/jobs/{job_id}`: every job of the service, for staff."""
     router = APIRouter(prefix="/v1", tags=["jobs"])
-    staff = Depends(require_roles(*roles))  # a default: a local Annotated alias is unresolvable (see above)
+    Staff = Annotated[Principal, Depends(require_roles(*roles))]
 
     @router.get("/jobs", response_model=Page[JobOut], responses=problem_responses(401, 403, 422))
     async def list_all_jobs(
         session: SessionDep,
+        principal: Staff,
         page: Annotated[PageParams, Depends()],
         kind: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9_.\-]+$")] = None,
         status: JobStatusFilter | None = None,
-        principal: Principal = staff,
     ) -> Page[JobOut]:
         """Newest first."""
         after = page.after(types=[datetime, UUID])
@@ -190,7 +200,7 @@ def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
         return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda j: (j.created_at, j.id))
 
     @router.get("/jobs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-    async def read_any_job(job_id: UUID, session: SessionDep, principal: Principal = staff) -> JobOut:
+    async def read_any_job(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
         job = await get_job(session, job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
