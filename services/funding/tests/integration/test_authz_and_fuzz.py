@@ -46,7 +46,7 @@ ROWS = [
 ]
 
 PSP_UNSIGNED = "POST /v1/psp/notifications as anonymous: 401, expected a public answer"
-"""The provider's route takes no token: its signature is its credential, and an unsigned call is 401 (R-FUN-4)."""
+"""The provider's route takes no token: its signature is its credential; an unsigned call is 401 (R-FUN-4)."""
 
 
 def identity(role: str) -> dict[str, Any]:
