@@ -38,7 +38,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         description="The funding plan of every dossier: DIFE first, collectivité top-ups, CPF/CEC, card.",
         routers=[plans.router, cofunding.envelopes_router, cofunding.requests_router, psp.router],
         consumers=consumer_specs(funding_for),
-        jobs=job_kinds(funding_for) if settings.jobs_enabled else None,
+        jobs=job_kinds(funding_for),
         service_state=service_state,
         clock=clock,
     )

@@ -38,7 +38,6 @@ class Settings(KitSettings, PspSettings):
         "(FUNDING_CONSUMED_EXIT_POLICY__COFUNDING=release|consume, …__CARD=refund|keep). The one place.",
     )
     max_hold_attempts: int = Field(default=MAX_HOLD_ATTEMPTS, ge=1, le=10)
-    jobs_enabled: bool = True
 
     @model_validator(mode="after")
     def _production_has_psp_secrets(self) -> Settings:
