@@ -231,7 +231,7 @@ def start_funding(
         overrides = kit_overrides(fresh_database_url)
         overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
         overrides["relay_poll_interval_s"] = 0.05
-        overrides["jobs_enabled"] = False  # timers fire only through run_due_jobs, when a test moves the clock
+        overrides["jobs_enabled"] = False  # timers fire only by run_due_jobs, once a test moves the clock
         overrides.update(fields)
         settings = Settings(**overrides, consumers_enabled=consumers, psp_secrets=PSP_SECRETS)
         clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))

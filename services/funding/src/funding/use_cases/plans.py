@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import structlog
-from dife_contracts.enums import HoldRejectionReason
+from dife_contracts.enums import HoldRejectionReason, TrainingPurpose
 from dife_contracts.events import DossierValidated
 from servicekit.clock import end_of_paris_day
 from servicekit.rules import NotFound
@@ -55,8 +55,10 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
     available = await funding.balances.locked_available(event.elu_id)
     if available > 0:  # a second statement: it sees plans committed while it waited for the lock
         available = max(0, available - await funding.balances.in_flight_cents(event.elu_id))
-    codes = collectivite_codes(await funding.mandates.of(event.elu_id), event.training_start)
-    candidates = await funding.envelopes.lock_candidates(codes, event.training_start, event.training_end)
+    candidates = []
+    if event.purpose is TrainingPurpose.MANDATE:  # R-FUN-2: no envelope is even locked for reinsertion
+        codes = collectivite_codes(await funding.mandates.of(event.elu_id), event.training_start)
+        candidates = await funding.envelopes.lock_candidates(codes, event.training_start, event.training_end)
     used = await funding.envelopes.elu_reserved([e.envelope_id for e in candidates], event.elu_id)
     capacities = [
         TopUpCapacity(
