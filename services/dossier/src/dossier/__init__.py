@@ -1,1 +1,1 @@
-"""DIFE dossier: the training dossier from request to payment, deadlines in French working days, controls, evaluation, the public list of financed trainings."""
+"""DIFE dossier: the training dossier from request to payment (DOMAIN.md §3)."""

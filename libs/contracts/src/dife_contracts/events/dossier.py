@@ -111,6 +111,9 @@ class TrainingStarted(DossierEvent):
     ce_type: ClassVar[str] = "dife.dossier.training_started.v1"
 
     started_on: date
+    declared_late: bool = Field(
+        default=False, description="Declared more than 3 working days after the entry (R-DOS-3)."
+    )
 
 
 class TrainingCompleted(DossierEvent):
@@ -120,6 +123,9 @@ class TrainingCompleted(DossierEvent):
 
     completed_on: date
     realisation_percent: RealisationPercent
+    declared_late: bool = Field(
+        default=False, description="Declared more than 3 working days after the exit (R-DOS-3)."
+    )
 
 
 class ServiceDoneDeclared(DossierEvent):

@@ -1,0 +1,1 @@
+"""Handlers of the events of other contexts: thin, in the inbox transaction servicekit opens."""
