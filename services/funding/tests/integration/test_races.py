@@ -55,9 +55,11 @@ async def test_fifty_plans_of_fifty_elus_never_overspend_one_envelope_R_FUN_2(ap
     stack = api_only
     env = await envelope(stack, budget=100_000, ceiling=3_000)
     elus = [await elu_of_commune(stack) for _ in range(50)]
-    results = await asyncio.gather(
-        *(in_tx(stack, lambda f, e=e: plans.propose_plan(f, stack.validated(e, 5_000))) for e in elus)
-    )
+
+    def propose(elu: uuid.UUID) -> Callable[[Funding], Awaitable[Any]]:
+        return lambda funding: plans.propose_plan(funding, stack.validated(elu, 5_000))
+
+    results = await asyncio.gather(*(in_tx(stack, propose(e)) for e in elus))
     granted = sorted((line.amount_cents for plan in results for line in plan.topup_lines), reverse=True)
     assert sum(granted) == 100_000 and granted[:33] == [3_000] * 33 and granted[33:] == [1_000]
     reserved = await stack.scalar(

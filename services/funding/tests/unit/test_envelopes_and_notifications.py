@@ -32,7 +32,7 @@ def envelope(**changes: object) -> Envelope:
         today=TODAY,
     )
     fields.update(changes)
-    return Envelope.create(**fields)  # type: ignore[arg-type]
+    return Envelope.create(**fields)
 
 
 def test_deliberation_taken_today_is_accepted_tomorrow_is_refused_R_FUN_2() -> None:

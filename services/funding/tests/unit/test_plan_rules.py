@@ -267,7 +267,7 @@ def test_confirmed_exact_amount_makes_the_plan_ready_R_FUN_4() -> None:
     plan = ready_for_card()
     plan.confirm_card(amount_cents=40_000, provider_reference="pi_1")
     assert plan.status is PlanStatus.READY
-    assert [type(e) for e in plan.events][-2:] == [CardPaymentConfirmed, PlanReady]
+    assert [type(e).__name__ for e in plan.events][-2:] == [CardPaymentConfirmed.__name__, PlanReady.__name__]
 
 
 @pytest.mark.parametrize("amount", [39_999, 40_001])

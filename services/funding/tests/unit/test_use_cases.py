@@ -91,7 +91,7 @@ async def test_proposing_reserves_the_automatic_top_up_and_sets_the_deadline_tim
     [requested] = outbox(funding).of_type(CofundingRequested)
     [decided] = outbox(funding).of_type(CofundingDecided)
     assert requested.request_id == decided.request_id and decided.approved
-    timer = funding.scheduler.by_key(plans.deadline_key(event.dossier_id))  # type: ignore[attr-defined]
+    timer = funding.scheduler.by_key(plans.deadline_key(event.dossier_id))
     assert timer.run_after == end_of_paris_day(date(2027, 2, 5))
 
 
@@ -124,7 +124,7 @@ async def test_an_exit_gives_the_top_up_back_and_cancels_the_timer_R_DOS_5(fundi
     stored = await funding.envelopes.get(env.envelope_id)
     assert stored is not None and stored.reserved_cents == 0
     assert outbox(funding).of_type(DifeReleaseRequested)
-    assert funding.scheduler.by_key(plans.deadline_key(event.dossier_id)) is None  # type: ignore[attr-defined]
+    assert funding.scheduler.by_key(plans.deadline_key(event.dossier_id)) is None
     [request] = await funding.requests.list_of(SIREN, None, None, 10)
     assert request.status == "released"
 
@@ -152,7 +152,7 @@ async def test_three_rejections_fail_the_plan_and_cancel_its_timer_R_FUN_1(fundi
         )
     assert len(outbox(funding).of_type(DifeHoldRequested)) == 3
     assert outbox(funding).of_type(PlanFailed)
-    assert funding.scheduler.by_key(plans.deadline_key(event.dossier_id)) is None  # type: ignore[attr-defined]
+    assert funding.scheduler.by_key(plans.deadline_key(event.dossier_id)) is None
 
 
 async def test_the_card_confirms_only_the_exact_intent_and_once_R_FUN_4(funding: Funding) -> None:
