@@ -379,6 +379,9 @@ class FakeRequests:
         found = self.rows.get(request_id)
         return copy.deepcopy(found) if found else None
 
+    async def envelopes_asked(self, dossier_id: UUID) -> set[UUID]:
+        return {r.envelope_id for r in self.rows.values() if r.dossier_id == dossier_id}
+
     async def set_status(self, request_id: UUID, status: str, granted_cents: int | None = None) -> None:
         self.rows[request_id].status = status
         if granted_cents is not None:

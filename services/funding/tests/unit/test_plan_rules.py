@@ -385,3 +385,24 @@ def test_a_captured_hold_shows_the_dife_line_consumed_R_FUN_5() -> None:
     plan = full_plan()
     plan.on_hold_captured()
     assert plan.lines[0].status is LineStatus.CONSUMED and plan.status is PlanStatus.READY
+
+
+def test_when_the_dife_shrinks_an_envelope_not_yet_asked_takes_part_of_the_card_R_FUN_2() -> None:
+    plan = FundingPlan.propose(facts(100_000), dife_available_cents=100_000)
+    plan.on_hold_rejected(HoldRejectionReason.INSUFFICIENT_RIGHTS, 60_000)
+    new = plan.add_topups([topup(30_000)])
+    assert [line.amount_cents for line in new] == [30_000]
+    assert shape(plan) == [
+        (DIFE, 60_000, LineStatus.PENDING),
+        (COLL, 30_000, LineStatus.SECURED),
+        (CARD, 10_000, LineStatus.PENDING),
+    ]
+
+
+def test_no_topup_is_added_to_a_reinsertion_plan_or_once_the_card_payment_started_R_FUN_2() -> None:
+    reinsertion = FundingPlan.propose(facts(100_000, REINSERTION), dife_available_cents=0)
+    assert reinsertion.add_topups([topup(30_000)]) == []
+    started = FundingPlan.propose(facts(100_000), dife_available_cents=0)
+    assert started.card_line is not None
+    started.card_line.reference = "intent"
+    assert started.add_topups([topup(30_000)]) == []

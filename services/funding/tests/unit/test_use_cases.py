@@ -183,3 +183,23 @@ async def test_an_elu_cannot_start_a_payment_on_another_elus_plan(funding: Fundi
     with pytest.raises(PermissionError):
         await card.start_card_payment(funding, event.dossier_id, ensure_elu=refuse)
     assert await funding.payments.pending_of(event.dossier_id) == []
+
+
+async def test_a_rejected_hold_lets_the_elus_envelope_cover_what_the_dife_no_longer_does_R_FUN_1_R_FUN_2(
+    funding: Funding,
+) -> None:
+    env = await envelope(funding)
+    elu = await elu_with(funding, 80_000)
+    event = validated(elu, 80_000)
+    await plans.propose_plan(funding, event)  # the DIFE covers it all: the envelope is not asked
+    assert (await funding.envelopes.get(env.envelope_id)).reserved_cents == 0
+    await plans.hold_rejected(funding, event.dossier_id, HoldRejectionReason.INSUFFICIENT_RIGHTS, 0)
+    plan = await funding.plans.get(event.dossier_id)
+    assert plan is not None
+    assert [(line.source.value, line.amount_cents) for line in plan.lines] == [
+        ("collectivite", 30_000),
+        ("elu_card", 50_000),
+    ]
+    assert (await funding.envelopes.get(env.envelope_id)).reserved_cents == 30_000
+    await plans.hold_rejected(funding, event.dossier_id, HoldRejectionReason.INSUFFICIENT_RIGHTS, 0)
+    assert (await funding.envelopes.get(env.envelope_id)).reserved_cents == 30_000

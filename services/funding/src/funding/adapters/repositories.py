@@ -382,6 +382,13 @@ class RequestRepository:
         )
         return _request(row) if row else None
 
+    async def envelopes_asked(self, dossier_id: UUID) -> set[UUID]:
+        """Envelopes a dossier already asked (whatever the answer): one request per envelope and dossier."""
+        rows = await self.session.scalars(
+            select(cofunding_requests.c.envelope_id).where(cofunding_requests.c.dossier_id == dossier_id)
+        )
+        return set(rows)
+
     async def set_status(self, request_id: UUID, status: str, granted_cents: int | None = None) -> None:
         values: dict[str, Any] = {"status": status, "decided_at": func.now()}
         if granted_cents is not None:

@@ -340,6 +340,42 @@ class FundingPlan:
             )
         )
 
+    def add_topups(self, topups: Sequence[TopUpCapacity]) -> list[Line]:
+        """R-FUN-2: when the DIFE line shrank, envelopes this plan has not asked yet may take part of the
+        card's remainder (never for reinsertion, never once the card payment has started). Returns the new
+        lines."""
+        card = self.card_line
+        if (
+            self.status is not PlanStatus.PROPOSED
+            or self.facts.purpose is not TrainingPurpose.MANDATE
+            or card is None
+            or card.status is not LineStatus.PENDING
+            or card.reference is not None
+        ):
+            return []
+        asked = {line.envelope_id for line in self.topup_lines}
+        fresh = [t for t in topups if t.envelope_id not in asked]
+        others = [line for line in self.lines if line is not card]
+        new_lines = [
+            line
+            for line in compute_lines(
+                price_cents=card.amount_cents,
+                purpose=TrainingPurpose.MANDATE,
+                dife_available_cents=0,
+                topups=fresh,
+            )
+            if line.source is FundingSource.COLLECTIVITE
+        ]
+        if not new_lines:
+            return []
+        self.lines = [*others, *new_lines, card]
+        self._rebalance_card()
+        self._record_proposed()
+        for line in new_lines:
+            self._record_topup_request(line)
+        self._ready_if_complete()
+        return new_lines
+
     def topup_line(self, request_id: UUID) -> Line:
         for line in self.topup_lines:
             if line.request_id == request_id:

@@ -11,8 +11,8 @@ from servicekit.clock import end_of_paris_day
 from servicekit.rules import NotFound
 
 from funding.adapters.repositories import CofundingRequest
-from funding.domain.cofunding import DecisionMode, collectivite_codes
-from funding.domain.plan import DossierFacts, FundingPlan, LineStatus, PlanStatus, TopUpCapacity
+from funding.domain.cofunding import DecisionMode, Envelope, collectivite_codes
+from funding.domain.plan import DossierFacts, FundingPlan, Line, LineStatus, PlanStatus, TopUpCapacity
 from funding.use_cases.ports import Funding
 
 log = structlog.get_logger(__name__)
@@ -55,11 +55,30 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
     available = await funding.balances.locked_available(event.elu_id)
     if available > 0:  # a second statement: it sees plans committed while it waited for the lock
         available = max(0, available - await funding.balances.in_flight_cents(event.elu_id))
-    candidates = []
-    if event.purpose is TrainingPurpose.MANDATE:  # R-FUN-2: no envelope is even locked for reinsertion
-        codes = collectivite_codes(await funding.mandates.of(event.elu_id), event.training_start)
-        candidates = await funding.envelopes.lock_candidates(codes, event.training_start, event.training_end)
-    used = await funding.envelopes.elu_reserved([e.envelope_id for e in candidates], event.elu_id)
+    capacities, candidates = await _capacities(funding, facts)
+    plan = FundingPlan.propose(facts, dife_available_cents=available, topups=capacities)
+    if not await funding.plans.add(plan):
+        log.info("plan already exists", dossier_id=str(event.dossier_id))
+        return None
+    await _reserve(funding, plan, plan.topup_lines, candidates)
+    if plan.status is PlanStatus.PROPOSED:
+        await funding.scheduler.schedule(
+            DEADLINE_TIMER,
+            run_after=end_of_paris_day(facts.acceptance_deadline),
+            params={"dossier_id": str(facts.dossier_id)},
+            key=deadline_key(facts.dossier_id),
+        )
+    await commit_plan(funding, plan)
+    return plan
+
+
+async def _capacities(funding: Funding, facts: DossierFacts) -> tuple[list[TopUpCapacity], list[Envelope]]:
+    """R-FUN-2: what each open envelope of the élu's collectivités can still give them, envelopes locked."""
+    if facts.purpose is not TrainingPurpose.MANDATE:  # no envelope is even locked for reinsertion
+        return [], []
+    codes = collectivite_codes(await funding.mandates.of(facts.elu_id), facts.training_start)
+    candidates = await funding.envelopes.lock_candidates(codes, facts.training_start, facts.training_end)
+    used = await funding.envelopes.elu_reserved([e.envelope_id for e in candidates], facts.elu_id)
     capacities = [
         TopUpCapacity(
             envelope_id=envelope.envelope_id,
@@ -70,36 +89,30 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
         )
         for envelope in candidates
     ]
-    plan = FundingPlan.propose(facts, dife_available_cents=available, topups=capacities)
-    if not await funding.plans.add(plan):
-        log.info("plan already exists", dossier_id=str(event.dossier_id))
-        return None
+    return capacities, candidates
+
+
+async def _reserve(
+    funding: Funding, plan: FundingPlan, lines: list[Line], candidates: list[Envelope]
+) -> None:
+    """Reserve each new top-up line on its (locked) envelope and record its request."""
     by_id = {envelope.envelope_id: envelope for envelope in candidates}
-    for line in plan.topup_lines:
+    for line in lines:
         assert line.envelope_id is not None and line.request_id is not None and line.siren is not None
-        await funding.envelopes.reserve(by_id[line.envelope_id], event.elu_id, line.amount_cents)
+        await funding.envelopes.reserve(by_id[line.envelope_id], plan.elu_id, line.amount_cents)
         automatic = line.status is LineStatus.SECURED
         await funding.requests.add(
             CofundingRequest(
                 request_id=line.request_id,
                 envelope_id=line.envelope_id,
-                dossier_id=event.dossier_id,
-                elu_id=event.elu_id,
+                dossier_id=plan.dossier_id,
+                elu_id=plan.elu_id,
                 siren=line.siren,
                 requested_cents=line.amount_cents,
                 granted_cents=line.amount_cents if automatic else None,
                 status="approved" if automatic else "pending",
             )
         )
-    if plan.status is PlanStatus.PROPOSED:
-        await funding.scheduler.schedule(
-            DEADLINE_TIMER,
-            run_after=end_of_paris_day(facts.acceptance_deadline),
-            params={"dossier_id": str(facts.dossier_id)},
-            key=deadline_key(facts.dossier_id),
-        )
-    await commit_plan(funding, plan)
-    return plan
 
 
 async def _plan_or_none(funding: Funding, dossier_id: UUID) -> FundingPlan | None:
@@ -129,6 +142,11 @@ async def hold_rejected(
     plan = await _plan_or_none(funding, dossier_id)
     if plan is not None:
         plan.on_hold_rejected(reason, available_cents, max_attempts=funding.max_hold_attempts)
+        capacities, candidates = await _capacities(funding, plan.facts)
+        if capacities:
+            asked = await funding.requests.envelopes_asked(dossier_id)
+            fresh = [c for c in capacities if c.envelope_id not in asked]
+            await _reserve(funding, plan, plan.add_topups(fresh), candidates)
         await commit_plan(funding, plan)
 
 
