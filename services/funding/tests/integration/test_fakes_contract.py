@@ -141,6 +141,8 @@ async def test_a_dossier_asks_one_envelope_once(subject: Subject) -> None:
     with pytest.raises(Exception):  # noqa: B017
         async with subject.savepoint():
             await subject.funding.requests.add(request())
+    assert await subject.funding.requests.envelopes_asked(dossier) == {env.envelope_id}
+    assert await subject.funding.requests.envelopes_asked(uuid.uuid4()) == set()
     [pending] = await subject.funding.requests.list_of("213100017", "pending", None, 10)
     await subject.funding.requests.set_status(pending.request_id, "approved", 1_000)
     stored = await subject.funding.requests.get(pending.request_id)
