@@ -6,13 +6,14 @@ RUN := $(UV) run --locked
 STACK := $(RUN) python deploy/local/stack.py
 BENCH ?=
 
-.PHONY: help setup stack-up stack-down stack-status migrate run test bench lint tokens
+.PHONY: help setup stack-up stack-down stack-status migrate run test bench lint mutation tokens
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and every service (Ctrl-C stops all)"
 	@echo "make test   every test (unit, integration, end-to-end) on real Kafka and PostgreSQL"
 	@echo "make bench  every benchmark (BENCH=<name> for one: $(notdir $(basename $(filter-out bench/common.py,$(wildcard bench/*.py)))))"
 	@echo "make lint   ruff, mypy and the layer contracts (import-linter)"
+	@echo "make mutation  mutation testing of every domain/ with its unit tests (SERVICE=<name> for one)"
 
 # Python 3.11+, uv (deploy/local/uv installs it with pip when absent), the locked workspace.
 setup:
@@ -46,6 +47,9 @@ lint: setup
 	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src) $(wildcard tools/*/src) bench deploy
 	@for tests in $(wildcard libs/*/tests services/*/tests tools/*/tests) tests-e2e; do $(RUN) mypy $$tests || exit 1; done
 	@$(RUN) lint-imports
+
+mutation: setup
+	@$(RUN) python deploy/local/mutation.py $(if $(SERVICE),--service $(SERVICE))
 
 tokens: setup
 	@for role in agent ops; do echo "$$role: $$($(RUN) python -m servicekit.devtokens --role $$role)"; done

@@ -15,6 +15,7 @@ import pytest
 from catalogue.app import create_app
 from catalogue.settings import Settings
 from dife_contracts import Envelope, topics
+from servicekit.clock import Clock
 from servicekit.testing import Infra, collect, migrate, running_app
 from stdnum import luhn
 
@@ -157,10 +158,11 @@ def start_catalogue(
     mint_token: Callable[..., str],
     infra: Infra,
 ) -> Callable[..., Any]:
-    """``async with start_catalogue(consumers=True) as catalogue``: a migrated database, the running app."""
+    """``async with start_catalogue(consumers=True, clock=…) as catalogue``: a migrated database, the running
+    app (on the system clock unless given one)."""
 
     @asynccontextmanager
-    async def start(*, consumers: bool = False) -> AsyncIterator[Catalogue]:
+    async def start(*, consumers: bool = False, clock: Clock | None = None) -> AsyncIterator[Catalogue]:
         database_url = await database_factory()
         await migrate(ALEMBIC_INI, database_url)
         overrides = kit_overrides(database_url)
@@ -170,7 +172,7 @@ def start_catalogue(
             # broker pays for in memory) and tell their events apart by aggregate id.
             overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
         settings = Settings(**overrides, consumers_enabled=consumers)
-        async with running_app(create_app(settings)) as client:
+        async with running_app(create_app(settings, clock=clock)) as client:
             yield Catalogue(client=client, settings=settings, token=mint_token, infra=infra)
 
     return start

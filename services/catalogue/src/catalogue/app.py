@@ -1,9 +1,10 @@
-"""Wiring of the catalogue: routers, the dossier-events consumer, servicekit's runtime."""
+"""Wiring of the catalogue: routers, the dossier-events consumer, servicekit's runtime and the clock."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
+from servicekit.clock import Clock
 
 from catalogue.api.offers import router as offers_router
 from catalogue.api.organismes import router as organismes_router
@@ -13,13 +14,15 @@ from catalogue.consumers.dossier import consumer_spec
 from catalogue.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The catalogue app; ``clock`` defaults to the system's (tests pass a ``MovableClock``)."""
     return create_service_app(
         settings,
         title="DIFE catalogue",
         description="Training organisations and their agréments, offers and sessions, national search.",
         routers=[themes_router, organismes_router, search_router, offers_router],
         consumers=[consumer_spec()],
+        clock=clock,
     )
 
 

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
-from dife_contracts import Envelope, Event
+from catalogue.consumers.dossier import handlers
+from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import CancelledBy, TrainingPurpose
 from dife_contracts.events import (
     DossierAccepted,
@@ -18,14 +20,20 @@ from dife_contracts.events import (
     DossierEvaluated,
     DossierSubmitted,
 )
-from servicekit.testing import eventually
+from servicekit.db import make_engine, make_sessionmaker
+from servicekit.rules import NotFound
+from servicekit.testing import dispatch, eventually, publish
+from sqlalchemy import text
 
-SOURCE = "/dife/dossier"
+
+async def send(catalogue: Any, *events: Event) -> list[Envelope]:
+    """Put events on the dossier topic as the dossier service's relay would (servicekit's ``publish``)."""
+    return [await publish(catalogue.infra, catalogue.settings.topic_prefix, event) for event in events]
 
 
-async def send(catalogue: Any, *events: Event | Envelope) -> list[Envelope]:
-    """Put events (or envelopes already sent, to replay them) on the dossier topic, as its relay would."""
-    envelopes = [e if isinstance(e, Envelope) else Envelope.wrap(e, source=SOURCE) for e in events]
+async def redeliver(catalogue: Any, *envelopes: Envelope) -> None:
+    """Deliver envelopes already sent once more, same ids: what Kafka does after a rebalance or a crash.
+    (``servicekit.testing.publish`` wraps each event in a new envelope, so it cannot replay one.)"""
     producer = AIOKafkaProducer(
         bootstrap_servers=catalogue.infra.kafka_bootstrap, enable_idempotence=True, acks="all"
     )
@@ -33,14 +41,13 @@ async def send(catalogue: Any, *events: Event | Envelope) -> list[Envelope]:
     try:
         for envelope in envelopes:
             await producer.send_and_wait(
-                catalogue.settings.topic("dife.dossier.events"),
+                catalogue.settings.topic(topics.DOSSIER),
                 value=envelope.data,
                 key=envelope.kafka_key(),
                 headers=envelope.kafka_headers(),
             )
     finally:
         await producer.stop()
-    return envelopes
 
 
 def submitted(offer: dict[str, Any], dossier_id: uuid.UUID) -> DossierSubmitted:
@@ -84,7 +91,8 @@ async def test_accepted_dossiers_take_seats_and_cancelled_ones_free_them(
 
         assert await eventually(lambda: twelve_minus(1))
         # The same acceptance delivered again, then a second dossier: only the second takes a seat.
-        await send(catalogue, sent[1], submitted(offer, second))
+        await redeliver(catalogue, sent[1])
+        await send(catalogue, submitted(offer, second))
         await send(
             catalogue, DossierAccepted(dossier_id=second, elu_id=uuid.uuid4(), accepted_at=datetime.now(UTC))
         )
@@ -143,6 +151,47 @@ async def test_evaluations_update_quality_and_are_announced_R_DOS_6(
         # only the later one counts.
         replayed = sent[0]
         later = DossierEvaluated.model_validate({**json.loads(replayed.data), "rating": 3})
-        await send(catalogue, replayed, later)
+        await redeliver(catalogue, replayed)
+        await send(catalogue, later)
         assert await eventually(lambda: rated(3, "4.00"))
         assert not await eventually(lambda: rated(4, "4.25"), timeout_s=1)
+
+
+async def test_an_evaluation_of_an_unknown_offer_breaks_a_rule_so_the_consumer_dead_letters_it_R_DOS_6(
+    catalogue: Any,
+) -> None:
+    """Through the inbox without Kafka (servicekit's ``dispatch``): the handler refuses with a
+    ``servicekit.rules`` error, which the consumer dead-letters, and nothing of the evaluation is kept."""
+    engine = make_engine(catalogue.settings.database_url)
+    sessions = make_sessionmaker(engine, ce_source="/dife/catalogue")
+    evaluation = DossierEvaluated(
+        dossier_id=uuid.uuid4(), elu_id=uuid.uuid4(), offer_id=uuid.uuid4(), siret="73282932000074", rating=4
+    )
+    try:
+        with pytest.raises(NotFound):
+            await dispatch(sessions, handlers, evaluation)
+        async with sessions() as session:
+            kept = await session.scalar(text("SELECT count(*) FROM inbox WHERE ce_type LIKE '%evaluated%'"))
+        assert kept == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_redelivered_acceptance_takes_no_second_seat(
+    catalogue: Any, siret: Callable[[], str]
+) -> None:
+    """The inbox makes the same delivery a no-op (servicekit's ``dispatch``, no Kafka)."""
+    seller = await catalogue.accredited(siret())
+    offer = await catalogue.published(seller)
+    engine = make_engine(catalogue.settings.database_url)
+    sessions = make_sessionmaker(engine, ce_source="/dife/catalogue")
+    dossier = uuid.uuid4()
+    try:
+        assert await dispatch(sessions, handlers, submitted(offer, dossier))
+        accepted = DossierAccepted(dossier_id=dossier, elu_id=uuid.uuid4(), accepted_at=datetime.now(UTC))
+        envelope = Envelope.wrap(accepted, source=topics.source_of(accepted.topic))
+        assert await dispatch(sessions, handlers, accepted, envelope=envelope)
+        assert not await dispatch(sessions, handlers, accepted, envelope=envelope)
+    finally:
+        await engine.dispose()
+    assert await seats_left(catalogue, offer["id"]) == 11

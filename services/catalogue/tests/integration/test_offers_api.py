@@ -52,7 +52,7 @@ async def test_patch_over_80_euros_per_hour_is_refused_R_OFR_3(
         headers=catalogue.organisme(seller),
     )
     assert response.status_code == 200
-    assert response.json()["hours"] == "3.50"
+    assert response.json()["hours"] == 3.5
 
 
 async def test_exactly_15_seats_on_a_mandate_session_is_accepted_R_OFR_4(
@@ -369,3 +369,63 @@ async def test_withdrawn_agrement_stops_the_sale_of_the_sessions_it_covered_R_OF
     assert await catalogue.events(1, subject=gone["id"], ce_type="offer_withdrawn")
     found = (await catalogue.client.get("/v1/offers", params={"organisme": seller})).json()
     assert [item["id"] for item in found["items"]] == [kept["id"]]
+
+
+async def test_ops_alone_cannot_read_an_organismes_draft(catalogue: Any, siret: Callable[[], str]) -> None:
+    """``ops`` is no organisme: the staff pass of ``ops`` does not open drafts (issue 8)."""
+    owner = await catalogue.accredited(siret())
+    offer = await catalogue.offer(owner)
+    ops = {"Authorization": f"Bearer {catalogue.token(sub=str(uuid.uuid4()), roles=['ops'])}"}
+    assert (await catalogue.client.get(f"/v1/offers/{offer['id']}", headers=ops)).status_code == 403
+
+
+async def test_an_organisme_that_also_holds_ops_acts_only_on_its_own_offers(
+    catalogue: Any, siret: Callable[[], str]
+) -> None:
+    """Ownership comes from the role granting access (organisme), not from the union of the token's roles."""
+    owner = await catalogue.accredited(siret())
+    intruder = await catalogue.accredited(siret(), "Concurrent")
+    offer = await catalogue.offer(owner)
+    token = catalogue.token(sub=intruder, roles=["organisme", "ops"], siret=intruder)
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"/v1/offers/{offer['id']}"
+    assert (await catalogue.client.get(base, headers=headers)).status_code == 403
+    assert (await catalogue.client.patch(base, json={"title": "Piraté"}, headers=headers)).status_code == 403
+    assert (await catalogue.client.post(f"{base}/publish", headers=headers)).status_code == 403
+    assert (await catalogue.client.post(f"{base}/withdraw", headers=headers)).status_code == 403
+    listed = await catalogue.client.get(f"/v1/organismes/{owner}/offers", headers=headers)
+    assert listed.status_code == 403
+    own = await catalogue.client.get(f"/v1/organismes/{intruder}/offers", headers=headers)
+    assert own.status_code == 200
+
+
+async def test_hours_are_a_json_number(catalogue: Any, siret: Callable[[], str]) -> None:
+    """``hours`` is a number in every answer: ``7`` and ``10.5``, not the strings ``"7.00"``, ``"10.50"``."""
+    seller = await catalogue.accredited(siret())
+    created = await catalogue.offer(seller, hours=7)
+    assert created["hours"] == 7 and isinstance(created["hours"], int | float)
+    published = await catalogue.published(seller, hours="10.5", price_ht_cents=84_000)
+    shown = (await catalogue.client.get(f"/v1/offers/{published['id']}")).json()
+    assert shown["hours"] == 10.5
+    found = (await catalogue.client.get("/v1/offers", params={"organisme": seller})).json()
+    assert [item["hours"] for item in found["items"]] == [10.5]
+
+
+async def test_an_idempotency_key_belongs_to_the_whole_caller_not_only_its_sub(
+    catalogue: Any, siret: Callable[[], str]
+) -> None:
+    """The same ``sub`` acting for another SIRET with the same key gets its own offer, not the first one's."""
+    first, second = await catalogue.accredited(siret()), await catalogue.accredited(siret(), "Second OF")
+    sub = str(uuid.uuid4())
+    answers = []
+    for seller in (first, second):
+        token = catalogue.token(sub=sub, roles=["organisme"], siret=seller)
+        response = await catalogue.client.post(
+            "/v1/offers",
+            json={"kind": "mandate", "title": "Finances locales", "theme_code": "FAL-03", "hours": 7,
+                  "price_ht_cents": 56_000, "modality": "remote"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "offre-1"},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        answers.append(response.json()["siret"])
+    assert answers == [first, second]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
+
+from servicekit.clock import MovableClock
 
 
 async def test_agent_registers_an_organisme_and_it_is_announced(
@@ -117,3 +120,22 @@ async def test_themes_are_the_repertoire_R_OFR_1(catalogue: Any) -> None:
     themes = (await catalogue.client.get("/v1/themes")).json()
     assert {t["family"] for t in themes} == {"FAL", "CCO", "EPE"}
     assert any(t["label"] == "Statut et rôle de l'élu local" for t in themes)
+
+
+async def test_accredited_today_follows_the_paris_date_of_the_apps_clock_R_OF_1(
+    start_catalogue: Callable[..., Any], siret: Callable[[], str]
+) -> None:
+    """The last day of an agrément is a Paris day: at 23:30 in Paris it still holds; at 00:30 the next day
+    (23:30 UTC, still the last day in UTC) it no longer does."""
+    clock = MovableClock()
+    clock.set_paris(date(2030, 12, 31), hour=23, minute=30)
+    async with start_catalogue(clock=clock) as catalogue:
+        code = siret()
+        await catalogue.register(code)
+        await catalogue.grant(code, date(2025, 1, 1), date(2030, 12, 31))
+        shown = (await catalogue.client.get(f"/v1/organismes/{code}")).json()
+        assert shown["accredited_today"] is True
+        clock.advance(timedelta(hours=1))
+        assert clock.now().date() == date(2030, 12, 31)  # UTC
+        shown = (await catalogue.client.get(f"/v1/organismes/{code}")).json()
+        assert shown["accredited_today"] is False

@@ -13,7 +13,7 @@ from catalogue.domain.organismes import (
     is_accredited,
     normalise_siret,
 )
-from catalogue.domain.violations import InvalidTransition
+from servicekit.rules import InvalidTransition
 
 
 def agrement(valid_from: date, valid_until: date, withdrawn_on: date | None = None) -> Agrement:

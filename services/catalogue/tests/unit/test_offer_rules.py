@@ -30,7 +30,7 @@ from catalogue.domain.offers import (
     seats_left,
 )
 from catalogue.domain.organismes import Agrement
-from catalogue.domain.violations import InvalidTransition, RulesBroken
+from servicekit.rules import InvalidTransition, RulesBroken
 
 SELLER = "73282932000074"
 OTHER_OF = "35600000000048"

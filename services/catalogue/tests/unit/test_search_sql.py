@@ -6,8 +6,9 @@ import uuid
 from datetime import date
 
 import pytest
-from catalogue.adapters.search import Position, SearchFilters, SortOrder, effective_sort, matches_statement
+from catalogue.adapters.search import matches_statement
 from catalogue.api.search import _position
+from catalogue.domain.search import Position, SearchFilters, SortOrder, effective_sort
 from servicekit.pagination import InvalidCursor, encode_cursor
 
 

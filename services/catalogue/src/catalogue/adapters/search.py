@@ -13,87 +13,23 @@ so an offer's relevance does not change when others are added either.
 from __future__ import annotations
 
 import math
-import uuid
-from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any
+
+from catalogue.domain.search import (
+    FACETS,
+    Facet,
+    Position,
+    SearchFilters,
+    SearchHit,
+    SearchResult,
+    SortOrder,
+)
 
 SEARCH_CONFIG = "fr_unaccent"
 KM_PER_DEGREE = 111.19
 
 
-class SortOrder(StrEnum):
-    RELEVANCE = "relevance"
-    START_DATE = "start_date"
-    PRICE = "price"
-    DISTANCE = "distance"
-
-
-@dataclass(frozen=True, slots=True)
-class SearchFilters:
-    q: str | None = None
-    kind: str | None = None
-    theme: str | None = None
-    department: str | None = None
-    region: str | None = None
-    modality: str | None = None
-    starts_after: date | None = None
-    starts_before: date | None = None
-    max_price_cents: int | None = None
-    organisme: str | None = None
-    near: tuple[float, float] | None = None
-    radius_km: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where the previous page ended: its last offer's sort key and id."""
-
-    key: Any
-    offer_id: uuid.UUID
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    id: uuid.UUID
-    kind: str
-    title: str
-    summary: str
-    theme_code: str | None
-    certification_code: str | None
-    siret: str
-    organisme_name: str
-    modality: str
-    city: str | None
-    department: str | None
-    region: str | None
-    hours: Decimal
-    price_ht_cents: int
-    price_ttc_cents: int
-    next_start_date: date | None
-    rating_count: int
-    rating_sum: int
-    distance_km: float | None
-    sort_key: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Facet:
-    value: str
-    count: int
-
-
-@dataclass(slots=True)
-class SearchResult:
-    hits: list[SearchHit]
-    has_more: bool
-    total: int
-    facets: dict[str, list[Facet]] = field(default_factory=dict)
-
-
-FACETS = ("theme", "department", "modality")
 _FACET_COLUMNS = ("theme_code", "department", "modality")
 _TS_QUERY = "websearch_to_tsquery('{config}', catalogue_fold({q}::text))"
 _HIT_COLUMNS = (
@@ -105,15 +41,6 @@ _HIT_NAMES = [column.removeprefix("o.") for column in _HIT_COLUMNS.split(", ")]
 # In the facet rows of the same result the hit columns are null, but for the three facet columns: they end the
 # hit columns so that the facet values land in them.
 _FACET_NULLS = ", ".join(["NULL::uuid"] + ["NULL"] * (len(_HIT_NAMES) - 4))
-
-
-def effective_sort(requested: SortOrder | None, filters: SearchFilters) -> SortOrder:
-    """Relevance when there is text to rank, else the soonest session first."""
-    if requested is None:
-        return SortOrder.RELEVANCE if filters.q else SortOrder.START_DATE
-    if requested is SortOrder.RELEVANCE and not filters.q:
-        return SortOrder.START_DATE
-    return requested
 
 
 class _Statement:
@@ -308,3 +235,15 @@ def _order_key(row: Any, sort: SortOrder) -> tuple[Any, ...]:
 def _flatten(statement: tuple[str, list[Any]]) -> list[Any]:
     text, args = statement
     return [text, *args]
+
+
+class SqlOfferIndex:
+    """The ``OfferIndex`` of the use cases on a connection of servicekit's plain asyncpg read pool."""
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+
+    async def search(
+        self, filters: SearchFilters, *, sort: SortOrder, after: Position | None, limit: int
+    ) -> SearchResult:
+        return await search_offers(self._driver, filters, sort=sort, after=after, limit=limit)

@@ -1,50 +1,63 @@
-"""What the catalogue's routers share: turning domain refusals into problems, the optional caller, events."""
+"""What the catalogue's routers share: the repository and outbox of the request, the clock, and who may act
+for an organisme."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
-from dife_contracts import Event
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
-from servicekit.auth import Principal, optional_bearer_scheme
-from servicekit.errors import Conflict, RuleBroken, RuleViolation
-from servicekit.outbox import enqueue
+from dife_contracts.enums import Role
+from fastapi import Depends, Header, Request
+from servicekit.api import SessionDep
+from servicekit.auth import Principal
+from servicekit.clock import Clock
+from servicekit.outbox import SessionOutbox
 from servicekit.state import kit_state
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.domain.violations import InvalidTransition, RulesBroken
-
-EVENT_SOURCE = "/dife/catalogue"
+from catalogue.adapters.repository import SqlCatalogue
+from catalogue.use_cases.ports import Guard
 
 
-@contextmanager
-def domain_refusals() -> Iterator[None]:
-    """Broken rules → 422 listing every rule id; a step the lifecycle does not allow → 409."""
-    try:
-        yield
-    except RulesBroken as broken:
-        raise RuleViolation(rules=[RuleBroken(b.rule, b.detail) for b in broken.broken]) from broken
-    except InvalidTransition as refused:
-        raise Conflict(str(refused)) from refused
+def _repository(session: SessionDep) -> SqlCatalogue:
+    return SqlCatalogue(session)
 
 
-async def _optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(optional_bearer_scheme)],
-) -> Principal | None:
-    """Public endpoints that show more to an owner: the caller if a token is sent (it must then be valid)."""
-    if credentials is None:
-        return None
-    return await kit_state(request.app).token_verifier.verify(credentials.credentials)
+def _outbox(session: SessionDep) -> SessionOutbox:
+    return SessionOutbox(session)
 
 
-OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
+def _clock(request: Request) -> Clock:
+    return kit_state(request.app).clock
 
 
-async def emit(session: AsyncSession, *events: Event) -> None:
-    """Write events to the outbox in the request's transaction."""
-    for event in events:
-        await enqueue(session, event, source=EVENT_SOURCE)
+Repository = Annotated[SqlCatalogue, Depends(_repository)]
+OutboxDep = Annotated[SessionOutbox, Depends(_outbox)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+
+
+def _idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1 to 255 characters: the same key with the same body returns the first answer; "
+            "with another body, 409",
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
+"""Documents the header ``servicekit.idempotency.idempotent`` reads from the request (it checks it)."""
+
+
+SELLER_ROLES = frozenset({Role.ORGANISME.value, Role.AGENT.value})
+
+
+def acting_for_organisme(principal: Principal) -> Guard:
+    """Who may act for an organisme, decided by the role that grants access, never by the union of roles:
+    the principal is narrowed to the roles these endpoints grant (a non-staff role wins over a staff one),
+    then an ``agent`` acts for any organisme and an ``organisme`` for its own SIRET only. ``ops`` grants
+    nothing here (it does not open drafts), and an ``organisme`` token holding ``ops`` or ``agent`` as well is
+    still that one organisme."""
+    return principal.acting_for(SELLER_ROLES).ensure_siret

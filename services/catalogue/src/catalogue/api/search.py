@@ -23,16 +23,11 @@ from servicekit.pagination import (
     encode_cursor,
 )
 
-from catalogue.adapters.search import (
-    Position,
-    SearchFilters,
-    SearchHit,
-    SortOrder,
-    effective_sort,
-    search_offers,
-)
-from catalogue.api.schemas import QualityOut
+from catalogue.adapters.search import SqlOfferIndex
+from catalogue.api.schemas import MAX_BIGINT, HoursOut, QualityOut
 from catalogue.domain.quality import Quality
+from catalogue.domain.search import Position, SearchFilters, SearchHit, SortOrder, effective_sort
+from catalogue.use_cases.search import search_offers
 
 router = APIRouter(prefix="/v1/offers", tags=["search"])
 
@@ -58,7 +53,7 @@ class OfferHit(BaseModel):
     city: str | None
     department: str | None
     region: str | None
-    hours: Decimal
+    hours: HoursOut
     price_ht_cents: int
     price_ttc_cents: int
     next_start_date: date | None
@@ -85,14 +80,14 @@ class SearchPage(BaseModel):
     facets: Facets = Field(description="Counts of the matching offers by theme, département and modality")
 
 
-async def _driver_connection(pool: ReadPoolDep) -> AsyncIterator[Any]:
-    """A connection of servicekit's plain read pool: the search is one read-only statement, so it needs
+async def _offer_index(pool: ReadPoolDep) -> AsyncIterator[SqlOfferIndex]:
+    """On a connection of servicekit's plain read pool: the search is one read-only statement, so it needs
     neither BEGIN and COMMIT nor the ORM pool's ping around it (most of its round trips)."""
     async with pool.acquire() as connection:
-        yield connection
+        yield SqlOfferIndex(connection)
 
 
-DriverConnection = Annotated[Any, Depends(_driver_connection)]
+OfferIndexDep = Annotated[SqlOfferIndex, Depends(_offer_index)]
 
 
 def _query_error(field: str, message: str) -> RequestValidationError:
@@ -142,7 +137,7 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
         "city": hit.city,
         "department": hit.department,
         "region": hit.region,
-        "hours": hit.hours,
+        "hours": float(hit.hours),
         "price_ht_cents": hit.price_ht_cents,
         "price_ttc_cents": hit.price_ttc_cents,
         "next_start_date": hit.next_start_date,
@@ -160,8 +155,11 @@ def _json_default(value: object) -> str:
 
 @router.get("", response_model=SearchPage, responses=problem_responses(422))  # documents the Response
 async def search(
-    driver: DriverConnection,
-    q: Annotated[str | None, Query(max_length=200, description="Words in French; accents optional")] = None,
+    index: OfferIndexDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Words in French; accents optional"),
+    ] = None,
     kind: TrainingPurpose | None = None,
     theme: Annotated[str | None, Query(max_length=20)] = None,
     department: Annotated[str | None, Query(pattern=r"^(\d{2}|2[AB]|97\d)$")] = None,
@@ -169,7 +167,7 @@ async def search(
     modality: Modality | None = None,
     starts_after: Annotated[date | None, Query(description="An open session starts on or after")] = None,
     starts_before: Annotated[date | None, Query(description="An open session starts on or before")] = None,
-    max_price_cents: Annotated[int | None, Query(ge=0)] = None,
+    max_price_cents: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
     organisme: Annotated[str | None, Query(pattern=r"^\d{14}$", description="SIRET")] = None,
     near: Annotated[str | None, Query(description="`lat,lon`: distances, and `sort=distance`")] = None,
     radius_km: Annotated[
@@ -202,7 +200,7 @@ async def search(
     )
     order = effective_sort(sort, filters)
     after = _position(cursor, order) if cursor else None
-    result = await search_offers(driver, filters, sort=order, after=after, limit=limit)
+    result = await search_offers(index, filters, sort=order, after=after, limit=limit)
     next_cursor = None
     if result.has_more:
         last = result.hits[-1]

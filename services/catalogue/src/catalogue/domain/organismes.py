@@ -9,18 +9,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from dife_contracts.enums import AgrementStatus
+from dife_contracts.events import OrganismeAgrementChanged
+from servicekit.rules import InvalidTransition
 from stdnum.fr import siret as stdnum_siret
 
-from catalogue.domain.violations import InvalidTransition
+from catalogue.domain.quality import Quality
 
 
 def normalise_siret(raw: str) -> str | None:
     """The 14-digit SIRET without spaces, or None when it fails the format or the Luhn key."""
     compact = str(stdnum_siret.compact(raw))
     return compact if stdnum_siret.is_valid(compact) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Organisme:
+    """A training organisation (OF): who it is, and the running score of its evaluations (R-DOS-6)."""
+
+    siret: str
+    name: str
+    nda: str
+    address: Address = field(default_factory=Address)
+    quality: Quality = field(default_factory=Quality)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +67,9 @@ class Agrement:
     def withdraw(self, on: date, reason: str) -> Agrement:
         """A withdrawal is recorded once; the agrément stays in the history."""
         if self.withdrawn_on is not None:
-            raise InvalidTransition(f"agrément {self.reference} already withdrawn on {self.withdrawn_on}")
+            raise InvalidTransition(
+                current=f"withdrawn on {self.withdrawn_on}", wanted="withdraw", allowed=(), rule_id="R-OF-1"
+            )
         return Agrement(
             id=self.id,
             reference=self.reference,
@@ -84,6 +107,24 @@ def covers(agrements: Iterable[Agrement], start: date, end: date) -> bool:
         if day > end:
             return True
     return day > end
+
+
+def agrement_changed(siret: str, agrement: Agrement, *, renewed: bool) -> OrganismeAgrementChanged:
+    """How an agrément change is announced: withdrawn, renewed (the OF held one before) or granted."""
+    if agrement.withdrawn_on is not None:
+        decision = AgrementStatus.WITHDRAWN
+    else:
+        decision = AgrementStatus.RENEWED if renewed else AgrementStatus.GRANTED
+    return OrganismeAgrementChanged(
+        siret=siret,
+        agrement_id=agrement.id,
+        reference=agrement.reference,
+        decision_date=agrement.decision_date,
+        valid_from=agrement.valid_from,
+        valid_until=agrement.valid_until,
+        withdrawn_on=agrement.withdrawn_on,
+        status=decision,
+    )
 
 
 def is_accredited(agrements: Iterable[Agrement], on: date) -> bool:
