@@ -147,3 +147,46 @@ def test_balance_read_model_follows_credits_holds_releases_and_snapshots_R_FUN_1
     assert (
         next_available(5, RightsExpired(elu_id=elu, amount_cents=9, expired_on=TODAY, reason="R-END-1")) == 0
     )
+
+
+def test_each_broken_envelope_rule_names_its_field_R_FUN_2() -> None:
+    with pytest.raises(RulesBroken) as error:
+        envelope(
+            deliberation_reference=" ",
+            deliberation_date=date(2026, 11, 28),
+            budget_cents=0,
+            per_elu_ceiling_cents=0,
+            valid_until=date(2026, 12, 31),
+        )
+    assert [(rule.rule_id, rule.field) for rule in error.value.broken] == [
+        ("R-FUN-2", "deliberation_reference"),
+        ("R-FUN-2", "deliberation_date"),
+        ("R-FUN-2", "budget_cents"),
+        ("R-FUN-2", "per_elu_ceiling_cents"),
+        ("R-FUN-2", "valid_until"),
+    ]
+
+
+def test_a_valid_envelope_keeps_what_it_was_given_open_and_unreserved_R_FUN_2() -> None:
+    env = envelope(
+        deliberation_reference="  DEL-2026-17 ",
+        themes=["FAL-03"],
+        budget_cents=1,
+        per_elu_ceiling_cents=1,
+        valid_from=date(2027, 1, 1),
+        valid_until=date(2027, 1, 1),
+    )
+    assert env.deliberation_reference == "DEL-2026-17"
+    assert (env.siren, env.collectivite_code, env.themes) == ("213100017", "31555", ["FAL-03"])
+    assert (env.budget_cents, env.per_elu_ceiling_cents, env.reserved_cents, env.remaining_cents) == (
+        1,
+        1,
+        0,
+        1,
+    )
+    assert env.status.value == "open" and env.decision_mode is DecisionMode.AUTOMATIC
+    assert (env.valid_from, env.valid_until, env.deliberation_date) == (
+        date(2027, 1, 1),
+        date(2027, 1, 1),
+        TODAY,
+    )

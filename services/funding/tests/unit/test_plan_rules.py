@@ -406,3 +406,59 @@ def test_no_topup_is_added_to_a_reinsertion_plan_or_once_the_card_payment_starte
     assert started.card_line is not None
     started.card_line.reference = "intent"
     assert started.add_topups([topup(30_000)]) == []
+
+
+def test_each_refused_external_commitment_names_its_rule_and_field_R_FUN_3() -> None:
+    mandate = FundingPlan.propose(facts(100_000, MANDATE), dife_available_cents=0)
+    with pytest.raises(RuleBroken) as error:
+        mandate.add_external_commitment(ExternalCommitment(CPF, "CPF-1", 1))
+    assert (error.value.rule_id, error.value.field) == ("R-FUN-3", "source")
+    plan = FundingPlan.propose(facts(100_000, REINSERTION), dife_available_cents=0)
+    with pytest.raises(RuleBroken) as error:
+        plan.add_external_commitment(ExternalCommitment(CARD, "CARD-1", 1))
+    assert (error.value.rule_id, error.value.field) == ("R-FUN-3", "source")
+    for amount in (0, 100_001):
+        with pytest.raises(RuleBroken) as error:
+            plan.add_external_commitment(ExternalCommitment(CPF, f"CPF-{amount}", amount))
+        assert (error.value.rule_id, error.value.field) == ("R-FUN-3", "amount_cents")
+    plan.add_external_commitment(ExternalCommitment(FundingSource.CEC, "CEC-1", 100_000))
+    assert shape(plan) == [(FundingSource.CEC, 100_000, LineStatus.SECURED)]
+    assert plan.status is PlanStatus.READY and plan.lines[0].reference == "CEC-1"
+    with pytest.raises(InvalidTransition):
+        plan.add_external_commitment(ExternalCommitment(CPF, "CPF-2", 1))
+
+
+def test_commitments_go_between_the_dife_and_the_card_and_shrink_the_card_R_FUN_3() -> None:
+    plan = FundingPlan.propose(facts(100_000, REINSERTION), dife_available_cents=50_000)
+    plan.add_external_commitment(ExternalCommitment(CPF, "CPF-1", 20_000))
+    plan.add_external_commitment(ExternalCommitment(FundingSource.CEC, "CEC-1", 10_000))
+    assert shape(plan) == [
+        (DIFE, 50_000, LineStatus.PENDING),
+        (CPF, 20_000, LineStatus.SECURED),
+        (FundingSource.CEC, 10_000, LineStatus.SECURED),
+        (CARD, 20_000, LineStatus.PENDING),
+    ]
+    proposed = [e for e in plan.events if isinstance(e, PlanProposed)][-1]
+    assert [(line.source, line.amount_cents, line.reference) for line in proposed.lines] == [
+        (DIFE, 50_000, None),
+        (CPF, 20_000, "CPF-1"),
+        (FundingSource.CEC, 10_000, "CEC-1"),
+        (CARD, 20_000, None),
+    ]
+
+
+def test_the_decision_on_an_unknown_request_names_the_request_R_FUN_2() -> None:
+    plan = FundingPlan.propose(
+        facts(100_000), dife_available_cents=60_000, topups=[topup(40_000, automatic=False)]
+    )
+    with pytest.raises(RuleBroken) as error:
+        plan.decide_topup(uuid4(), approved=True, amount_cents=1)
+    assert (error.value.rule_id, error.value.field) == ("R-FUN-2", "request_id")
+    request_id = plan.topup_lines[0].request_id
+    assert request_id is not None
+    with pytest.raises(RuleBroken) as error:
+        plan.decide_topup(request_id, approved=True, amount_cents=0)
+    assert (error.value.rule_id, error.value.field) == ("R-FUN-2", "amount_cents")
+    decided = [e for e in plan.events if isinstance(e, CofundingRequested)]
+    assert decided[0].amount_cents == 40_000 and decided[0].request_id == request_id
+    assert decided[0].siren == "213100017" and decided[0].deliberation_reference == "DEL-2026-1"
