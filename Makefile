@@ -47,6 +47,7 @@ lint: setup
 	@$(RUN) mypy libs/contracts/src libs/servicekit/src $(wildcard services/*/src) $(wildcard tools/*/src) bench deploy
 	@for tests in $(wildcard libs/*/tests services/*/tests tools/*/tests) tests-e2e; do $(RUN) mypy $$tests || exit 1; done
 	@$(RUN) lint-imports
+	@$(RUN) python deploy/validate.py
 
 mutation: setup
 	@$(RUN) python deploy/local/mutation.py $(if $(SERVICE),--service $(SERVICE))

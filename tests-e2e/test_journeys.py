@@ -30,7 +30,7 @@ CM_HEADER = (
 if TYPE_CHECKING:
     from conftest import Platform
 
-NIR = "206127511100564"  # valid key (R-REG-3); the élu below is matched on identity, not on the NIR
+NIR = "261037511100538"  # a woman born in March 1961: sex, year and month agree with the élu below (R-REG-3)
 Bearer = Callable[..., dict[str, str]]
 
 
@@ -61,7 +61,8 @@ async def test_an_elu_is_registered_activated_credited_and_rights_are_held_for_a
     row = f"01;Ain;;;1001;Commune 1001;{family};Élise;F;05/03/1961;23;Cadres;28/06/2020;;;FR"
     async with platform.services["rights-ledger"].client() as ledger:
         started = await ledger.post(
-            "/v1/registry/imports?file_type=cm&snapshot_date=2026-01-15",
+            # force: a one-line snapshot ends every other municipal mandate of the shared e2e database
+            "/v1/registry/imports?file_type=cm&snapshot_date=2026-01-15&force=true",
             content=f"{CM_HEADER}\n{row}\n".encode(),
             headers=agent,
         )
@@ -69,9 +70,10 @@ async def test_an_elu_is_registered_activated_credited_and_rights_are_held_for_a
         job = await wait_job(ledger, f"/v1/registry/imports/{started.json()['id']}", agent)
         assert job["status"] == "succeeded", job
 
-        elu = bearer("elu", sub=f"fc-{uuid.uuid4()}")
-        identity = {"nir": NIR, "family_name": family, "given_names": "Élise", "birth_date": "1961-03-05"}
-        activated = await ledger.post("/v1/accounts/activation", json=identity, headers=elu)
+        # R-ACT-1: the identity comes from the identity provider's claims in the token, the body is the NIR
+        claims = {"family_name": family, "given_name": "Élise", "birthdate": "1961-03-05", "gender": "female"}
+        elu = bearer("elu", sub=f"fc-{uuid.uuid4()}", **claims)
+        activated = await ledger.post("/v1/accounts/activation", json={"nir": NIR}, headers=elu)
         assert activated.status_code in (200, 201), activated.text
         elu_id = activated.json()["elu_id"]
 

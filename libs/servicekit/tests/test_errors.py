@@ -6,14 +6,11 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
+from servicekit import rules
 from servicekit.errors import (
     PROBLEM_MEDIA_TYPE,
-    Conflict,
     DomainError,
     Forbidden,
-    NotFound,
-    RuleBroken,
-    RuleViolation,
     Unauthorized,
     install_problem_handlers,
     problem_type,
@@ -25,11 +22,6 @@ class OfferIn(BaseModel):
     price_ht_cents: int = Field(ge=0)
 
 
-class OfferNotFound(NotFound):
-    type = problem_type("offer-not-found")
-    title = "Offer not found"
-
-
 def make_app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
@@ -37,10 +29,10 @@ def make_app() -> FastAPI:
     @app.post("/v1/offers")
     async def create_offer(offer: OfferIn) -> dict[str, str]:
         if offer.price_ht_cents == 0:
-            raise RuleViolation(
-                rules=[
-                    RuleBroken("R-OFR-3", "a paid offer has a positive price"),
-                    RuleBroken("R-OFR-4", "free offers are not eligible"),
+            raise rules.RulesBroken(
+                [
+                    rules.RuleBroken("R-OFR-3", "a paid offer has a positive price", field="price_ht_cents"),
+                    rules.RuleBroken("R-OFR-4", "free offers are not eligible"),
                 ]
             )
         return {"title": offer.title}
@@ -48,9 +40,9 @@ def make_app() -> FastAPI:
     @app.get("/v1/offers/{offer_id}")
     async def get_offer(offer_id: int) -> dict[str, int]:
         if offer_id == 404:
-            raise OfferNotFound(f"no offer {offer_id}")
+            raise rules.NotFound(f"no offer {offer_id}")
         if offer_id == 409:
-            raise Conflict("offer already withdrawn")
+            raise rules.Conflict("offer already withdrawn")
         if offer_id == 403:
             raise Forbidden("not your offer")
         if offer_id == 401:
@@ -118,8 +110,8 @@ async def test_rule_violation_carries_every_rule_id(client: httpx.AsyncClient) -
     body = response.json()
     assert body["type"] == problem_type("rule-violation")
     assert body["rules"] == [
-        {"id": "R-OFR-3", "detail": "a paid offer has a positive price"},
-        {"id": "R-OFR-4", "detail": "free offers are not eligible"},
+        {"id": "R-OFR-3", "detail": "a paid offer has a positive price", "field": "price_ht_cents"},
+        {"id": "R-OFR-4", "detail": "free offers are not eligible", "field": None},
     ]
     assert "a paid offer has a positive price" in body["detail"]
 
@@ -127,7 +119,7 @@ async def test_rule_violation_carries_every_rule_id(client: httpx.AsyncClient) -
 @pytest.mark.parametrize(
     ("offer_id", "status", "slug"),
     [
-        (404, 404, "offer-not-found"),
+        (404, 404, "not-found"),
         (409, 409, "conflict"),
         (403, 403, "forbidden"),
         (401, 401, "unauthorized"),
@@ -186,19 +178,6 @@ async def test_unexpected_exception_is_a_generic_500_without_internals(client: h
     assert "boom" not in response.text
     assert "Traceback" not in response.text
     assert "/srv/app.py" not in response.text
-
-
-def test_rule_violation_requires_at_least_one_rule() -> None:
-    with pytest.raises(ValueError):
-        RuleViolation(rules=[])
-
-
-def test_rule_violation_of_one_rule() -> None:
-    error = RuleViolation.of("R-ACC-2", "credit capped at 800 euros")
-
-    assert error.rules == [RuleBroken("R-ACC-2", "credit capped at 800 euros")]
-    assert error.detail == "credit capped at 800 euros"
-    assert error.status == 422
 
 
 def test_domain_error_detail_defaults_to_its_title() -> None:

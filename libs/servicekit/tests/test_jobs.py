@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from servicekit.clock import MovableClock
 from servicekit.db import plain_url
 from servicekit.jobs import (
@@ -94,6 +95,7 @@ async def test_a_job_left_running_by_a_dead_process_runs_again_after_restart(
     @kinds.task("import")
     async def _(ctx: JobContext) -> dict[str, Any]:
         runs.append(ctx.job_id)
+        await ctx.progress(done=3, total=3)
         return {"rows": 3}
 
     async with sessionmaker.begin() as session:
@@ -105,6 +107,9 @@ async def test_a_job_left_running_by_a_dead_process_runs_again_after_restart(
         job = await wait_status(sessionmaker, job_id, "succeeded")
     assert runs == [job_id]
     assert job.report == {"rows": 3}
+    assert (job.rows_done, job.rows_total) == (3, 3)
+    exported = generate_latest().decode()
+    assert 'dife_job_rows_done{kind="import",service="test-' in exported
 
 
 async def test_a_timer_due_while_the_service_was_down_fires_once_after_restart(

@@ -208,7 +208,16 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: the database and Kafka answer")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database and Kafka answer",
+        responses={
+            503: {
+                "description": "The database or Kafka does not answer (the body says which)",
+                "x-not-a-problem": True,
+            }
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         state = kit_state(request.app)
         checks: dict[str, str] = {}

@@ -1,15 +1,14 @@
-"""Errors as types, turned into RFC 9457 problem details by one set of handlers.
+"""Errors turned into RFC 9457 problem details by one set of handlers: the one translation to HTTP.
 
-A domain error class carries its problem type, title and HTTP status; an instance carries the detail and the
-rules broken (with their `R-…` ids). Services raise them from use cases; `install_problem_handlers` renders
-them, and also renders validation errors, HTTP errors and unexpected exceptions in the same shape, so a client
-only ever parses one kind of error body and never sees a stack trace.
+`servicekit.rules` errors (the domain's refusals) become 422/409/404 problems naming their rule ids;
+`DomainError` subclasses (authentication, access, limits) carry their own status; validation errors, HTTP
+errors and unexpected exceptions are rendered in the same shape, so a client only ever parses one kind of
+error body and never sees a stack trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -33,24 +32,17 @@ def problem_type(slug: str) -> str:
     return PROBLEM_TYPE_BASE + slug
 
 
-@dataclass(frozen=True, slots=True)
-class RuleBroken:
-    """One business rule that a request broke, e.g. `RuleBroken("R-OFR-3", "price must be positive")`."""
-
-    id: str
-    detail: str
-
-
 class DomainError(Exception):
-    """Base of every error a service raises on purpose; subclasses set `status`, `type` and `title`."""
+    """Base of the protocol-level refusals (authentication, access, limits, malformed headers or cursors);
+    subclasses set `status`, `type` and `title`. A business rule is never one of these: it is a
+    `servicekit.rules` error, raised by the domain."""
 
-    status: ClassVar[int] = 422
-    type: ClassVar[str] = problem_type("domain-error")
-    title: ClassVar[str] = "Domain rule broken"
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = problem_type("bad-request")
+    title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, rules: Iterable[RuleBroken] = ()) -> None:
-        self.rules: list[RuleBroken] = list(rules)
-        self.detail: str = detail or "; ".join(rule.detail for rule in self.rules) or self.title
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail: str = detail or self.title
         super().__init__(self.detail)
 
     def headers(self) -> dict[str, str]:
@@ -64,42 +56,9 @@ class DomainError(Exception):
             "status": self.status,
             "detail": self.detail,
         }
-        if self.rules:
-            body["rules"] = [{"id": rule.id, "detail": rule.detail} for rule in self.rules]
         if instance is not None:
             body["instance"] = instance
         return body
-
-
-class RuleViolation(DomainError):
-    """The request is well formed but breaks one or more business rules; it names each rule id."""
-
-    status = 422
-    type = problem_type("rule-violation")
-    title = "Business rule violated"
-
-    def __init__(self, detail: str | None = None, *, rules: RuleBroken | Iterable[RuleBroken]) -> None:
-        broken = [rules] if isinstance(rules, RuleBroken) else list(rules)
-        if not broken:
-            raise ValueError("a RuleViolation names at least one rule")
-        super().__init__(detail, rules=broken)
-
-    @classmethod
-    def of(cls, rule_id: str, detail: str) -> RuleViolation:
-        """Shorthand for the common case of one broken rule: `raise RuleViolation.of("R-OFR-3", "…")`."""
-        return cls(rules=RuleBroken(rule_id, detail))
-
-
-class NotFound(DomainError):
-    status = 404
-    type = problem_type("not-found")
-    title = "Resource not found"
-
-
-class Conflict(DomainError):
-    status = 409
-    type = problem_type("conflict")
-    title = "Conflict with the current state"
 
 
 class Forbidden(DomainError):
@@ -313,6 +272,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error_handler)
 
 
+NOT_A_PROBLEM = "x-not-a-problem"
+"""Mark a declared error response whose body is not a problem document (e.g. `/readyz`'s 503)."""
+
+
 def use_problem_documents_in_openapi(app: FastAPI) -> None:
     """Document what the handlers really send: every 4xx/5xx as `application/problem+json` with the `Problem`
     schema, FastAPI's default 422 (`HTTPValidationError`) replaced, and 422 and 500 on every route."""
@@ -335,8 +298,12 @@ def use_problem_documents_in_openapi(app: FastAPI) -> None:
                 responses = operation["responses"]
                 responses.setdefault("422", {"description": "Unprocessable Content"})
                 responses.setdefault("500", {"description": "Internal Server Error"})
+                if "requestBody" in operation:  # servicekit.guard limits every body
+                    responses.setdefault("413", {"description": "Content Too Large"})
+                if any("bearerAuth" in requirement for requirement in operation.get("security", [])):
+                    responses.setdefault("401", {"description": "Unauthorized"})
                 for status, response in responses.items():
-                    if status.isdigit() and int(status) >= 400:
+                    if status.isdigit() and int(status) >= 400 and not response.pop(NOT_A_PROBLEM, False):
                         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": reference}}
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)

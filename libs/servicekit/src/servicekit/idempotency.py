@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
-from servicekit.errors import Conflict, DomainError, problem_type
+from servicekit.errors import DomainError, problem_type
 from servicekit.tables import idempotency_keys
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -32,7 +32,8 @@ class InvalidIdempotencyKey(DomainError):
     title = "Invalid Idempotency-Key header"
 
 
-class IdempotencyKeyReused(Conflict):
+class IdempotencyKeyReused(DomainError):
+    status = 409
     type = problem_type("idempotency-key-reused")
     title = "Idempotency-Key already used for another request"
 

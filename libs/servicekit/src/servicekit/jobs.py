@@ -32,6 +32,7 @@ import structlog
 from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from servicekit import metrics
 from servicekit.clock import Clock, SystemClock
 from servicekit.leader import become_leader, wait_for_wake
 from servicekit.rules import RuleError
@@ -80,6 +81,7 @@ class JobContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
     _payload: bytes | None = None
+    service: str = ""
 
     @property
     def job_id(self) -> UUID:
@@ -100,8 +102,10 @@ class JobContext:
         values: dict[str, Any] = {}
         if done is not None:
             values["rows_done"] = done
+            metrics.JOB_ROWS_DONE.labels(self.service, self.job.kind).set(done)
         if total is not None:
             values["rows_total"] = total
+            metrics.JOB_ROWS_TOTAL.labels(self.service, self.job.kind).set(total)
         if report is not None:
             values["report"] = dict(report)
         if values:
@@ -298,6 +302,7 @@ class JobRunner:
         self._sessionmaker = sessionmaker
         self._kinds = kinds
         self._lock_name = f"dife.{service_name}.jobs"
+        self._service = service_name
         self.clock: Clock = clock or SystemClock()
         self._poll_interval_s = poll_interval_s
         self._retry_delay = retry_delay
@@ -433,7 +438,13 @@ class JobRunner:
                 .values(status="running", started_at=func.now(), error=None, attempts=job.attempts + 1)
             )
         bound = log.bind(job_id=str(job.job_id), kind=job.kind)
-        context = JobContext(job=job, sessionmaker=self._sessionmaker, clock=self.clock, _payload=payload)
+        context = JobContext(
+            job=job,
+            sessionmaker=self._sessionmaker,
+            clock=self.clock,
+            _payload=payload,
+            service=self._service,
+        )
         try:
             report = await kind.task(context)
         except asyncio.CancelledError:

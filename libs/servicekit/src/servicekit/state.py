@@ -35,7 +35,6 @@ class KitState:
     jobs: JobRunner | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
     service: Any = None
     """The service's own typed state (built by `create_service_app(service_state=…)`); read it with
     `state_of(MyState)`."""

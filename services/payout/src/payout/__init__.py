@@ -1,1 +1,1 @@
-"""DIFE payout: paying the organisations, amounts due, DIFE capture, SEPA credit transfers, bank returns, fund position."""
+"""DIFE payout: paying the organisations (amounts due, DIFE capture, SEPA transfers, bank returns, fund)."""

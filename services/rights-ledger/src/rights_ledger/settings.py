@@ -18,8 +18,19 @@ class Settings(KitSettings):
         default=None,
         description="R-REG-3: secret key of the NIR's HMAC; required in production, a dev key otherwise.",
     )
-    job_poll_interval_s: float = 0.2
-    jobs_enabled: bool = True
+    import_max_rejected_share: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="R-REG-1: an RNE file with more rejected lines than this share is refused unless forced.",
+    )
+    import_max_ended_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="R-REG-2: a snapshot ending more than this share of its type's open mandates is refused "
+        "unless forced.",
+    )
     campaign_chunk_elus: int = 50_000
     campaign_workers: int = Field(default=2, ge=1, description="Chunks of a campaign credited concurrently.")
 

@@ -12,14 +12,26 @@ from typing import Any
 
 import httpx
 import pytest
+from dife_contracts import topics
 from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
+from servicekit.clock import MovableClock
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.testing import migrate, running_app
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 NIR_KEY = "integration-test-nir-key"
+
+DUPONT_NIR = "261037511100538"
+"""A valid NIR agreeing with Élise Dupont: woman (2), born in (19)61, in March (03)."""
+DUPONT_CLAIMS = {
+    "family_name": "DUPONT",
+    "given_name": "Élise",
+    "birthdate": "1961-03-05",
+    "gender": "female",
+}
+"""What FranceConnect says of Élise Dupont (OpenID Connect claims, forwarded in the token)."""
 
 CM_HEADER = (
     "Code du département;Libellé du département;Code de la collectivité à statut particulier;"
@@ -63,12 +75,31 @@ def settings(ledger_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> 
     overrides = kit_overrides(ledger_db)
     overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:6]}."
     overrides["topic_partitions"] = 1
-    return Settings(**overrides, nir_hmac_key=NIR_KEY, job_poll_interval_s=0.05)
+    # Small files in tests reject or end a large share of their lines on purpose; the limits that refuse
+    # such snapshots in production are tested with their defaults (test_snapshot_safety.py).
+    return Settings(
+        **overrides,
+        nir_hmac_key=NIR_KEY,
+        job_poll_interval_s=0.05,
+        import_max_rejected_share=1.0,
+        import_max_ended_share=1.0,
+    )
+
+
+TESTS_TODAY = date(2028, 12, 1)
+"""The Paris date the app's clock shows by default: after every campaign the tests run (R-ACC-3)."""
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as http:
+def clock() -> MovableClock:
+    moved = MovableClock()
+    moved.set_paris(TESTS_TODAY, 12)
+    return moved
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(create_app(settings, clock=clock)) as http:
         yield http
 
 
@@ -81,7 +112,7 @@ async def engine(ledger_db: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
+    return make_sessionmaker(engine, ce_source=topics.source_of(topics.LEDGER))
 
 
 @pytest.fixture
@@ -109,9 +140,13 @@ async def import_rne(
     body: bytes,
     file_type: str = "cm",
     snapshot: str = "2026-01-15",
+    **flags: bool,
 ) -> Any:
+    query = "".join(f"&{name}={str(value).lower()}" for name, value in flags.items())
     response = await client.post(
-        f"/v1/registry/imports?file_type={file_type}&snapshot_date={snapshot}", content=body, headers=headers
+        f"/v1/registry/imports?file_type={file_type}&snapshot_date={snapshot}{query}",
+        content=body,
+        headers=headers,
     )
     assert response.status_code == 202, response.text
     return await wait_job(client, f"/v1/registry/imports/{response.json()['id']}", headers)

@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 import httpx
+import pytest
 from dife_contracts.events import RightsCredited
 from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
+from servicekit.clock import PARIS, MovableClock
 from servicekit.testing import Infra, collect, running_app
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import CD_HEADER, CM_HEADER, cd_row, cm_row, csv_file, find_elu, import_rne, run_campaign
+from .conftest import (
+    CD_HEADER,
+    CM_HEADER,
+    DUPONT_CLAIMS,
+    DUPONT_NIR,
+    cd_row,
+    cm_row,
+    csv_file,
+    find_elu,
+    import_rne,
+    run_campaign,
+)
 
-NIR = "206127511100564"
 Bearer = Callable[..., dict[str, str]]
 
 
 async def _activate(
-    client: httpx.AsyncClient, bearer: Bearer, subject: str, **identity: str
+    client: httpx.AsyncClient, bearer: Bearer, subject: str, nir: str = DUPONT_NIR, **claims: str
 ) -> httpx.Response:
-    body = {
-        "nir": NIR,
-        "family_name": "Dupont",
-        "given_names": "Élise",
-        "birth_date": "1961-03-05",
-    } | identity
-    return await client.post("/v1/accounts/activation", json=body, headers=bearer("elu", sub=subject))
+    """Activation by an élu whose token carries the identity provider's claims (Élise Dupont's by default)."""
+    headers = bearer("elu", sub=subject, **(DUPONT_CLAIMS | claims))
+    return await client.post("/v1/accounts/activation", json={"nir": nir}, headers=headers)
 
 
 async def test_activation_checks_the_nir_and_matches_exactly_one_elu_R_ACT_1_R_REG_3(
@@ -37,17 +45,17 @@ async def test_activation_checks_the_nir_and_matches_exactly_one_elu_R_ACT_1_R_R
 ) -> None:
     await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
 
-    bad_key = await _activate(client, bearer, "fc-1", nir="206127511100565")
+    bad_key = await _activate(client, bearer, "fc-1", nir="261037511100539")
     assert bad_key.status_code == 422
     assert bad_key.headers["content-type"].startswith("application/problem+json")
     assert [r["id"] for r in bad_key.json()["rules"]] == ["R-REG-3"]
-    assert "206127511100565" not in bad_key.text
+    assert "261037511100539" not in bad_key.text
 
     nobody = await _activate(client, bearer, "fc-1", family_name="Durand")
     assert nobody.status_code == 422
     assert [r["id"] for r in nobody.json()["rules"]] == ["R-ACT-1"]
 
-    ok = await _activate(client, bearer, "fc-1", family_name="DUPONT", given_names="elise")
+    ok = await _activate(client, bearer, "fc-1", family_name="Dupont", given_name="elise Marie-Thérèse")
     assert ok.status_code == 200, ok.text
     account = ok.json()
     assert (account["status"], account["balance_cents"], account["cap_cents"]) == ("active", 0, 80_000)
@@ -81,16 +89,13 @@ async def test_an_elu_reading_another_elus_account_gets_403_R_ACT_1(
 async def test_campaign_credits_400_then_caps_at_800_once_a_year_R_ACC_1_R_ACC_2(
     client: httpx.AsyncClient, agent: dict[str, str], settings: Settings, infra: Infra
 ) -> None:
+    # Two mandates of one person (municipal and departmental): one credit a year all the same.
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
     await import_rne(
-        client,
-        agent,
-        csv_file(
-            CM_HEADER,
-            cm_row("DUPONT", "Élise", "05/03/1961"),
-            cm_row("DUPONT", "Élise", "05/03/1961", commune="1002"),
-        ),
+        client, agent, csv_file(CD_HEADER, cd_row("DUPONT", "Élise", "05/03/1961")), file_type="cd"
     )
     elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    assert len(elu["mandates"]) == 2
     account_path = f"/v1/accounts/{elu['elu_id']}"
 
     first = await run_campaign(client, agent, "municipal", 2026)
@@ -234,3 +239,125 @@ async def test_a_campaign_in_many_concurrent_chunks_credits_each_elu_once_R_ACC_
         credits = await session.scalar(text("SELECT count(*) FROM movements WHERE kind = 'credit'"))
     assert sorted(balances) == [40_000] * 7
     assert credits == 7
+
+
+async def test_activation_takes_the_identity_from_the_verified_token_never_from_the_body_R_ACT_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    attacker = bearer(
+        "elu", sub="fc-attacker", family_name="MARTIN", given_name="Paul", birthdate="1999-12-01"
+    )
+    typed_identity = await client.post(
+        "/v1/accounts/activation",
+        json={"nir": DUPONT_NIR, "family_name": "Dupont", "given_names": "Élise", "birth_date": "1961-03-05"},
+        headers=attacker,
+    )
+    assert typed_identity.status_code == 422
+    own_identity = await client.post("/v1/accounts/activation", json={"nir": DUPONT_NIR}, headers=attacker)
+    assert own_identity.status_code == 422
+    assert [r["id"] for r in own_identity.json()["rules"]] == ["R-ACT-1"]
+    no_claims = await client.post(
+        "/v1/accounts/activation", json={"nir": DUPONT_NIR}, headers=bearer("elu", sub="fc-bare")
+    )
+    assert no_claims.status_code == 422
+    assert {r["id"] for r in no_claims.json()["rules"]} == {"R-ACT-1"}
+    assert (await _activate(client, bearer, "fc-dupont")).status_code == 200
+
+
+async def test_a_nir_of_a_man_born_1999_12_cannot_activate_a_woman_born_1961_03_R_REG_3(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    refused = await _activate(client, bearer, "fc-1", nir="199127511100519")
+    assert refused.status_code == 422
+    assert [r["id"] for r in refused.json()["rules"]] == ["R-REG-3"] * 3
+    unknown_month = await _activate(client, bearer, "fc-1", nir="261307511100582")
+    assert unknown_month.status_code == 200, unknown_month.text
+
+
+async def test_an_agent_revokes_a_wrong_activation_with_a_reason_and_the_elu_activates_again_R_ACT_1(
+    client: httpx.AsyncClient,
+    agent: dict[str, str],
+    bearer: Bearer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    wrong = await _activate(client, bearer, "fc-wrong")
+    elu_id = wrong.json()["elu_id"]
+    path = f"/v1/accounts/{elu_id}/activation/revocation"
+    by_elu = await client.post(path, json={"reason": "mine"}, headers=bearer("elu", sub="fc-wrong"))
+    assert by_elu.status_code == 403
+    no_reason = await client.post(path, json={}, headers=agent)
+    assert no_reason.status_code == 422
+    revoked = await client.post(path, json={"reason": "linked to the wrong login (ticket 42)"}, headers=agent)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "inactive"
+    again = await client.post(path, json={"reason": "twice"}, headers=agent)
+    assert again.status_code == 409
+    assert (
+        await client.get(f"/v1/accounts/{elu_id}", headers=bearer("elu", sub="fc-wrong"))
+    ).status_code == 403
+    assert (await _activate(client, bearer, "fc-right")).status_code == 200
+    async with sessionmaker() as session:
+        audit = (
+            await session.execute(text("SELECT subject, reason, revoked_by FROM activation_revocations"))
+        ).all()
+    assert [tuple(row) for row in audit] == [
+        ("fc-wrong", "linked to the wrong login (ticket 42)", "agent-007")
+    ]
+
+
+async def test_a_campaign_runs_from_its_paris_date_on_never_ahead_R_ACC_3(
+    client: httpx.AsyncClient, agent: dict[str, str], clock: MovableClock
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("ROUX", "Anne", "02/02/1972")))
+    future = await client.post(
+        "/v1/accrual-campaigns", json={"family": "municipal", "year": 2031}, headers=agent
+    )
+    assert future.status_code == 422
+    assert [(r["id"]) for r in future.json()["rules"]] == ["R-ACC-3"]
+
+    clock.set(datetime(2029, 3, 29, 23, 30, tzinfo=PARIS))  # 21:30 UTC: the eve in Paris
+    eve = await client.post(
+        "/v1/accrual-campaigns", json={"family": "municipal", "year": 2029}, headers=agent
+    )
+    assert eve.status_code == 422
+    clock.set(datetime(2029, 3, 30, 0, 30, tzinfo=PARIS))  # still 29 March in UTC, 30 March in Paris
+    on_the_day = await run_campaign(client, agent, "municipal", 2029)
+    assert on_the_day["status"] == "succeeded"
+    # The ledger's own calendar may have run the same campaign a moment earlier: once in all.
+    roux = await find_elu(client, agent, "Roux", "Anne", date(1972, 2, 2))
+    account = (await client.get(f"/v1/accounts/{roux['elu_id']}", headers=agent)).json()
+    assert account["balance_cents"] == 40_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"family": "municipal", "year": 2026.0},
+        {"family": "municipal", "year": "2026"},
+        {"family": "municipal", "year": True},
+        {"family": "municipal", "year": 2026, "extra": 1},
+    ],
+)
+async def test_a_campaign_year_is_a_json_integer_R_ACC_3(
+    client: httpx.AsyncClient, agent: dict[str, str], body: dict[str, object]
+) -> None:
+    response = await client.post("/v1/accrual-campaigns", json=body, headers=agent)
+    assert response.status_code == 422, response.text
+
+
+async def test_a_token_with_elu_and_ops_roles_reads_no_other_elus_account_R_ACT_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    two_roles = bearer("elu", "ops", sub="someone-else")
+    for path in (
+        f"/v1/accounts/{elu['elu_id']}",
+        f"/v1/accounts/{elu['elu_id']}/movements",
+        f"/v1/accounts/{elu['elu_id']}/holds",
+        f"/v1/elus/{elu['elu_id']}",
+    ):
+        assert (await client.get(path, headers=two_roles)).status_code == 403, path

@@ -14,13 +14,25 @@ from aiokafka import AIOKafkaProducer
 from dife_contracts import Envelope, Event, topics
 from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
+from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.settings import Settings
 from rights_ledger.use_cases.holds import place_hold
+from servicekit.clock import MovableClock, SystemClock
+from servicekit.outbox import SessionOutbox
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import CM_HEADER, cm_row, csv_file, import_rne, run_campaign, wait_job
+from .conftest import (
+    CM_HEADER,
+    DUPONT_CLAIMS,
+    DUPONT_NIR,
+    cm_row,
+    csv_file,
+    import_rne,
+    run_campaign,
+    wait_job,
+)
 
 Bearer = Callable[..., dict[str, str]]
 
@@ -67,13 +79,8 @@ async def _active_elu_with_rights(client: httpx.AsyncClient, agent: dict[str, st
     await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
     activated = await client.post(
         "/v1/accounts/activation",
-        json={
-            "nir": "206127511100564",
-            "family_name": "Dupont",
-            "given_names": "Elise",
-            "birth_date": "1961-03-05",
-        },
-        headers=bearer("elu", sub="fc-dupont"),
+        json={"nir": DUPONT_NIR},
+        headers=bearer("elu", sub="fc-dupont", **DUPONT_CLAIMS),
     )
     assert activated.status_code == 200, activated.text
     await run_campaign(client, agent, "municipal", 2026)
@@ -213,7 +220,7 @@ async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(
 
     async def one(event: DifeHoldRequested) -> None:
         async with sessionmaker.begin() as session:
-            await place_hold(session, event)
+            await place_hold(AccountRepository(session), SessionOutbox(session), SystemClock(), event)
 
     await asyncio.gather(*(one(r) for r in requests))
     async with sessionmaker() as session:
@@ -231,3 +238,56 @@ async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(
     assert placed == 80_000 // 3_000
     assert sums == (80_000, 26 * 3_000, 26 * 3_000)
     assert hold_movements == 26
+
+
+async def test_an_expiry_run_as_of_a_future_day_is_refused_and_today_is_accepted_R_END_1(
+    client: httpx.AsyncClient, agent: dict[str, str], clock: MovableClock
+) -> None:
+    for as_of in ("2028-12-02", "2030-01-01", "9999-12-31"):
+        ahead = await client.post("/v1/expiry-runs", json={"as_of": as_of}, headers=agent)
+        assert ahead.status_code == 422, as_of
+        assert [r["id"] for r in ahead.json()["rules"]] == ["R-END-1"]
+    for not_a_date in (0, 1_700_000_000, "2028-12-01T00:00:00", None):
+        wrong = await client.post("/v1/expiry-runs", json={"as_of": not_a_date}, headers=agent)
+        assert wrong.status_code == 422, not_a_date
+    today = await client.post("/v1/expiry-runs", json={"as_of": clock.today().isoformat()}, headers=agent)
+    assert today.status_code == 202
+    assert (await wait_job(client, f"/v1/expiry-runs/{today.json()['id']}", agent))["status"] == "succeeded"
+
+
+async def test_a_pension_date_is_a_json_date_string_R_END_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    elu_id = await _active_elu_with_rights(client, agent, bearer)
+    response = await client.post(f"/v1/elus/{elu_id}/pension-liquidation", json={"date": 0}, headers=agent)
+    assert response.status_code == 422
+
+
+async def test_an_elu_reads_its_holds_and_why_a_request_was_rejected_without_kafka_R_FUN_1(
+    client: httpx.AsyncClient,
+    agent: dict[str, str],
+    bearer: Bearer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    elu_id = await _active_elu_with_rights(client, agent, bearer)
+    placed, too_much = _hold(elu_id, 30_000), _hold(elu_id, 50_001)
+    for request in (placed, too_much):
+        async with sessionmaker.begin() as session:
+            await place_hold(AccountRepository(session), SessionOutbox(session), SystemClock(), request)
+    own = bearer("elu", sub="fc-dupont")
+    response = await client.get(f"/v1/accounts/{elu_id}/holds", headers=own)
+    assert response.status_code == 200, response.text
+    rejected, pending = response.json()
+    assert (pending["status"], pending["amount_cents"], pending["dossier_id"], pending["purpose"]) == (
+        "pending",
+        30_000,
+        str(placed.dossier_id),
+        "mandate",
+    )
+    assert (rejected["status"], rejected["rejection_reason"], rejected["dossier_id"]) == (
+        "rejected",
+        "insufficient_rights",
+        str(too_much.dossier_id),
+    )
+    other = await client.get(f"/v1/accounts/{elu_id}/holds", headers=bearer("elu", sub="someone-else"))
+    assert other.status_code == 403

@@ -11,7 +11,7 @@ from servicekit.testing import running_app
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import CM_HEADER, cm_row, csv_file, wait_job
+from .conftest import CM_HEADER, cm_row, csv_file, run_campaign, wait_job
 
 
 async def test_jobs_left_running_by_a_dead_process_are_run_again_and_credit_once_R_ACC_1_R_REG_2(
@@ -21,7 +21,7 @@ async def test_jobs_left_running_by_a_dead_process_are_run_again_and_credit_once
     async with sessionmaker.begin() as session:
         await session.execute(
             text(
-                "INSERT INTO jobs (job_id, kind, status, params, payload, created_by, created_at) VALUES "
+                "INSERT INTO kit_jobs (job_id, kind, status, params, payload, created_by, created_at) VALUES "
                 "(:i, 'rne_import', 'running', :ip, :file, 'agent', now() - interval '1 minute'),"
                 "(:c, 'accrual_campaign', 'running', :cp, NULL, 'agent', now())"
             ),
@@ -36,8 +36,16 @@ async def test_jobs_left_running_by_a_dead_process_are_run_again_and_credit_once
     async with running_app(create_app(settings)) as client:
         imported = await wait_job(client, f"/v1/registry/imports/{import_id}", agent)
         credited = await wait_job(client, f"/v1/accrual-campaigns/{campaign_id}", agent)
+        # Imports and campaigns have a worker each: the restarted campaign may have run before the import
+        # merged; running it again credits whoever it missed, and nobody twice.
+        again = await run_campaign(client, agent, "municipal", 2026)
     assert (imported["status"], imported["report"]["elus_created"]) == ("succeeded", 1)
-    assert (credited["status"], credited["report"]["credited"]) == ("succeeded", 1)
+    assert (credited["status"], again["status"]) == ("succeeded", "succeeded")
+    assert credited["report"]["credited"] + again["report"]["credited"] == 1
     async with sessionmaker() as session:
-        payload = await session.scalar(text("SELECT payload FROM jobs WHERE job_id = :i"), {"i": import_id})
+        balance = await session.scalar(text("SELECT sum(balance_cents) FROM accounts"))
+        assert balance == 40_000
+        payload = await session.scalar(
+            text("SELECT payload FROM kit_jobs WHERE job_id = :i"), {"i": import_id}
+        )
     assert payload is None

@@ -11,11 +11,11 @@ from servicekit.testing import Infra, collect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import CM_HEADER, cm_row, csv_file, import_rne, run_campaign
+from .conftest import CM_HEADER, DUPONT_CLAIMS, DUPONT_NIR, cm_row, csv_file, import_rne, run_campaign
 
-NIR = "206127511100564"
-FORMS = (NIR, "2 06 12 75 111 005 64", "2061275111005")
-INVALID_NIR = "206127511100565"
+NIR = DUPONT_NIR
+FORMS = (NIR, "2 61 03 75 111 005 38", "2610375111005")
+INVALID_NIR = "261037511100539"
 
 
 async def test_the_nir_is_nowhere_in_clear_R_REG_3(
@@ -29,21 +29,16 @@ async def test_the_nir_is_nowhere_in_clear_R_REG_3(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
-    identity = {"family_name": "Dupont", "given_names": "Élise", "birth_date": "1961-03-05"}
-    headers = bearer("elu", sub="fc-nir")
-    refused = await client.post(
-        "/v1/accounts/activation", json={"nir": INVALID_NIR, **identity}, headers=headers
-    )
+    headers = bearer("elu", sub="fc-nir", **DUPONT_CLAIMS)
+    refused = await client.post("/v1/accounts/activation", json={"nir": INVALID_NIR}, headers=headers)
     assert refused.status_code == 422
-    malformed = await client.post(
-        "/v1/accounts/activation", json={"nir": "x" * 41, **identity}, headers=headers
-    )
+    malformed = await client.post("/v1/accounts/activation", json={"nir": "x" * 41}, headers=headers)
     assert malformed.status_code == 422
     activated = await client.post(
-        "/v1/accounts/activation", json={"nir": " 2 06 12 75 111 005 64", **identity}, headers=headers
+        "/v1/accounts/activation", json={"nir": " 2 61 03 75 111 005 38"}, headers=headers
     )
     assert activated.status_code == 200, activated.text
-    again = await client.post("/v1/accounts/activation", json={"nir": NIR, **identity}, headers=headers)
+    again = await client.post("/v1/accounts/activation", json={"nir": NIR}, headers=headers)
     assert again.status_code == 200
     await run_campaign(client, agent, "municipal", 2026)
     for response in (refused, malformed, activated, again):
@@ -55,7 +50,7 @@ async def test_the_nir_is_nowhere_in_clear_R_REG_3(
             .scalars()
             .all()
         )
-        assert {"accounts", "elus", "movements", "jobs", "outbox", "inbox"} <= set(tables)
+        assert {"accounts", "elus", "movements", "kit_jobs", "outbox", "inbox"} <= set(tables)
         dump: list[str] = []
         for table in tables:
             rows = (await session.execute(text(f'SELECT t::text FROM "{table}" t'))).scalars().all()

@@ -97,3 +97,14 @@ async def test_imports_need_the_agent_role_R_REG_1(
     )
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_import_jobs_are_read_by_agents_only_R_REG_1(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    job = await import_rne(client, agent, csv_file(CM_HEADER, cm_row("ROUX", "Anne", "02/02/1972")))
+    for path in (f"/v1/registry/imports/{job['id']}", f"/v1/jobs/{job['id']}", "/v1/jobs"):
+        assert (await client.get(path)).status_code == 401, path
+        assert (await client.get(path, headers=bearer("elu"))).status_code == 403, path
+        assert (await client.get(path, params={"principal": "x"})).status_code == 401, path
+        assert (await client.get(path, headers=agent)).status_code == 200, path

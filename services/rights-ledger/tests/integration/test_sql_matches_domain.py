@@ -8,10 +8,10 @@ import uuid
 from datetime import date, timedelta
 
 from dife_contracts.enums import MandateFamily
-from rights_ledger.adapters.jobs import JobProgress
 from rights_ledger.domain.mandates import Mandate, credited_in_campaign, expiry_due
 from rights_ledger.domain.parameters import CampaignFamily, campaign_date, credit_amount, parameters_at
-from rights_ledger.use_cases.campaigns import Crediting
+from rights_ledger.jobs.campaigns import credit_campaign, expire
+from servicekit.clock import SystemClock
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,11 +72,15 @@ async def test_campaign_sql_credits_whom_and_what_the_domain_says_R_ACC_1_R_ACC_
 ) -> None:
     elus = _random_elus(2026, 300)
     await _load(sessionmaker, elus)
-    crediting = Crediting(sessionmaker, chunk_elus=37, workers=3)
     for family in CampaignFamily:
-        job_id = uuid.uuid4()
-        await crediting.run_campaign(
-            job_id, {"family": family.value, "year": 2026}, JobProgress(sessionmaker, job_id)
+        await credit_campaign(
+            sessionmaker,
+            SystemClock(),
+            campaign_id=uuid.uuid4(),
+            family=family,
+            year=2026,
+            chunk_elus=37,
+            workers=3,
         )
     async with sessionmaker() as session:
         rows = (await session.execute(text("SELECT elu_id, family, amount_cents FROM credits"))).all()
@@ -97,10 +101,7 @@ async def test_expiry_sql_expires_whom_the_domain_says_R_END_1(
     elus = _random_elus(1789, 300)
     await _load(sessionmaker, elus)
     as_of = date(2026, 10, 1)
-    job_id = uuid.uuid4()
-    await Crediting(sessionmaker).run_expiry(
-        job_id, {"as_of": as_of.isoformat()}, JobProgress(sessionmaker, job_id)
-    )
+    await expire(sessionmaker, SystemClock(), as_of)
     async with sessionmaker() as session:
         rows = (
             await session.execute(text("SELECT elu_id, amount_cents FROM movements WHERE kind = 'expiry'"))

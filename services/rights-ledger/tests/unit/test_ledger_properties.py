@@ -11,8 +11,9 @@ from uuid import UUID, uuid4
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rights_ledger.domain.ledger import Account, Hold, HoldStatus, LedgerError, MovementKind
+from rights_ledger.domain.ledger import Account, Hold, HoldStatus, MovementKind
 from rights_ledger.domain.parameters import parameters_at
+from servicekit.rules import RuleError
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 PARAMS = parameters_at(date(2026, 3, 30))
@@ -55,7 +56,7 @@ class Model:
                 account.adjust(amount - 40_000, PARAMS.cap_cents, NOW, "agent")
             elif kind == "expire":
                 account.expire(NOW, "expiry run")
-        except LedgerError:
+        except RuleError:
             pass
 
 

@@ -4,15 +4,8 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-from rights_ledger.domain.ledger import (
-    Account,
-    Hold,
-    HoldAlreadyResolved,
-    HoldStatus,
-    InsufficientRights,
-    LedgerError,
-    MovementKind,
-)
+from rights_ledger.domain.ledger import Account, Hold, HoldStatus, MovementKind
+from servicekit.rules import InvalidTransition, RuleBroken
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -31,8 +24,9 @@ def test_hold_reserves_without_changing_the_balance_R_FUN_1() -> None:
 
 def test_hold_beyond_the_available_balance_is_refused_R_FUN_1() -> None:
     account = _account(20_000)
-    with pytest.raises(InsufficientRights):
+    with pytest.raises(RuleBroken) as refused:
         account.place_hold(Hold(uuid4(), account.elu_id, 20_001, None), NOW)
+    assert refused.value.rule_id == "R-FUN-1"
     assert account.journal == []
 
 
@@ -57,9 +51,9 @@ def test_a_hold_resolves_at_most_once_R_FUN_5() -> None:
     account.place_hold(hold, NOW)
     account.release(hold, NOW)
     assert hold.status is HoldStatus.VOIDED
-    with pytest.raises(HoldAlreadyResolved):
+    with pytest.raises(InvalidTransition):
         account.capture(hold, 10_000, NOW)
-    with pytest.raises(HoldAlreadyResolved):
+    with pytest.raises(InvalidTransition):
         account.release(hold, NOW)
     assert account.balance_cents == 80_000
 
@@ -68,15 +62,15 @@ def test_capture_larger_than_the_hold_is_refused_R_PAY_2() -> None:
     account = _account()
     hold = Hold(uuid4(), account.elu_id, 30_000, None)
     account.place_hold(hold, NOW)
-    with pytest.raises(LedgerError):
+    with pytest.raises(RuleBroken):
         account.capture(hold, 30_001, NOW)
 
 
 def test_adjustment_never_below_zero_or_above_cap_R_ACC_2() -> None:
     account = _account(70_000)
-    with pytest.raises(LedgerError):
+    with pytest.raises(RuleBroken):
         account.adjust(10_001, 80_000, NOW, "too much")
-    with pytest.raises(LedgerError):
+    with pytest.raises(RuleBroken):
         account.adjust(-70_001, 80_000, NOW, "too little")
     movement = account.adjust(-5_000, 80_000, NOW, "correction")
     assert (movement.amount_cents, movement.balance_delta_cents, movement.balance_after_cents) == (
@@ -89,5 +83,5 @@ def test_adjustment_never_below_zero_or_above_cap_R_ACC_2() -> None:
 def test_adjustment_cannot_take_back_held_rights_R_FUN_5() -> None:
     account = _account(30_000)
     account.place_hold(Hold(uuid4(), account.elu_id, 20_000, None), NOW)
-    with pytest.raises(LedgerError):
+    with pytest.raises(RuleBroken):
         account.adjust(-10_001, 80_000, NOW, "would break the hold")

@@ -1,7 +1,9 @@
 """R-REG-3: NIR checks and keyed hashing."""
 
+from datetime import date
+
 import pytest
-from rights_ledger.domain.nir import InvalidNir, nir_hash, nir_key, validate_nir
+from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash, nir_key, validate_nir
 
 
 def test_key_of_the_reference_example_is_64_R_REG_3() -> None:
@@ -42,3 +44,59 @@ def test_the_nir_is_kept_only_as_a_keyed_hash_R_REG_3() -> None:
     assert "206127511100564" not in digest
     assert digest == nir_hash("2 06 12 75 111 005 64", b"k1")
     assert digest != nir_hash("206127511100564", b"k2")
+
+
+def _nir(first_13: str) -> str:
+    return first_13 + nir_key(first_13)
+
+
+BORN = date(1961, 3, 5)
+
+
+def test_a_nir_agreeing_with_sex_year_and_month_has_no_disagreement_R_REG_3() -> None:
+    assert nir_disagreements(_nir("2610375111005"), birth_date=BORN, sexes=["F"]) == []
+
+
+def test_a_mans_nir_of_1999_12_disagrees_with_a_woman_born_in_1961_03_on_all_three_R_REG_3() -> None:
+    found = nir_disagreements(_nir("1991275111005"), birth_date=BORN, sexes=["F"])
+    assert [("sex" in f, "year" in f, "month" in f) for f in found] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+
+
+@pytest.mark.parametrize(("digit", "sex"), [("1", "M"), ("7", "M"), ("2", "F"), ("8", "F")])
+def test_provisional_sex_digits_7_and_8_read_as_man_and_woman_R_REG_3(digit: str, sex: str) -> None:
+    nir = _nir(f"{digit}610375111005")
+    assert nir_disagreements(nir, birth_date=BORN, sexes=[sex]) == []
+    assert len(nir_disagreements(nir, birth_date=BORN, sexes=["F" if sex == "M" else "M"])) == 1
+
+
+def test_the_sex_is_checked_against_every_known_sex_and_skipped_when_none_is_known_R_REG_3() -> None:
+    nir = _nir("2610375111005")
+    assert nir_disagreements(nir, birth_date=BORN, sexes=[]) == []
+    assert len(nir_disagreements(nir, birth_date=BORN, sexes=["F", "M"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("month", "agrees"),
+    [
+        ("03", True),
+        ("04", False),
+        ("00", False),
+        ("13", False),
+        ("19", False),
+        ("20", True),
+        ("42", True),
+        ("43", False),
+        ("49", False),
+        ("50", True),
+        ("99", True),
+    ],
+)
+def test_unknown_month_codes_20_to_42_and_50_up_agree_with_any_month_R_REG_3(
+    month: str, agrees: bool
+) -> None:
+    found = nir_disagreements(_nir(f"261{month}75111005"), birth_date=BORN, sexes=["F"])
+    assert (found == []) is agrees

@@ -145,3 +145,59 @@ def test_a_mandate_absent_from_the_snapshot_has_ended_at_its_date_R_REG_2() -> N
     assert diff.ended == {gone}
     assert diff.created == {new}
     assert diff.ended_on == date(2026, 4, 1)
+
+
+def _row(family: str = "MARTIN", birth: str = "01/01/1960", start: str = "01/07/2020") -> str:
+    return f"01;Ain;;;1001;X;{family};Paul;M;{birth};1;a;{start};;;FR"
+
+
+def test_every_physical_line_is_loaded_or_rejected_stray_quote_nul_and_empty_lines_included_R_REG_1() -> None:
+    lines = [_row(f"NOM{n}") for n in range(10)]
+    lines[2] = _row('"ROUX')  # line 4: a stray opening quote used to swallow the next lines
+    lines[5] = _row("DU\x00PONT")  # line 7: a NUL byte used to fail the whole job
+    lines[7] = ""  # line 9
+    parsed = parse_rne(_cm(*lines).encode(), RneFileType.CM)
+    assert parsed.rows_read == len(parsed.records) + len(parsed.rejected) == 10
+    assert [(r.line, r.reason.split(" ")[0]) for r in parsed.rejected] == [
+        (4, "unbalanced"),
+        (7, "the"),
+        (9, "empty"),
+    ]
+    assert "NUL" in parsed.rejected[1].reason
+    assert [r.line for r in parsed.records] == [2, 3, 5, 6, 8, 10, 11]
+
+
+def test_a_quoted_field_with_the_delimiter_still_reads_R_REG_1() -> None:
+    parsed = parse_rne(
+        _cm('01;Ain;;;1001;"Saint-Denis; la Ville";MARTIN;Paul;M;01/01/1960;1;a;01/07/2020;;;FR').encode(),
+        RneFileType.CM,
+    )
+    [record] = parsed.records
+    assert record.collectivite_name == "Saint-Denis; la Ville"
+
+
+@pytest.mark.parametrize(
+    ("birth", "start", "snapshot", "loaded"),
+    [
+        ("01/01/1900", "01/07/2020", None, True),
+        ("31/12/1899", "01/07/2020", None, False),
+        ("01/07/2002", "01/07/2020", None, True),  # 18 on the day the mandate starts
+        ("02/07/2002", "01/07/2020", None, False),  # 18 the day after
+        ("01/01/1960", "15/01/2026", date(2026, 1, 15), True),
+        ("01/01/1960", "16/01/2026", date(2026, 1, 15), False),
+    ],
+)
+def test_implausible_dates_are_rejected_born_from_1900_of_age_18_started_by_the_snapshot_R_REG_1(
+    birth: str, start: str, snapshot: date | None, loaded: bool
+) -> None:
+    parsed = parse_rne(_cm(_row(birth=birth, start=start)).encode(), RneFileType.CM, snapshot)
+    assert (len(parsed.records) == 1) is loaded
+    assert parsed.rows_read == 1
+
+
+@pytest.mark.parametrize(("length", "loaded"), [(200, True), (201, False)])
+def test_names_longer_than_activation_and_search_accept_are_rejected_at_import_R_REG_2(
+    length: int, loaded: bool
+) -> None:
+    parsed = parse_rne(_cm(_row(family="A" * length)).encode(), RneFileType.CM)
+    assert (len(parsed.records) == 1) is loaded

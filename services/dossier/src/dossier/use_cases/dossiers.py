@@ -10,8 +10,8 @@ from uuid import UUID
 
 import structlog
 from dife_contracts.enums import DossierStatus
-from servicekit.errors import Forbidden, NotFound
-from servicekit.rules import InvalidTransition, RuleBroken, RulesBroken
+from servicekit.errors import Forbidden
+from servicekit.rules import InvalidTransition, NotFound, RuleBroken, RulesBroken
 
 from dossier.domain.controls import Control, ControlKind, ControlStatus
 from dossier.domain.dossier import Actor, Dossier, FundingPlan

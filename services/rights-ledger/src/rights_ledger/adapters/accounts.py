@@ -1,24 +1,43 @@
-"""Repository of one élu's account: the locked row, its mandates, its holds, and the journal it appends to."""
+"""Repository of one élu's account: the locked row, its mandates, its holds, the journal and the events it
+appends to (movements and outbox rows are written together, in the caller's transaction)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
 
-from dife_contracts.enums import MandateFamily
-from sqlalchemy import func, insert, select, update
+from dife_contracts.enums import MandateFamily, TrainingPurpose
+from dife_contracts.events import HoldRejected
+from servicekit.outbox import SessionOutbox
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rights_ledger.adapters.tables import accounts, elus, hold_resolutions, holds, mandates, movements
-from rights_ledger.domain.ledger import COUNTERPARTY, Account, Hold, HoldStatus, Movement
+from rights_ledger.adapters.tables import (
+    accounts,
+    activation_revocations,
+    elus,
+    hold_rejections,
+    hold_resolutions,
+    holds,
+    mandates,
+    movements,
+)
+from rights_ledger.domain.ledger import COUNTERPARTY, Account, Hold, HoldStatus, HoldTerms, Movement
 from rights_ledger.domain.mandates import AccountStatus, Mandate
 
 
 @dataclass(frozen=True, slots=True)
-class HoldRow:
-    hold: Hold
-    dossier_id: UUID
+class AccountState:
+    """An account as read (not locked), with what its élu's mandates and pension allow."""
+
+    elu_id: UUID
+    status: AccountStatus
+    subject: str | None
+    balance_cents: int
+    held_cents: int
+    pension_liquidated_on: date | None
+    mandates: list[Mandate]
 
 
 class AccountRepository:
@@ -27,6 +46,7 @@ class AccountRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._outbox = SessionOutbox(session)
 
     async def lock(self, elu_id: UUID) -> Account | None:
         row = (
@@ -40,23 +60,57 @@ class AccountRepository:
             balance_cents=row.balance_cents,
             held_cents=row.held_cents,
             cap_cents=row.cap_cents,
+            subject=row.subject,
+            nir_hash=row.nir_hash,
+            activated_at=row.activated_at,
         )
 
     async def save(self, account: Account, *, actor: str | None = None) -> None:
-        """Write the sums and append the movements the domain recorded (the journal is append-only)."""
+        """Write the sums, the holds placed, the movements, the resolutions and the events the domain
+        recorded (the journal is append-only), then forget them: saving twice writes nothing twice."""
+        values: dict[str, object] = {
+            "balance_cents": account.balance_cents,
+            "held_cents": account.held_cents,
+            "cap_cents": account.cap_cents,
+            "status": account.status.value,
+            "subject": account.subject,
+            "nir_hash": account.nir_hash,
+            "activated_at": account.activated_at,
+            "updated_at": func.now(),
+        }
         await self.session.execute(
-            update(accounts)
-            .where(accounts.c.elu_id == account.elu_id)
-            .values(
-                balance_cents=account.balance_cents,
-                held_cents=account.held_cents,
-                cap_cents=account.cap_cents,
-                updated_at=func.now(),
-            )
+            update(accounts).where(accounts.c.elu_id == account.elu_id).values(**values)
         )
+        if account.placed:
+            await self.session.execute(insert(holds), [_hold_row(h) for h in account.placed])
         if account.journal:
             await self.session.execute(insert(movements), [_movement_row(m, actor) for m in account.journal])
-            account.journal.clear()
+        if account.revocations:
+            await self.session.execute(
+                insert(activation_revocations),
+                [
+                    {
+                        "elu_id": r.elu_id,
+                        "subject": r.subject,
+                        "reason": r.reason,
+                        "revoked_by": r.by,
+                        "revoked_at": r.at,
+                    }
+                    for r in account.revocations
+                ],
+            )
+        for resolution in account.resolved:
+            await self._resolve(resolution.hold, released_cents=resolution.released_cents, at=resolution.at)
+        rejections = [e for e in account.events if isinstance(e, HoldRejected)]
+        if rejections:
+            await self.session.execute(insert(hold_rejections), [_rejection_row(e) for e in rejections])
+        for event in account.events:
+            await self._outbox.add(event)
+        account.placed.clear()
+        account.journal.clear()
+        account.resolved.clear()
+        account.events.clear()
+        account.revocations.clear()
 
     async def mandates_of(self, elu_id: UUID) -> list[Mandate]:
         rows = await self.session.execute(
@@ -72,7 +126,53 @@ class AccountRepository:
         )
         return value
 
-    async def pending_hold_of_dossier(self, dossier_id: UUID) -> HoldRow | None:
+    async def state_of(self, elu_id: UUID) -> AccountState | None:
+        """The account as this transaction sees it (the read pool would not see an uncommitted change)."""
+        row = (
+            await self.session.execute(
+                select(
+                    accounts.c.status,
+                    accounts.c.subject,
+                    accounts.c.balance_cents,
+                    accounts.c.held_cents,
+                    elus.c.pension_liquidated_on,
+                )
+                .join(elus, elus.c.elu_id == accounts.c.elu_id)
+                .where(accounts.c.elu_id == elu_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return AccountState(
+            elu_id=elu_id,
+            status=AccountStatus(row.status),
+            subject=row.subject,
+            balance_cents=row.balance_cents,
+            held_cents=row.held_cents,
+            pension_liquidated_on=row.pension_liquidated_on,
+            mandates=await self.mandates_of(elu_id),
+        )
+
+    async def linked_subject(self, elu_id: UUID) -> str | None:
+        """The identity provider's subject linked to the account at activation, if any."""
+        subject: str | None = await self.session.scalar(
+            select(accounts.c.subject).where(accounts.c.elu_id == elu_id)
+        )
+        return subject
+
+    async def linked_elsewhere(self, *, nir_hash: str, subject: str, elu_id: UUID) -> bool:
+        """R-ACT-1: whether this NIR or this login already activated another account."""
+        found = await self.session.scalar(
+            select(accounts.c.elu_id)
+            .where(
+                or_(accounts.c.nir_hash == nir_hash, accounts.c.subject == subject),
+                accounts.c.elu_id != elu_id,
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def pending_hold_of_dossier(self, dossier_id: UUID) -> Hold | None:
         row = (
             await self.session.execute(
                 select(holds)
@@ -82,27 +182,27 @@ class AccountRepository:
         ).one_or_none()
         if row is None:
             return None
-        return HoldRow(
-            Hold(row.hold_id, row.elu_id, row.amount_cents, str(row.dossier_id), HoldStatus(row.status)),
-            row.dossier_id,
+        return Hold(
+            row.hold_id,
+            row.elu_id,
+            row.amount_cents,
+            str(row.dossier_id),
+            HoldStatus(row.status),
+            terms=HoldTerms(
+                row.dossier_id, TrainingPurpose(row.purpose), row.training_start, row.training_end
+            ),
         )
 
-    async def insert_hold(
-        self, hold: Hold, *, dossier_id: UUID, purpose: str, training_start: date, training_end: date
-    ) -> None:
-        await self.session.execute(
-            insert(holds).values(
-                hold_id=hold.hold_id,
-                elu_id=hold.elu_id,
-                dossier_id=dossier_id,
-                amount_cents=hold.amount_cents,
-                purpose=purpose,
-                training_start=training_start,
-                training_end=training_end,
-            )
+    async def dossier_hold_resolved(self, dossier_id: UUID) -> bool:
+        """Whether a hold of this dossier was already captured or released (a late request is a no-op)."""
+        found = await self.session.scalar(
+            select(holds.c.hold_id)
+            .where(holds.c.dossier_id == dossier_id, holds.c.status != HoldStatus.PENDING.value)
+            .limit(1)
         )
+        return found is not None
 
-    async def resolve_hold(self, hold: Hold, *, released_cents: int, at: datetime) -> None:
+    async def _resolve(self, hold: Hold, *, released_cents: int, at: object) -> None:
         """Record the one resolution of a hold; its primary key refuses a second one (R-FUN-5)."""
         await self.session.execute(
             insert(hold_resolutions).values(
@@ -118,6 +218,30 @@ class AccountRepository:
             .where(holds.c.hold_id == hold.hold_id, holds.c.status == HoldStatus.PENDING.value)
             .values(status=hold.status.value, captured_cents=hold.captured_cents, resolved_at=at)
         )
+
+
+def _rejection_row(event: HoldRejected) -> dict[str, object]:
+    return {
+        "elu_id": event.elu_id,
+        "dossier_id": event.dossier_id,
+        "requested_cents": event.requested_cents,
+        "reason": event.reason.value,
+        "detail": event.detail,
+    }
+
+
+def _hold_row(hold: Hold) -> dict[str, object]:
+    if hold.terms is None:
+        raise ValueError("a hold is saved with its terms")
+    return {
+        "hold_id": hold.hold_id,
+        "elu_id": hold.elu_id,
+        "dossier_id": hold.terms.dossier_id,
+        "amount_cents": hold.amount_cents,
+        "purpose": hold.terms.purpose.value,
+        "training_start": hold.terms.training_start,
+        "training_end": hold.terms.training_end,
+    }
 
 
 def _movement_row(movement: Movement, actor: str | None) -> dict[str, object]:

@@ -3,14 +3,13 @@ pool (no ORM, no explicit transaction), so ``GET /v1/accounts/{id}`` stays withi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from uuid import UUID
 
 import asyncpg
 from dife_contracts.enums import MandateFamily
 
-from rights_ledger.domain.mandates import Mandate
+from rights_ledger.adapters.accounts import AccountState
+from rights_ledger.domain.mandates import AccountStatus, Mandate
 
 _ACCOUNT_SQL = """
     SELECT a.status, a.subject, a.balance_cents, a.held_cents, e.pension_liquidated_on,
@@ -25,21 +24,11 @@ _ACCOUNT_SQL = """
 """
 
 
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    status: str
-    subject: str | None
-    balance_cents: int
-    held_cents: int
-    pension_liquidated_on: date | None
-    mandates: list[Mandate]
-
-
 class AccountReader:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def account(self, elu_id: UUID) -> AccountRow | None:
+    async def account(self, elu_id: UUID) -> AccountState | None:
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(_ACCOUNT_SQL, elu_id)
         if row is None:
@@ -48,8 +37,9 @@ class AccountReader:
             Mandate(MandateFamily(family), start, end)
             for family, start, end in zip(row["families"], row["starts"], row["ends"], strict=True)
         ]
-        return AccountRow(
-            status=row["status"],
+        return AccountState(
+            elu_id=elu_id,
+            status=AccountStatus(row["status"]),
             subject=row["subject"],
             balance_cents=row["balance_cents"],
             held_cents=row["held_cents"],

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, LargeBinary, MetaData, Table, Text, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
 
 metadata = MetaData()
 
@@ -17,6 +16,7 @@ elus = Table(
     Column("given_key", Text, nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("sex", Text, nullable=False),
+    Column("homonym_key", Text, nullable=False),
     Column("pension_liquidated_on", Date),
     Column("created_at", DateTime(timezone=True)),
 )
@@ -107,20 +107,25 @@ hold_resolutions = Table(
     Column("resolved_at", DateTime(timezone=True)),
 )
 
-jobs = Table(
-    "jobs",
+activation_revocations = Table(
+    "activation_revocations",
     metadata,
-    Column("job_id", Uuid, primary_key=True),
-    Column("kind", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("params", JSONB, nullable=False),
-    Column("payload", LargeBinary),
-    Column("rows_done", BigInteger, nullable=False),
-    Column("rows_total", BigInteger, nullable=False),
-    Column("report", JSONB, nullable=False),
-    Column("error", Text),
-    Column("created_by", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True)),
-    Column("started_at", DateTime(timezone=True)),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("revocation_id", BigInteger, primary_key=True),
+    Column("elu_id", Uuid, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("revoked_by", Text, nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+)
+
+hold_rejections = Table(
+    "hold_rejections",
+    metadata,
+    Column("rejection_id", BigInteger, primary_key=True),
+    Column("elu_id", Uuid, nullable=False),
+    Column("dossier_id", Uuid, nullable=False),
+    Column("requested_cents", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("rejected_at", DateTime(timezone=True)),
 )

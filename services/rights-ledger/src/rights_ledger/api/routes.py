@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,11 +12,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
-from servicekit.errors import DomainError, NotFound, problem_responses
+from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
+from servicekit.jobs_api import JobOut, job_routes, submit_job
+from servicekit.outbox import SessionOutbox
 from servicekit.pagination import Page, PageParams
+from servicekit.rules import RuleBroken
+from servicekit.state import kit_state
+from starlette.datastructures import UploadFile
 
-from rights_ledger.adapters.jobs import create_job, get_job
+from rights_ledger.adapters.accounts import AccountRepository
+from rights_ledger.adapters.elus import EluRecord, EluRepository
 from rights_ledger.api.schemas import (
     AccountOut,
     ActivationIn,
@@ -25,12 +31,16 @@ from rights_ledger.api.schemas import (
     CampaignIn,
     EluOut,
     ExpiryRunIn,
-    JobOut,
+    HoldOut,
     MandateOut,
     MovementOut,
     PensionIn,
+    RevocationIn,
 )
+from rights_ledger.api.state import LedgerDep
+from rights_ledger.use_cases import ACCRUAL_CAMPAIGN, EXPIRY_RUN, RNE_IMPORT
 from rights_ledger.use_cases import accounts as account_cases
+from rights_ledger.use_cases.campaigns import campaign_params, expiry_params
 
 Agent = Annotated[Principal, Depends(require_roles("agent"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "ops"))]
@@ -38,24 +48,7 @@ EluOrAgent = Annotated[Principal, Depends(require_roles("elu", "agent"))]
 Elu = Annotated[Principal, Depends(require_roles("elu"))]
 
 MAX_RNE_FILE_BYTES = 512 * 1024 * 1024
-
-
-class _TooLarge(DomainError):
-    status = 413
-    type = "https://dife.gouv.fr/problems/payload-too-large"
-    title = "Payload too large"
-
-
-def _job_out(job: Any) -> JobOut:
-    values = dataclasses.asdict(job)
-    values["id"] = values.pop("job_id")
-    return JobOut(**values)
-
-
-def _wake_jobs(request: Request) -> None:
-    runner = request.app.state.kit.extras.get("job_runner")
-    if runner is not None:
-        runner.wake.set()
+"""The body limit of an RNE upload (servicekit's guard answers 413 past it, counting as the body streams)."""
 
 
 registry = APIRouter(prefix="/v1", tags=["registry"])
@@ -68,7 +61,18 @@ registry = APIRouter(prefix="/v1", tags=["registry"])
     summary="Import an RNE file as a snapshot of one mandate type (R-REG-1, R-REG-2)",
     responses=problem_responses(401, 403, 409, 413, 422),
     openapi_extra={
-        "requestBody": {"content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}}
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            }
+        }
     },
 )
 async def post_import(
@@ -77,50 +81,58 @@ async def post_import(
     principal: Agent,
     file_type: RneFileType,
     snapshot_date: date,
+    force: Annotated[
+        bool, Query(description="Import past the rejected and ended limits (R-REG-1/2)")
+    ] = False,
+    dry_run: Annotated[bool, Query(description="Report what would change, change nothing")] = False,
 ) -> JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_RNE_FILE_BYTES:
-        raise _TooLarge(f"an RNE file is at most {MAX_RNE_FILE_BYTES} bytes")
+    """The body is the CSV itself, or a `multipart/form-data` form with the file in the field `file` (what
+    an HTML file input sends). Refused above the settings' limits unless `force=true` (R-REG-1, R-REG-2)."""
+    body = await _uploaded_file(request)
+    params = {
+        "file_type": file_type.value,
+        "snapshot_date": snapshot_date.isoformat(),
+        "force": force,
+        "dry_run": dry_run,
+    }
 
     async def compute() -> tuple[int, Any]:
-        job = await create_job(
-            session,
-            kind="rne_import",
-            params={"file_type": file_type.value, "snapshot_date": snapshot_date.isoformat()},
-            created_by=principal.sub,
-            payload=body,
+        job = await submit_job(
+            request, session, kind=RNE_IMPORT, params=params, principal=principal, payload=body
         )
-        return 202, _job_out(job)
+        return 202, job
 
-    response = await idempotent(session, request, principal, compute)
-    _wake_jobs(request)
-    return response
+    return await idempotent(session, request, principal, compute)
 
 
-@registry.get("/registry/imports/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-async def get_import(job_id: UUID, session: SessionDep, principal: Agent) -> JobOut:
-    job = await get_job(session, job_id, "rne_import")
-    if job is None:
-        raise NotFound("no such import")
-    return _job_out(job)
+async def _uploaded_file(request: Request) -> bytes:
+    """The CSV body itself, or the ``file`` field of a form (servicekit's guard has limited the size)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise RuleBroken(
+                    "R-REG-1", "the form carries the RNE file in a field named 'file'", field="file"
+                )
+            return await upload.read()
+    return await request.body()
+
+
+job_routes(registry, path="/registry/imports", kind=RNE_IMPORT, roles=("agent",), create=False)
 
 
 elus_router = APIRouter(prefix="/v1", tags=["élus"])
 
 
-async def _elus_out(session: SessionDep, rows: list[Any]) -> list[EluOut]:
-    by_elu = await account_cases.mandates_by_elu(session, [r.elu_id for r in rows])
-    return [
-        EluOut(
-            elu_id=r.elu_id,
-            family_name=r.family_name,
-            given_names=r.given_names,
-            birth_date=r.birth_date,
-            pension_liquidated_on=r.pension_liquidated_on,
-            mandates=[MandateOut.model_validate(m, from_attributes=True) for m in by_elu[r.elu_id]],
-        )
-        for r in rows
-    ]
+def _elu_out(elu: EluRecord) -> EluOut:
+    return EluOut(
+        elu_id=elu.elu_id,
+        family_name=elu.family_name,
+        given_names=elu.given_names,
+        birth_date=elu.birth_date,
+        pension_liquidated_on=elu.pension_liquidated_on,
+        mandates=[MandateOut.model_validate(m, from_attributes=True) for m in elu.mandates],
+    )
 
 
 @elus_router.get("/elus", response_model=Page[EluOut], responses=problem_responses(401, 403, 422))
@@ -134,25 +146,22 @@ async def search_elus(
 ) -> Page[EluOut]:
     """R-REG-2: names are compared normalised (case, accents, hyphens, spaces)."""
     after = page.after(types=[UUID])
-    rows = await account_cases.find_elus(
-        session,
+    found = await account_cases.find_elus(
+        EluRepository(session),
         family_name=family_name,
         given_names=given_names,
         birth_date=birth_date,
         after=after[0] if after else None,
         limit=page.limit,
     )
-    items = await _elus_out(session, rows)
+    items = [_elu_out(elu) for elu in found]
     return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda e: (e.elu_id,))
 
 
 @elus_router.get("/elus/{elu_id}", response_model=EluOut, responses=problem_responses(401, 403, 404))
 async def get_elu(elu_id: UUID, session: SessionDep, principal: EluOrAgent) -> EluOut:
-    await account_cases.ensure_owner(session, principal, elu_id)
-    rows = await account_cases.find_elus_by_id(session, elu_id)
-    if not rows:
-        raise NotFound("no such élu")
-    return (await _elus_out(session, rows))[0]
+    elu = await account_cases.get_elu(AccountRepository(session), EluRepository(session), principal, elu_id)
+    return _elu_out(elu)
 
 
 @elus_router.post(
@@ -160,7 +169,7 @@ async def get_elu(elu_id: UUID, session: SessionDep, principal: EluOrAgent) -> E
 )
 async def post_pension(elu_id: UUID, body: PensionIn, session: SessionDep, principal: Agent) -> None:
     """R-END-1: from this date on, no reinsertion training; the rights expire at the end of the mandates."""
-    await account_cases.record_pension(session, elu_id, body.date)
+    await account_cases.record_pension(EluRepository(session), SessionOutbox(session), elu_id, body.date)
 
 
 accounts_router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -170,17 +179,33 @@ accounts_router = APIRouter(prefix="/v1", tags=["accounts"])
     "/accounts/activation", response_model=AccountOut, responses=problem_responses(401, 403, 409, 422)
 )
 async def post_activation(
-    request: Request, body: ActivationIn, session: SessionDep, principal: Elu
+    ledger: LedgerDep, body: ActivationIn, session: SessionDep, principal: Elu
 ) -> AccountOut:
     """R-ACT-1 / R-REG-3: link the account of the one matching élu to the caller's login."""
     view = await account_cases.activate(
-        session,
+        AccountRepository(session),
+        EluRepository(session),
+        ledger.clock,
         principal,
         nir=body.nir,
-        family_name=body.family_name,
-        given_names=body.given_names,
-        birth_date=body.birth_date,
-        nir_key=request.app.state.ledger_settings.nir_key_bytes,
+        commune_code=body.commune_code,
+        nir_key=ledger.settings.nir_key_bytes,
+    )
+    return AccountOut(**dataclasses.asdict(view))
+
+
+@accounts_router.post(
+    "/accounts/{elu_id}/activation/revocation",
+    response_model=AccountOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def post_revocation(
+    ledger: LedgerDep, elu_id: UUID, body: RevocationIn, session: SessionDep, principal: Agent
+) -> AccountOut:
+    """R-ACT-1: an agent unlinks a wrongly activated account (audited with the reason); the rights stay and
+    the élu can activate again."""
+    view = await account_cases.revoke_activation(
+        AccountRepository(session), ledger.clock, principal, elu_id, reason=body.reason
     )
     return AccountOut(**dataclasses.asdict(view))
 
@@ -188,10 +213,11 @@ async def post_activation(
 @accounts_router.get(
     "/accounts/{elu_id}", response_model=AccountOut, responses=problem_responses(401, 403, 404)
 )
-async def get_account(request: Request, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
+async def get_account(ledger: LedgerDep, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
     """Balance, holds, what is available and what the mandates allow (R-ACC-2, R-END-1)."""
-    reader = request.app.state.kit.extras["account_reader"]
-    view = await account_cases.read_own_account(reader, principal, elu_id, datetime.now(UTC).date())
+    view = await account_cases.read_own_account(
+        ledger.account_reader, principal, elu_id, ledger.clock.today()
+    )
     return AccountOut(**dataclasses.asdict(view))
 
 
@@ -203,14 +229,34 @@ async def get_account(request: Request, elu_id: UUID, principal: EluOrAgent) -> 
 async def get_movements(
     elu_id: UUID, session: SessionDep, principal: EluOrAgent, page: Annotated[PageParams, Depends()]
 ) -> Page[MovementOut]:
-    await account_cases.ensure_owner(session, principal, elu_id)
     after = page.after(types=[int])
     rows = await account_cases.movements_page(
-        session, elu_id, after_seq=after[0] if after else None, limit=page.limit
+        AccountRepository(session),
+        EluRepository(session),
+        principal,
+        elu_id,
+        after_seq=after[0] if after else None,
+        limit=page.limit,
     )
     cursor = {r.id: r.seq for r in rows}
     items = [MovementOut.model_validate(r, from_attributes=True) for r in rows]
     return Page.from_overfetch(items, limit=page.limit, cursor_values=lambda m: (cursor[m.id],))
+
+
+@accounts_router.get(
+    "/accounts/{elu_id}/holds", response_model=list[HoldOut], responses=problem_responses(401, 403, 422)
+)
+async def get_holds(
+    elu_id: UUID,
+    session: SessionDep,
+    principal: EluOrAgent,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[HoldOut]:
+    """The élu's holds, newest first: status, amount, dossier, purpose, and why a request was rejected."""
+    found = await account_cases.holds_of(
+        AccountRepository(session), EluRepository(session), principal, elu_id, limit=limit
+    )
+    return [HoldOut.model_validate(h) for h in found]
 
 
 @accounts_router.post(
@@ -220,15 +266,25 @@ async def get_movements(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def post_adjustment(
-    request: Request, elu_id: UUID, body: AdjustmentIn, session: SessionDep, principal: Agent
+    request: Request,
+    ledger: LedgerDep,
+    elu_id: UUID,
+    body: AdjustmentIn,
+    session: SessionDep,
+    principal: Agent,
 ) -> JSONResponse:
     """Audited correction (agent): never below 0 or the holds, never above the cap (R-ACC-2)."""
 
     async def compute() -> tuple[int, Any]:
         result = await account_cases.adjust(
-            session, principal, elu_id, amount_cents=body.amount_cents, reason=body.reason
+            AccountRepository(session),
+            ledger.clock,
+            principal,
+            elu_id,
+            amount_cents=body.amount_cents,
+            reason=body.reason,
         )
-        return 201, AdjustmentOut(**result)
+        return 201, AdjustmentOut(**dataclasses.asdict(result))
 
     return await idempotent(session, request, principal, compute)
 
@@ -236,66 +292,35 @@ async def post_adjustment(
 campaigns = APIRouter(prefix="/v1", tags=["crediting and expiry"])
 
 
-@campaigns.post(
-    "/accrual-campaigns",
-    status_code=202,
-    response_model=JobOut,
-    responses=problem_responses(401, 403, 409, 422),
+async def _campaign_params(request: Request, body: CampaignIn, principal: Principal) -> dict[str, Any]:
+    """R-ACC-1..4: credit the year's rights of one family's élus; running it twice credits nobody twice.
+    R-ACC-3: refused before the campaign's date (Paris)."""
+    return campaign_params(body.family, body.year, kit_state(request.app).clock)
+
+
+async def _expiry_params(request: Request, body: ExpiryRunIn, principal: Principal) -> dict[str, Any]:
+    """R-END-1: expire the balances whose 6-month window is over; ``as_of`` is today at the latest."""
+    return expiry_params(body.as_of, kit_state(request.app).clock)
+
+
+job_routes(
+    campaigns,
+    path="/accrual-campaigns",
+    kind=ACCRUAL_CAMPAIGN,
+    roles=("agent", "ops"),
+    body=CampaignIn,
+    prepare=_campaign_params,
+    summary="Run a crediting campaign (R-ACC-1..4), from its date on (R-ACC-3)",
 )
-async def post_campaign(
-    request: Request, body: CampaignIn, session: SessionDep, principal: Staff
-) -> JSONResponse:
-    """R-ACC-1..4: credit the year's rights of one family's élus; running it twice credits nobody twice."""
-
-    async def compute() -> tuple[int, Any]:
-        job = await create_job(
-            session,
-            kind="accrual_campaign",
-            params={"family": body.family.value, "year": body.year},
-            created_by=principal.sub,
-        )
-        return 202, _job_out(job)
-
-    response = await idempotent(session, request, principal, compute)
-    _wake_jobs(request)
-    return response
-
-
-@campaigns.get(
-    "/accrual-campaigns/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404)
+job_routes(
+    campaigns,
+    path="/expiry-runs",
+    kind=EXPIRY_RUN,
+    roles=("agent", "ops"),
+    body=ExpiryRunIn,
+    prepare=_expiry_params,
+    summary="Expire the rights whose window of use is over (R-END-1), as of today at the latest",
 )
-async def get_campaign(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
-    job = await get_job(session, job_id, "accrual_campaign")
-    if job is None:
-        raise NotFound("no such campaign")
-    return _job_out(job)
-
-
-@campaigns.post(
-    "/expiry-runs", status_code=202, response_model=JobOut, responses=problem_responses(401, 403, 409, 422)
-)
-async def post_expiry_run(
-    request: Request, body: ExpiryRunIn, session: SessionDep, principal: Staff
-) -> JSONResponse:
-    """R-END-1: expire, as explicit movements, the balances whose 6-month window is over."""
-
-    async def compute() -> tuple[int, Any]:
-        job = await create_job(
-            session, kind="expiry_run", params={"as_of": body.as_of.isoformat()}, created_by=principal.sub
-        )
-        return 202, _job_out(job)
-
-    response = await idempotent(session, request, principal, compute)
-    _wake_jobs(request)
-    return response
-
-
-@campaigns.get("/expiry-runs/{job_id}", response_model=JobOut, responses=problem_responses(401, 403, 404))
-async def get_expiry_run(job_id: UUID, session: SessionDep, principal: Staff) -> JobOut:
-    job = await get_job(session, job_id, "expiry_run")
-    if job is None:
-        raise NotFound("no such expiry run")
-    return _job_out(job)
 
 
 ROUTERS = [registry, elus_router, accounts_router, campaigns]

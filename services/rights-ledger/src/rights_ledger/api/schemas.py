@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, RneFileType
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 
 from rights_ledger.domain.parameters import CampaignFamily
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class JobOut(BaseModel):
-    id: UUID
-    kind: str
-    status: Literal["pending", "running", "succeeded", "failed"]
-    params: dict[str, Any]
-    rows_done: int
-    rows_total: int
-    report: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+def _iso_date_text(value: object) -> object:
+    """A date in a body is the JSON string ``YYYY-MM-DD``: ``0`` is not 1970-01-01, nor a timestamp a day."""
+    if isinstance(value, date) or (isinstance(value, str) and len(value) == 10):
+        return value
+    raise ValueError("a date is a string YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+Year = Annotated[int, Strict(), Field(ge=2000, le=2100)]
 
 
 class MandateOut(BaseModel):
@@ -49,12 +46,25 @@ class EluOut(BaseModel):
 
 
 class ActivationIn(BaseModel):
+    """R-ACT-1: only the NIR; the identity comes from the verified token's claims (``family_name``,
+    ``given_name``, ``birthdate``, ``gender``), never from the body."""
+
+    model_config = ConfigDict(extra="forbid")
+
     nir: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = Field(
         description="R-REG-3: checked, then kept only as a keyed hash; never stored or logged in clear"
     )
-    family_name: Name
-    given_names: Name
-    birth_date: date
+    commune_code: Annotated[str, StringConstraints(pattern=r"^([0-9]{1,5}|2[AB][0-9]{3})$")] | None = Field(
+        default=None,
+        description="R-ACT-1: only when several élus share the identity (homonyms): the INSEE code of the "
+        "commune of one of the caller's mandates",
+    )
+
+
+class RevocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
 class AccountOut(BaseModel):
@@ -80,17 +90,47 @@ class MovementOut(BaseModel):
     reference: str | None
 
 
+class HoldOut(BaseModel):
+    """A hold on the account: ``pending`` (reserved), ``posted`` (captured, ``captured_cents`` spent, the rest
+    released), ``voided`` (released), or ``rejected`` (never placed: ``rejection_reason`` and its detail)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    dossier_id: UUID
+    status: Literal["pending", "posted", "voided", "rejected"]
+    amount_cents: int
+    captured_cents: int
+    purpose: str | None
+    training_start: date | None
+    training_end: date | None
+    hold_id: UUID | None
+    rejection_reason: str | None
+    rejection_detail: str | None
+    at: datetime
+    resolved_at: datetime | None
+
+
 class CampaignIn(BaseModel):
+    """R-ACC-3: a campaign runs on or after its date (30 March or 5 July of ``year``, Paris)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     family: CampaignFamily
-    year: int = Field(ge=2000, le=2100)
+    year: Year
 
 
 class PensionIn(BaseModel):
-    date: date
+    model_config = ConfigDict(extra="forbid")
+
+    date: IsoDate
 
 
 class ExpiryRunIn(BaseModel):
-    as_of: date
+    """R-END-1: ``as_of`` is today or a past day (Paris): the ledger never expires rights ahead of time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: IsoDate
 
 
 class AdjustmentIn(BaseModel):

@@ -1,32 +1,41 @@
-"""Handlers of the events the ledger consumes: funding's hold and release requests, payout's captures."""
+"""Handlers of the events the ledger consumes: funding's hold and release requests, payout's captures.
+Thin: the consumer gives the inbox and the transaction; each handler calls one use case."""
 
 from __future__ import annotations
 
 from dife_contracts import topics
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
+from servicekit.clock import Clock
 from servicekit.consumer import ConsumerSpec, EventHandlers, EventMeta
+from servicekit.outbox import SessionOutbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.use_cases.holds import capture_hold, place_hold, release_hold
 
-handlers = EventHandlers()
+
+def hold_handlers(clock: Clock) -> EventHandlers:
+    handlers = EventHandlers()
+
+    @handlers.on(DifeHoldRequested)
+    async def on_hold_requested(session: AsyncSession, event: DifeHoldRequested, meta: EventMeta) -> None:
+        await place_hold(AccountRepository(session), SessionOutbox(session), clock, event)
+
+    @handlers.on(DifeReleaseRequested)
+    async def on_release_requested(
+        session: AsyncSession, event: DifeReleaseRequested, meta: EventMeta
+    ) -> None:
+        await release_hold(AccountRepository(session), clock, event)
+
+    @handlers.on(DifeCaptureRequested)
+    async def on_capture_requested(
+        session: AsyncSession, event: DifeCaptureRequested, meta: EventMeta
+    ) -> None:
+        await capture_hold(AccountRepository(session), clock, event)
+
+    return handlers
 
 
-@handlers.on(DifeHoldRequested)
-async def on_hold_requested(session: AsyncSession, event: DifeHoldRequested, meta: EventMeta) -> None:
-    await place_hold(session, event)
-
-
-@handlers.on(DifeReleaseRequested)
-async def on_release_requested(session: AsyncSession, event: DifeReleaseRequested, meta: EventMeta) -> None:
-    await release_hold(session, event)
-
-
-@handlers.on(DifeCaptureRequested)
-async def on_capture_requested(session: AsyncSession, event: DifeCaptureRequested, meta: EventMeta) -> None:
-    await capture_hold(session, event)
-
-
-def consumer_specs() -> list[ConsumerSpec]:
+def consumer_specs(clock: Clock) -> list[ConsumerSpec]:
     """One consumer group reads both topics: a dossier's hold and capture then share the inbox."""
-    return [ConsumerSpec(name="holds", topics=[topics.FUNDING, topics.PAYOUT], handlers=handlers)]
+    return [ConsumerSpec(name="holds", topics=[topics.FUNDING, topics.PAYOUT], handlers=hold_handlers(clock))]

@@ -12,11 +12,27 @@ voided (released). It resolves at most once.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID, uuid4
 
-from rights_ledger.domain.mandates import AccountStatus
+from dife_contracts.enums import HoldRejectionReason, TrainingPurpose
+from dife_contracts.events import (
+    AccountActivated,
+    AccountAdjusted,
+    DifeCaptureRequested,
+    DifeHoldRequested,
+    DifeReleaseRequested,
+    HoldCaptured,
+    HoldPlaced,
+    HoldRejected,
+    HoldReleased,
+)
+from dife_contracts.events.ledger import LedgerEvent
+from servicekit.rules import Conflict, InvalidTransition, RuleBroken
+
+from rights_ledger.domain.mandates import AccountStatus, Mandate, hold_rejection
 from rights_ledger.domain.parameters import RightsParameters, credit_amount
 
 
@@ -55,21 +71,15 @@ class HoldStatus(enum.StrEnum):
     VOIDED = "voided"
 
 
-class LedgerError(Exception):
-    """A rule of the ledger refused an operation; ``rule`` is the DOMAIN.md id."""
+INSUFFICIENT_RIGHTS = "R-FUN-1"
+"""The rule a hold larger than the available balance breaks (answered as ``hold_rejected``, not an error)."""
 
-    def __init__(self, rule: str, detail: str) -> None:
-        super().__init__(detail)
-        self.rule = rule
-        self.detail = detail
-
-
-class InsufficientRights(LedgerError):
-    pass
-
-
-class HoldAlreadyResolved(LedgerError):
-    pass
+_REJECTION_DETAILS = {
+    HoldRejectionReason.ACCOUNT_INACTIVE: "the account is not active (R-ACT-1)",
+    HoldRejectionReason.NOT_ELIGIBLE: (
+        "a {purpose} training on these dates is not eligible (R-END-1, R-DOS-2)"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,16 @@ class Movement:
     hold_id: UUID | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HoldTerms:
+    """What a hold was placed for: the dossier and the training it finances (R-END-1)."""
+
+    dossier_id: UUID
+    purpose: TrainingPurpose
+    training_start: date
+    training_end: date
+
+
 @dataclass(slots=True)
 class Hold:
     hold_id: UUID
@@ -97,18 +117,60 @@ class Hold:
     reference: str | None
     status: HoldStatus = HoldStatus.PENDING
     captured_cents: int = 0
+    terms: HoldTerms | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldResolution:
+    """The one resolution of a hold (posted or voided), with what it gave back."""
+
+    hold: Hold
+    released_cents: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationRevoked:
+    """R-ACT-1: an agent unlinked a wrongly activated account (audited: who, why, which login it had)."""
+
+    elu_id: UUID
+    subject: str
+    reason: str
+    by: str
+    at: datetime
+
+
+def hold_rejected_without_account(request: DifeHoldRequested) -> HoldRejected:
+    """R-ACT-1: an élu without an account has nothing to hold."""
+    return HoldRejected(
+        elu_id=request.elu_id,
+        dossier_id=request.dossier_id,
+        requested_cents=request.amount_cents,
+        available_cents=0,
+        reason=HoldRejectionReason.ACCOUNT_INACTIVE,
+        detail="no DIFE account for this élu (R-ACT-1)",
+    )
 
 
 @dataclass(slots=True)
 class Account:
-    """One élu's account; operations append to ``journal`` the movements they make and return them."""
+    """One élu's account; operations append to ``journal`` the movements they make and return them, and to
+    ``events`` the events they imply; ``placed`` and ``resolved`` list the holds created and resolved. The
+    repository saves all of it in one transaction."""
 
     elu_id: UUID
     status: AccountStatus = AccountStatus.INACTIVE
     balance_cents: int = 0
     held_cents: int = 0
     cap_cents: int = 80_000
+    subject: str | None = None
+    nir_hash: str | None = None
+    activated_at: datetime | None = None
     journal: list[Movement] = field(default_factory=list)
+    events: list[LedgerEvent] = field(default_factory=list)
+    placed: list[Hold] = field(default_factory=list)
+    resolved: list[HoldResolution] = field(default_factory=list)
+    revocations: list[ActivationRevoked] = field(default_factory=list)
 
     @property
     def available_cents(self) -> int:
@@ -155,10 +217,10 @@ class Account:
     def place_hold(self, hold: Hold, at: datetime) -> Movement:
         """R-FUN-1/R-FUN-5: reserve ``hold.amount_cents`` out of the available balance, or refuse."""
         if hold.amount_cents <= 0:
-            raise LedgerError("R-FUN-5", "a hold is for a positive amount")
+            raise RuleBroken("R-FUN-5", "a hold is for a positive amount")
         if hold.amount_cents > self.available_cents:
-            raise InsufficientRights(
-                "R-FUN-1",
+            raise RuleBroken(
+                INSUFFICIENT_RIGHTS,
                 f"hold of {hold.amount_cents} cents exceeds the available {self.available_cents} cents",
             )
         return self._record(
@@ -167,9 +229,9 @@ class Account:
 
     def capture(self, hold: Hold, amount_cents: int, at: datetime) -> list[Movement]:
         """R-PAY-2: post ``amount_cents`` of a pending hold and release the rest, in one resolution."""
-        self._ensure_pending(hold)
+        self._ensure_pending(hold, "capture")
         if not 0 <= amount_cents <= hold.amount_cents:
-            raise LedgerError("R-PAY-2", f"capture of {amount_cents} cents outside 0..{hold.amount_cents}")
+            raise RuleBroken("R-PAY-2", f"capture of {amount_cents} cents outside 0..{hold.amount_cents}")
         movements: list[Movement] = []
         if amount_cents > 0:
             movements.append(
@@ -194,7 +256,7 @@ class Account:
 
     def release(self, hold: Hold, at: datetime) -> Movement:
         """R-DOS-5 / R-FUN-5: void a pending hold: everything reserved comes back."""
-        self._ensure_pending(hold)
+        self._ensure_pending(hold, "release")
         movement = self._record(
             MovementKind.RELEASE, hold.amount_cents, 0, -hold.amount_cents, at, hold.reference, hold.hold_id
         )
@@ -211,15 +273,15 @@ class Account:
     def adjust(self, amount_cents: int, cap_cents: int, at: datetime, reason: str) -> Movement:
         """Audited correction by an agent: never below the held rights (so ≥ 0), never above the cap."""
         if amount_cents == 0:
-            raise LedgerError("R-ACC-2", "an adjustment moves a non-zero amount")
+            raise RuleBroken("R-ACC-2", "an adjustment moves a non-zero amount")
         after = self.balance_cents + amount_cents
         if after < self.held_cents:
-            raise LedgerError(
+            raise RuleBroken(
                 "R-ACC-2",
                 f"the adjustment would take the balance to {after} cents, below 0 or below the holds",
             )
         if amount_cents > 0 and after > cap_cents:
-            raise LedgerError(
+            raise RuleBroken(
                 "R-ACC-2", f"the adjustment would take the balance to {after} cents, above the cap"
             )
         if amount_cents > 0:
@@ -227,6 +289,161 @@ class Account:
         return self._record(MovementKind.ADJUSTMENT, abs(amount_cents), amount_cents, 0, at, reason)
 
     @staticmethod
-    def _ensure_pending(hold: Hold) -> None:
+    def _ensure_pending(hold: Hold, wanted: str) -> None:
         if hold.status is not HoldStatus.PENDING:
-            raise HoldAlreadyResolved("R-FUN-5", f"hold {hold.hold_id} is already {hold.status}")
+            raise InvalidTransition(current=hold.status.value, wanted=wanted, allowed=(), rule_id="R-FUN-5")
+
+    # Operations that answer a request and record the event they imply beside their movements.
+
+    def answer_hold_request(
+        self,
+        request: DifeHoldRequested,
+        *,
+        hold_id: UUID,
+        mandates: Sequence[Mandate],
+        pension_liquidated_on: date | None,
+        at: datetime,
+    ) -> Hold | None:
+        """R-FUN-1 / R-END-1: place the hold a plan asks for, or record why not (``hold_rejected``)."""
+        rejection = hold_rejection(
+            purpose=request.purpose,
+            training_start=request.training_start,
+            training_end=request.training_end,
+            mandates=mandates,
+            pension_liquidated_on=pension_liquidated_on,
+            account_status=self.status,
+        )
+        if rejection is not None:
+            detail = _REJECTION_DETAILS.get(rejection, str(rejection)).format(purpose=request.purpose)
+            self._reject(request, rejection, detail)
+            return None
+        terms = HoldTerms(request.dossier_id, request.purpose, request.training_start, request.training_end)
+        hold = Hold(hold_id, self.elu_id, request.amount_cents, str(request.dossier_id), terms=terms)
+        try:
+            self.place_hold(hold, at)
+        except RuleBroken as broken:
+            reason = (
+                HoldRejectionReason.INSUFFICIENT_RIGHTS
+                if broken.rule_id == INSUFFICIENT_RIGHTS
+                else HoldRejectionReason.NOT_ELIGIBLE
+            )
+            self._reject(request, reason, f"{broken.message} ({broken.rule_id})")
+            return None
+        self.placed.append(hold)
+        self.answer_again(hold)
+        return hold
+
+    def answer_again(self, hold: Hold) -> None:
+        """R-FUN-5: a second request for a dossier that already holds rights gets the same answer."""
+        if hold.terms is None:
+            raise ValueError("a hold answered to funding has its terms")
+        self.events.append(
+            HoldPlaced(
+                elu_id=self.elu_id,
+                hold_id=hold.hold_id,
+                dossier_id=hold.terms.dossier_id,
+                amount_cents=hold.amount_cents,
+                available_after_cents=self.available_cents,
+            )
+        )
+
+    def _reject(self, request: DifeHoldRequested, reason: HoldRejectionReason, detail: str) -> None:
+        self.events.append(
+            HoldRejected(
+                elu_id=request.elu_id,
+                dossier_id=request.dossier_id,
+                requested_cents=request.amount_cents,
+                available_cents=max(self.available_cents, 0),
+                reason=reason,
+                detail=detail,
+            )
+        )
+
+    def capture_requested(self, hold: Hold, request: DifeCaptureRequested, at: datetime) -> None:
+        """R-PAY-2: spend part of a dossier's hold, release the rest, in one resolution."""
+        self._ensure_same_elu(hold, "capture")
+        if request.amount_cents > hold.amount_cents:
+            raise RuleBroken(
+                "R-PAY-2",
+                f"capture of {request.amount_cents} cents exceeds the hold of {hold.amount_cents}",
+            )
+        self.capture(hold, request.amount_cents, at)
+        released = hold.amount_cents - request.amount_cents
+        self.resolved.append(HoldResolution(hold, released, at))
+        self.events.append(
+            HoldCaptured(
+                elu_id=self.elu_id,
+                hold_id=hold.hold_id,
+                dossier_id=request.dossier_id,
+                captured_cents=request.amount_cents,
+                released_cents=released,
+            )
+        )
+
+    def release_requested(self, hold: Hold, request: DifeReleaseRequested, at: datetime) -> None:
+        """R-DOS-5 / R-FUN-5: give a dossier's pending hold back whole."""
+        self._ensure_same_elu(hold, "release")
+        self.release(hold, at)
+        self.resolved.append(HoldResolution(hold, hold.amount_cents, at))
+        self.events.append(
+            HoldReleased(
+                elu_id=self.elu_id,
+                hold_id=hold.hold_id,
+                dossier_id=request.dossier_id,
+                released_cents=hold.amount_cents,
+                reason=request.reason,
+            )
+        )
+
+    def _ensure_same_elu(self, hold: Hold, wanted: str) -> None:
+        if hold.elu_id != self.elu_id:
+            raise Conflict(f"{wanted} requested for a hold of another élu", rule_id="R-FUN-5")
+
+    def adjust_by_agent(
+        self, amount_cents: int, cap_cents: int, at: datetime, reason: str, *, by: str
+    ) -> Movement:
+        """R-ACC-2: an audited correction, published as ``account_adjusted``."""
+        movement = self.adjust(amount_cents, cap_cents, at, reason)
+        self.events.append(
+            AccountAdjusted(
+                elu_id=self.elu_id,
+                amount_cents=amount_cents,
+                reason=reason,
+                balance_after_cents=self.balance_cents,
+                by=by,
+            )
+        )
+        return movement
+
+    def activate(self, *, subject: str, nir_hash: str, at: datetime) -> bool:
+        """R-ACT-1: link the account to one login and one NIR; True when this call activated it.
+
+        Activating again with the same login and NIR changes nothing; anyone else gets a conflict.
+        """
+        if self.status is AccountStatus.ACTIVE:
+            if self.subject == subject and self.nir_hash == nir_hash:
+                return False
+            raise Conflict("this account is already activated", rule_id="R-ACT-1")
+        self.status = AccountStatus.ACTIVE
+        self.subject = subject
+        self.nir_hash = nir_hash
+        self.activated_at = at
+        self.events.append(AccountActivated(elu_id=self.elu_id, activated_at=at))
+        return True
+
+    def revoke_activation(self, *, reason: str, by: str, at: datetime) -> None:
+        """R-ACT-1: give a wrongly linked account back: the login and the NIR are unlinked, the rights stay,
+        and the élu can activate again. Audited with its reason."""
+        if self.subject is None:
+            raise InvalidTransition(
+                current=self.status.value,
+                wanted="revoke the activation",
+                allowed=("activate",),
+                rule_id="R-ACT-1",
+            )
+        self.revocations.append(ActivationRevoked(self.elu_id, self.subject, reason, by, at))
+        if self.status is AccountStatus.ACTIVE:
+            self.status = AccountStatus.INACTIVE
+        self.subject = None
+        self.nir_hash = None
+        self.activated_at = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
+from datetime import date
 
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fr import nir as stdnum_nir
@@ -43,3 +45,28 @@ def nir_key(first_13: str) -> str:
 def nir_hash(nir: str, key: bytes) -> str:
     """R-REG-3: the only form in which a NIR is stored or compared: HMAC-SHA256 under a secret key."""
     return hmac.new(key, validate_nir(nir).encode("ascii"), hashlib.sha256).hexdigest()
+
+
+_SEX_OF_DIGIT = {"1": "M", "7": "M", "2": "F", "8": "F"}
+
+
+def nir_disagreements(nir: str, *, birth_date: date, sexes: Iterable[str]) -> list[str]:
+    """R-REG-3 / R-ACT-1: how a valid NIR disagrees with a verified identity; empty when it agrees.
+
+    The sex digit (1 or 7 provisional: man; 2 or 8 provisional: woman) must agree with every known sex
+    (``M``/``F``: the identity provider's gender, the registry's sex). The 2-digit year is the birth year's;
+    the month is the birth month, except the codes the NIR uses for an unknown month (20–42, 50–99), which
+    agree with any month. Never repeats the NIR.
+    """
+    compact = validate_nir(nir)
+    found: list[str] = []
+    nir_sex = _SEX_OF_DIGIT[compact[0]]
+    if any(sex != nir_sex for sex in sexes):
+        found.append("the NIR's sex digit does not agree with the identity's sex")
+    if compact[1:3] != f"{birth_date.year % 100:02d}":
+        found.append("the NIR's year of birth does not agree with the identity's birth date")
+    month = int(compact[3:5]) if compact[3:5].isdigit() else -1
+    unknown_month = 20 <= month <= 42 or month >= 50
+    if not unknown_month and month != birth_date.month:
+        found.append("the NIR's month of birth does not agree with the identity's birth date")
+    return found

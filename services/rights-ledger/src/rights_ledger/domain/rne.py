@@ -7,6 +7,7 @@ reported with its line number and reason; the good rows still load.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import NamedTuple
 
 from dife_contracts.enums import MandateFamily, RneFileType
 
-from rights_ledger.domain.identity import normalise_name
+from rights_ledger.domain.identity import NAME_MAX_LENGTH, normalise_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,25 +89,44 @@ class RejectedRow:
 
 @dataclass(slots=True)
 class ParsedRne:
+    """What reading a file found; ``loaded`` and ``rejected`` grow as a streamed file's records are consumed
+    (``records`` holds them only when the whole file was parsed at once, `parse_rne`)."""
+
     records: list[RneRecord] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     mandate_family: MandateFamily = MandateFamily.MUNICIPAL
     encoding: str = "utf-8"
     delimiter: str = ";"
+    loaded: int = 0
 
     @property
     def rows_read(self) -> int:
-        return len(self.records) + len(self.rejected)
+        return self.loaded + len(self.rejected)
+
+
+_DETECTION_CHUNK = 1 << 20
+
+
+def detect_encoding(data: bytes) -> str:
+    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1).
+    Decoded chunk by chunk and thrown away: a 50 MB file is never held twice in memory as text."""
+    view = memoryview(data)
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            for start in range(0, len(view), _DETECTION_CHUNK):
+                decoder.decode(view[start : start + _DETECTION_CHUNK])
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"  # decodes every byte
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1)."""
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise RneFormatError("undecodable file")  # pragma: no cover - latin-1 decodes every byte
+    """The whole file as text and its encoding (`detect_encoding`)."""
+    encoding = detect_encoding(data)
+    return data.decode(encoding), encoding
 
 
 @lru_cache(maxsize=100_000)
@@ -118,6 +138,30 @@ def parse_date(raw: str) -> date:
     if len(text) == 10 and text[4] == "-" and text[7] == "-":
         return date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
     raise ValueError(f"date {text!r} is neither JJ/MM/AAAA nor AAAA-MM-JJ")
+
+
+MIN_BIRTH_YEAR = 1900
+MIN_AGE_AT_MANDATE = 18
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Whole years of age on ``day`` (a birthday counts on the day itself)."""
+    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - before_birthday
+
+
+def _implausible(birth_date: date, mandate_start: date, snapshot_date: date | None) -> str | None:
+    """R-REG-1: dates no élu can have: born before 1900, under 18 at the mandate's start (eligibility age),
+    a mandate starting after the snapshot that lists it."""
+    if birth_date.year < MIN_BIRTH_YEAR:
+        return f"birth date: before {MIN_BIRTH_YEAR}"
+    if mandate_start < birth_date:
+        return "the mandate starts before the birth date"
+    if age_on(birth_date, mandate_start) < MIN_AGE_AT_MANDATE:
+        return f"mandate start date: the élu was under {MIN_AGE_AT_MANDATE} then"
+    if snapshot_date is not None and mandate_start > snapshot_date:
+        return "mandate start date: after the snapshot date"
+    return None
 
 
 def pad_commune_code(code: str) -> str:
@@ -138,23 +182,61 @@ def _find(index: dict[str, int], candidates: tuple[str, ...]) -> int | None:
     return None
 
 
-def iter_rows(text: str) -> tuple[str, Iterator[list[str]]]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
-    return delimiter, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+class BadLine(ValueError):
+    """One physical line that cannot be split into fields (a stray quote, a NUL byte)."""
 
 
-def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
-    """R-REG-1/R-REG-2: the records of one RNE file, and its rejected lines with their reasons.
+def physical_lines(data: bytes, encoding: str) -> Iterator[tuple[int, str]]:
+    """R-REG-1: every physical line with its number (the header is line 1), decoded as it is read; a final
+    newline ends the last line and makes no line of its own. A field never spans two lines in the RNE: a
+    line is a row."""
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="\n")
+    for number, line in enumerate(stream, start=1):
+        yield number, line.removesuffix("\n").removesuffix("\r")
 
-    Line numbers count the header as line 1, as a spreadsheet shows them.
+
+def split_line(line: str, delimiter: str) -> list[str]:
+    """The fields of one line; quotes only where the line has some (the RNE files have none)."""
+    if "\x00" in line:
+        raise BadLine("the line holds a NUL byte")
+    if '"' not in line:
+        return line.split(delimiter)
+    try:
+        return next(csv.reader((line,), delimiter=delimiter, strict=True))
+    except csv.Error:
+        raise BadLine('unbalanced or stray quote (") in the line') from None
+
+
+def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = None) -> ParsedRne:
+    """R-REG-1/R-REG-2: the records of one RNE file, all at once, and its rejected lines (`read_rne`)."""
+    parsed, records = read_rne(data, file_type, snapshot_date)
+    parsed.records = list(records)
+    return parsed
+
+
+def read_rne(
+    data: bytes, file_type: RneFileType, snapshot_date: date | None = None
+) -> tuple[ParsedRne, Iterator[RneRecord]]:
+    """R-REG-1/R-REG-2: one RNE file, streamed: the header is checked now, the records come as they are read
+    (so a 50 MB file is never all in memory as rows), and the rejected lines are noted as they pass.
+
+    Every physical line after the header is either a record or rejected (``rows_read`` = loaded + rejected):
+    an empty line, a stray quote or a NUL byte is a rejected line, never a lost one. Line numbers count the
+    header as line 1, as a spreadsheet shows them. With ``snapshot_date``, a mandate starting after it is
+    rejected too (plausibility).
     """
-    text, encoding = decode(data)
-    delimiter, rows = iter_rows(text)
-    result = ParsedRne(mandate_family=file_type.family, encoding=encoding, delimiter=delimiter)
-    header = next(rows, None)
-    if header is None:
+    encoding = detect_encoding(data)
+    lines = physical_lines(data, encoding)
+    first = next(lines, None)
+    if first is None:
         raise RneFormatError("empty file: no header line")
+    header_line = first[1]
+    delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
+    result = ParsedRne(mandate_family=file_type.family, encoding=encoding, delimiter=delimiter)
+    try:
+        header = split_line(header_line, delimiter)
+    except BadLine as error:
+        raise RneFormatError(f"header line: {error}") from None
     index = {_header_key(name): i for i, name in enumerate(header)}
     missing = [name for name in _REQUIRED_TAIL if name not in index]
     layout = _LAYOUTS[file_type]
@@ -170,9 +252,58 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
     function_at = index.get(_FUNCTION)
     function_start_at = index.get(_FUNCTION_START)
     department_at = index.get(_DEPARTMENT)
-    records, rejected = result.records, result.rejected
-    for line, row in enumerate(rows, start=2):
-        if not row or (len(row) == 1 and not row[0].strip()):
+    return result, _records(
+        result,
+        lines,
+        _Columns(
+            width,
+            family_at,
+            given_at,
+            birth_at,
+            start_at,
+            code_at,
+            name_at,
+            sex_at,
+            function_at,
+            function_start_at,
+            department_at,
+            layout.pad_commune,
+        ),
+        snapshot_date,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    width: int
+    family: int
+    given: int
+    birth: int
+    start: int
+    code: int
+    name: int | None
+    sex: int | None
+    function: int | None
+    function_start: int | None
+    department: int | None
+    pad_commune: bool
+
+
+def _records(
+    result: ParsedRne, lines: Iterator[tuple[int, str]], columns: _Columns, snapshot_date: date | None
+) -> Iterator[RneRecord]:
+    rejected, delimiter, width = result.rejected, result.delimiter, columns.width
+    family_at, given_at, birth_at, start_at = columns.family, columns.given, columns.birth, columns.start
+    code_at, name_at, sex_at, function_at = columns.code, columns.name, columns.sex, columns.function
+    function_start_at, department_at = columns.function_start, columns.department
+    for line, raw in lines:
+        if not raw.strip():
+            rejected.append(RejectedRow(line, "empty line"))
+            continue
+        try:
+            row = split_line(raw, delimiter)
+        except BadLine as error:
+            rejected.append(RejectedRow(line, str(error)))
             continue
         if len(row) != width:
             rejected.append(RejectedRow(line, f"{len(row)} columns, the header has {width}"))
@@ -180,6 +311,9 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
         family_name, given_names = row[family_at].strip(), row[given_at].strip()
         if not family_name or not given_names:
             rejected.append(RejectedRow(line, "family name or given names missing"))
+            continue
+        if max(len(family_name), len(given_names)) > NAME_MAX_LENGTH:
+            rejected.append(RejectedRow(line, f"a name longer than {NAME_MAX_LENGTH} characters"))
             continue
         code = row[code_at].strip()
         if not code:
@@ -202,10 +336,12 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
             except ValueError as exc:
                 rejected.append(RejectedRow(line, f"function start date: {exc}"))
                 continue
-        if mandate_start < birth_date:
-            rejected.append(RejectedRow(line, "the mandate starts before the birth date"))
+        implausible = _implausible(birth_date, mandate_start, snapshot_date)
+        if implausible is not None:
+            rejected.append(RejectedRow(line, implausible))
             continue
-        records.append(
+        result.loaded += 1
+        yield (
             RneRecord(
                 line,
                 family_name,
@@ -214,7 +350,7 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
                 normalise_name(given_names),
                 birth_date,
                 row[sex_at].strip() if sex_at is not None else "",
-                pad_commune_code(code) if layout.pad_commune else code,
+                pad_commune_code(code) if columns.pad_commune else code,
                 row[name_at].strip() if name_at is not None else "",
                 row[department_at].strip() if department_at is not None else "",
                 mandate_start,
@@ -222,4 +358,3 @@ def parse_rne(data: bytes, file_type: RneFileType) -> ParsedRne:
                 function_start,
             )
         )
-    return result

@@ -1,4 +1,7 @@
-"""Use cases: load through repositories, apply a domain rule, write the state and its events. They never
-commit: the HTTP request or the consumed event owns the transaction."""
+"""Use cases: load through repositories, decide with the domain, save through repositories and the outbox.
+No SQL, and they never commit: the HTTP request, the consumed event or the job owns the transaction."""
 
-SOURCE = "/dife/rights-ledger"
+RNE_IMPORT = "rne_import"
+ACCRUAL_CAMPAIGN = "accrual_campaign"
+EXPIRY_RUN = "expiry_run"
+"""The ledger's job kinds: the API starts them, `jobs/` runs them."""

@@ -6,31 +6,23 @@ Rules R-ACT-1, R-REG-3, R-ACC-2, R-END-1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 from uuid import UUID
 
-from dife_contracts.events import AccountActivated, AccountAdjusted
+from dife_contracts.events import PensionLiquidated
 from servicekit.auth import Principal
-from servicekit.errors import Conflict, NotFound, RuleBroken, RuleViolation
-from servicekit.outbox import enqueue
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from servicekit.clock import Clock
+from servicekit.rules import Conflict, NotFound, RuleBroken, RulesBroken
 
-from rights_ledger.adapters.accounts import AccountRepository
+from rights_ledger.adapters.accounts import AccountState
+from rights_ledger.adapters.elus import EluRecord, HoldRecord, JournalEntry
 from rights_ledger.adapters.reads import AccountReader
-from rights_ledger.adapters.tables import accounts, elus, mandates, movements
-from rights_ledger.domain.identity import normalise_name
-from rights_ledger.domain.ledger import LedgerError
-from rights_ledger.domain.mandates import (
-    AccountStatus,
-    Mandate,
-    mandate_training_allowed,
-    reinsertion_until,
-)
-from rights_ledger.domain.nir import InvalidNir, nir_hash
+from rights_ledger.domain.identity import VerifiedIdentity, identity_from_claims, normalise_name
+from rights_ledger.domain.mandates import AccountStatus, mandate_training_allowed, reinsertion_until
+from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash
 from rights_ledger.domain.parameters import parameters_at
-from rights_ledger.use_cases import SOURCE
+from rights_ledger.domain.rne import pad_commune_code
+from rights_ledger.use_cases.ports import Accounts, Elus, Outbox
 
 
 def _ensure_owner_of(principal: Principal, elu_id: UUID, linked_subject: str | None) -> None:
@@ -41,12 +33,10 @@ def _ensure_owner_of(principal: Principal, elu_id: UUID, linked_subject: str | N
     principal.ensure_elu(elu_id)
 
 
-async def ensure_owner(session: AsyncSession, principal: Principal, elu_id: UUID) -> None:
+async def ensure_owner(accounts: Accounts, principal: Principal, elu_id: UUID) -> None:
     if principal.is_staff or principal.elu_id == str(elu_id):
         return
-    linked = None
-    if principal.has_role("elu"):
-        linked = await session.scalar(select(accounts.c.subject).where(accounts.c.elu_id == elu_id))
+    linked = await accounts.linked_subject(elu_id) if principal.has_role("elu") else None
     _ensure_owner_of(principal, elu_id, linked)
 
 
@@ -67,204 +57,173 @@ async def read_own_account(
 ) -> AccountView:
     """The account as its élu or staff sees it. Nothing tells an élu whether another élu's account exists:
     the ownership check comes first, so both answers are 403."""
-    row = await reader.account(elu_id)
-    _ensure_owner_of(principal, elu_id, row.subject if row else None)
-    if row is None:
+    state = await reader.account(elu_id)
+    _ensure_owner_of(principal, elu_id, state.subject if state else None)
+    if state is None:
         raise NotFound("no account for this élu")
-    return _view(
-        elu_id, row.status, row.balance_cents, row.held_cents, row.mandates, row.pension_liquidated_on, today
-    )
+    return _view(state, today)
 
 
-async def read_account(session: AsyncSession, elu_id: UUID, today: date) -> AccountView:
-    row = (
-        await session.execute(
-            select(
-                accounts.c.status,
-                accounts.c.balance_cents,
-                accounts.c.held_cents,
-                elus.c.pension_liquidated_on,
-            )
-            .join(elus, elus.c.elu_id == accounts.c.elu_id)
-            .where(accounts.c.elu_id == elu_id)
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFound("no account for this élu")
-    held = await AccountRepository(session).mandates_of(elu_id)
-    return _view(
-        elu_id, row.status, row.balance_cents, row.held_cents, held, row.pension_liquidated_on, today
-    )
-
-
-def _view(
-    elu_id: UUID,
-    status: str,
-    balance: int,
-    held: int,
-    mandate_list: list[Mandate],
-    pension: date | None,
-    today: date,
-) -> AccountView:
-    active = status == AccountStatus.ACTIVE
+def _view(state: AccountState, today: date) -> AccountView:
+    active = state.status == AccountStatus.ACTIVE
     return AccountView(
-        elu_id=elu_id,
-        status=status,
-        balance_cents=balance,
-        held_cents=held,
-        available_cents=balance - held,
+        elu_id=state.elu_id,
+        status=state.status.value,
+        balance_cents=state.balance_cents,
+        held_cents=state.held_cents,
+        available_cents=state.balance_cents - state.held_cents,
         cap_cents=parameters_at(today).cap_cents,
-        mandate_training_allowed=active and mandate_training_allowed(mandate_list, today),
-        reinsertion_until=reinsertion_until(mandate_list, pension),
+        mandate_training_allowed=active and mandate_training_allowed(state.mandates, today),
+        reinsertion_until=reinsertion_until(state.mandates, state.pension_liquidated_on),
     )
+
+
+async def _current_view(accounts: Accounts, elu_id: UUID, today: date) -> AccountView:
+    state = await accounts.state_of(elu_id)
+    if state is None:
+        raise NotFound("no account for this élu")
+    return _view(state, today)
 
 
 async def activate(
-    session: AsyncSession,
+    accounts: Accounts,
+    elus: Elus,
+    clock: Clock,
     principal: Principal,
     *,
     nir: str,
-    family_name: str,
-    given_names: str,
-    birth_date: date,
     nir_key: bytes,
+    commune_code: str | None = None,
 ) -> AccountView:
-    """R-ACT-1 / R-REG-3: a valid NIR and an identity matching exactly one élu link it to the caller."""
+    """R-ACT-1 / R-REG-3: the identity of the verified token must match exactly one élu, and the NIR (valid,
+    and agreeing with that identity's sex, year and month of birth) links that élu's account to the caller."""
+    identity = identity_from_claims(principal.claims)
     try:
         digest = nir_hash(nir, nir_key)
     except InvalidNir as error:
-        raise RuleViolation(rules=RuleBroken("R-REG-3", str(error))) from None
-    family_key, given_key = normalise_name(family_name), normalise_name(given_names)
-    matches = (
-        (
-            await session.execute(
-                select(elus.c.elu_id).where(
-                    elus.c.family_key == family_key,
-                    elus.c.given_key == given_key,
-                    elus.c.birth_date == birth_date,
-                )
+        raise RuleBroken("R-REG-3", str(error), field="nir") from None
+    elu = _one_elu(await _matching(elus, identity), commune_code)
+    sexes = [sex for sex in (identity.sex, elu.sex) if sex in ("M", "F")]
+    disagreements = nir_disagreements(nir, birth_date=identity.birth_date, sexes=sexes)
+    if disagreements:
+        raise RulesBroken([RuleBroken("R-REG-3", why, field="nir") for why in disagreements])
+    elu_id = elu.elu_id
+    account = await accounts.lock(elu_id)
+    if account is None:
+        raise NotFound("no account for this élu")
+    if account.status is not AccountStatus.ACTIVE and await accounts.linked_elsewhere(
+        nir_hash=digest, subject=principal.sub, elu_id=elu_id
+    ):
+        raise Conflict("this NIR or this login is already linked to another account", rule_id="R-ACT-1")
+    if account.activate(subject=principal.sub, nir_hash=digest, at=clock.now()):
+        await accounts.save(account)
+    return await _current_view(accounts, elu_id, clock.today())
+
+
+async def _matching(elus: Elus, identity: VerifiedIdentity) -> list[EluRecord]:
+    for person in identity.persons():
+        found = await elus.matching(person)
+        if found:
+            return found
+    return []
+
+
+def _one_elu(matches: list[EluRecord], commune_code: str | None) -> EluRecord:
+    """R-ACT-1: the one élu of the identity; homonyms are told apart by the commune of a mandate."""
+    if not matches:
+        raise RuleBroken("R-ACT-1", "the verified identity matches no élu of the registry")
+    if len(matches) > 1 and commune_code is not None:
+        commune = pad_commune_code(commune_code)
+        matches = [e for e in matches if any(m.collectivite_code == commune for m in e.mandates)]
+        if len(matches) != 1:
+            raise RuleBroken(
+                "R-ACT-1", "no élu of this identity holds a mandate in that commune", field="commune_code"
             )
+    if len(matches) > 1:
+        raise RuleBroken(
+            "R-ACT-1",
+            f"{len(matches)} élus share this identity (homonyms): give the INSEE code of the commune of one "
+            "of your mandates as commune_code",
+            field="commune_code",
         )
-        .scalars()
-        .all()
-    )
-    if len(matches) != 1:
-        found = "no élu" if not matches else f"{len(matches)} élus"
-        raise RuleViolation(
-            rules=RuleBroken("R-ACT-1", f"the identity matches {found} of the registry, not one")
-        )
-    elu_id = matches[0]
-    row = (await session.execute(select(accounts).where(accounts.c.elu_id == elu_id).with_for_update())).one()
-    if row.status == AccountStatus.ACTIVE:
-        if row.subject == principal.sub and row.nir_hash == digest:
-            return await read_account(session, elu_id, datetime.now(UTC).date())
-        raise Conflict(
-            "this account is already activated", rules=[RuleBroken("R-ACT-1", "already activated")]
-        )
-    taken = await session.scalar(
-        select(accounts.c.elu_id).where(
-            or_(accounts.c.nir_hash == digest, accounts.c.subject == principal.sub),
-            accounts.c.elu_id != elu_id,
-        )
-    )
-    if taken is not None:
-        raise Conflict(
-            "this NIR or this login is already linked to another account",
-            rules=[RuleBroken("R-ACT-1", "one NIR and one login per account")],
-        )
-    now = datetime.now(UTC)
-    await session.execute(
-        update(accounts)
-        .where(accounts.c.elu_id == elu_id)
-        .values(status=AccountStatus.ACTIVE.value, subject=principal.sub, nir_hash=digest, activated_at=now)
-    )
-    await enqueue(session, AccountActivated(elu_id=elu_id, activated_at=now), source=SOURCE)
-    return await read_account(session, elu_id, now.date())
+    return matches[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Adjusted:
+    movement_id: UUID
+    balance_after_cents: int
 
 
 async def adjust(
-    session: AsyncSession, principal: Principal, elu_id: UUID, *, amount_cents: int, reason: str
-) -> dict[str, Any]:
+    accounts: Accounts, clock: Clock, principal: Principal, elu_id: UUID, *, amount_cents: int, reason: str
+) -> Adjusted:
     """Audited correction by an agent: never below the holds (so never below 0), never above the cap."""
-    repo = AccountRepository(session)
-    account = await repo.lock(elu_id)
+    account = await accounts.lock(elu_id)
     if account is None:
         raise NotFound("no account for this élu")
-    now = datetime.now(UTC)
-    try:
-        movement = account.adjust(amount_cents, parameters_at(now.date()).cap_cents, now, reason)
-    except LedgerError as error:
-        raise RuleViolation(rules=RuleBroken(error.rule, error.detail)) from None
-    await repo.save(account, actor=principal.sub)
-    await enqueue(
-        session,
-        AccountAdjusted(
-            elu_id=elu_id,
-            amount_cents=amount_cents,
-            reason=reason,
-            balance_after_cents=account.balance_cents,
-            by=principal.sub,
-        ),
-        source=SOURCE,
-    )
-    return {"movement_id": movement.id, "balance_after_cents": account.balance_cents}
+    cap = parameters_at(clock.today()).cap_cents
+    movement = account.adjust_by_agent(amount_cents, cap, clock.now(), reason, by=principal.sub)
+    await accounts.save(account, actor=principal.sub)
+    return Adjusted(movement.id, account.balance_cents)
 
 
-async def record_pension(session: AsyncSession, elu_id: UUID, liquidated_on: date) -> None:
-    """R-END-1: a liquidated pension closes the reinsertion window."""
-    result = await session.execute(
-        update(elus).where(elus.c.elu_id == elu_id).values(pension_liquidated_on=liquidated_on)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+async def revoke_activation(
+    accounts: Accounts, clock: Clock, principal: Principal, elu_id: UUID, *, reason: str
+) -> AccountView:
+    """R-ACT-1: an agent gives a wrongly linked account back (audited with the reason)."""
+    account = await accounts.lock(elu_id)
+    if account is None:
+        raise NotFound("no account for this élu")
+    account.revoke_activation(reason=reason, by=principal.sub, at=clock.now())
+    await accounts.save(account, actor=principal.sub)
+    return await _current_view(accounts, elu_id, clock.today())
+
+
+async def record_pension(elus: Elus, outbox: Outbox, elu_id: UUID, liquidated_on: date) -> None:
+    """R-END-1: a liquidated pension closes the reinsertion window; the dossier learns it by an event."""
+    if not await elus.set_pension(elu_id, liquidated_on):
         raise NotFound("no such élu")
+    await outbox.add(PensionLiquidated(elu_id=elu_id, liquidated_on=liquidated_on))
 
 
 async def movements_page(
-    session: AsyncSession, elu_id: UUID, *, after_seq: int | None, limit: int
-) -> list[Any]:
-    query = select(movements).where(movements.c.elu_id == elu_id)
-    if after_seq is not None:
-        query = query.where(movements.c.seq > after_seq)
-    return list((await session.execute(query.order_by(movements.c.seq).limit(limit + 1))).all())
+    accounts: Accounts, elus: Elus, principal: Principal, elu_id: UUID, *, after_seq: int | None, limit: int
+) -> list[JournalEntry]:
+    await ensure_owner(accounts, principal, elu_id)
+    return await elus.journal_page(elu_id, after_seq=after_seq, limit=limit)
+
+
+async def holds_of(
+    accounts: Accounts, elus: Elus, principal: Principal, elu_id: UUID, *, limit: int
+) -> list[HoldRecord]:
+    """R-FUN-1 / R-FUN-5: the élu's holds (pending, posted, voided) and refused requests with their reason."""
+    await ensure_owner(accounts, principal, elu_id)
+    return await elus.holds_of(elu_id, limit=limit)
 
 
 async def find_elus(
-    session: AsyncSession,
+    elus: Elus,
     *,
     family_name: str | None,
     given_names: str | None,
     birth_date: date | None,
     after: UUID | None,
     limit: int,
-) -> list[Any]:
-    conditions = []
-    if family_name:
-        conditions.append(elus.c.family_key == normalise_name(family_name))
-    if given_names:
-        conditions.append(elus.c.given_key == normalise_name(given_names))
-    if birth_date:
-        conditions.append(elus.c.birth_date == birth_date)
-    if after is not None:
-        conditions.append(elus.c.elu_id > after)
-    query = select(elus).where(and_(*conditions)) if conditions else select(elus)
-    return list((await session.execute(query.order_by(elus.c.elu_id).limit(limit + 1))).all())
-
-
-async def find_elus_by_id(session: AsyncSession, elu_id: UUID) -> list[Any]:
-    return list((await session.execute(select(elus).where(elus.c.elu_id == elu_id))).all())
-
-
-async def mandates_by_elu(session: AsyncSession, elu_ids: list[UUID]) -> dict[UUID, list[Any]]:
-    result: dict[UUID, list[Any]] = {elu_id: [] for elu_id in elu_ids}
-    if not elu_ids:
-        return result
-    rows = await session.execute(
-        select(mandates).where(mandates.c.elu_id.in_(elu_ids)).order_by(mandates.c.start_date)
+) -> list[EluRecord]:
+    """R-REG-2: names are compared normalised (case, accents, hyphens, spaces)."""
+    return await elus.search(
+        family_key=normalise_name(family_name) if family_name else None,
+        given_key=normalise_name(given_names) if given_names else None,
+        birth_date=birth_date,
+        after=after,
+        limit=limit,
     )
-    for row in rows:
-        result[row.elu_id].append(row)
-    return result
 
 
-async def count_elus(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(elus)) or 0)
+async def get_elu(accounts: Accounts, elus: Elus, principal: Principal, elu_id: UUID) -> EluRecord:
+    await ensure_owner(accounts, principal, elu_id)
+    found = await elus.get(elu_id)
+    if found is None:
+        raise NotFound("no such élu")
+    return found

@@ -1,0 +1,45 @@
+"""R-ACT-1: the identity to match comes from the verified token's OpenID Connect claims."""
+
+from datetime import date
+
+import pytest
+from rights_ledger.domain.identity import identity_from_claims
+from servicekit.rules import RulesBroken
+
+CLAIMS = {"family_name": "DUPONT", "given_name": "Élise", "birthdate": "1961-03-05", "gender": "female"}
+
+
+def test_the_claims_give_the_person_and_the_sex_R_ACT_1() -> None:
+    identity = identity_from_claims(CLAIMS)
+    assert (identity.person.family_name, identity.person.given_names, identity.birth_date, identity.sex) == (
+        "DUPONT",
+        "ELISE",
+        date(1961, 3, 5),
+        "F",
+    )
+    assert identity_from_claims(CLAIMS | {"gender": "unspecified"}).sex is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "field"),
+    [
+        ({k: v for k, v in CLAIMS.items() if k != "family_name"}, "token.family_name"),
+        (CLAIMS | {"given_name": "  "}, "token.given_name"),
+        (CLAIMS | {"given_name": "A\x00"}, "token.given_name"),
+        (CLAIMS | {"birthdate": 0}, "token.birthdate"),
+        (CLAIMS | {"birthdate": "05/03/1961"}, "token.birthdate"),
+        (CLAIMS | {"birthdate": "1961-02-30"}, "token.birthdate"),
+    ],
+)
+def test_a_token_without_a_usable_identity_is_refused_naming_the_claim_R_ACT_1(
+    claims: dict[str, object], field: str
+) -> None:
+    with pytest.raises(RulesBroken) as refused:
+        identity_from_claims(claims)
+    assert [(r.rule_id, r.field) for r in refused.value.broken] == [("R-ACT-1", field)]
+
+
+def test_all_the_given_names_of_the_provider_then_the_first_alone_are_tried_R_ACT_1() -> None:
+    identity = identity_from_claims(CLAIMS | {"given_name": "Élise Marie-Thérèse"})
+    assert [p.given_names for p in identity.persons()] == ["ELISE MARIE THERESE", "ELISE"]
+    assert [p.given_names for p in identity_from_claims(CLAIMS).persons()] == ["ELISE"]
