@@ -257,7 +257,9 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from common import write_result  # only once moved to bench/
 
-        write_result("contributions_declarations", metrics, {"lines": arguments.lines, "credits": arguments.credits})
+        write_result(
+            "contributions_declarations", metrics, {"lines": arguments.lines, "credits": arguments.credits}
+        )
     except ImportError:
         for key, value in metrics.items():
             print(f"  {key:<32} {value}")
