@@ -1,4 +1,4 @@
-"""R-DOS-2 (with R-OFR-2, R-OFR-4, R-END-1): each reason exactly (rule, field, message), both sides of each edge."""
+"""R-DOS-2 (with R-OFR-2, R-OFR-4, R-END-1): each reason exactly (rule, field, message), both sides."""
 
 from __future__ import annotations
 
