@@ -26,7 +26,7 @@ from dife_contracts.events import (
 from dossier.domain.controls import Control, ControlKind, ControlStatus
 from dossier.domain.dossier import Dossier, Evaluation, Transition, realisation_percent
 from dossier.domain.statuses import Action
-from servicekit.rules import Conflict, RuleBroken, RulesBroken
+from servicekit.rules import Conflict, InvalidTransition, RuleBroken, RulesBroken
 
 from .conftest import AGENT, ELU, OF, SYSTEM, in_status, paris, submitted
 
@@ -50,6 +50,7 @@ def test_submit_records_the_request_and_its_answer_deadline_R_DOS_1() -> None:
     dossier = submitted(now)
     assert dossier.status is S.SUBMITTED
     assert dossier.answer_by == date(2027, 2, 3)
+    assert dossier.submitted_at == now
     assert dossier.history == dossier.new_history
     assert dossier.history == [
         Transition(
@@ -466,9 +467,9 @@ def test_realisation_percent_edges_R_DOS_3() -> None:
     assert error.value == RuleBroken(
         "R-DOS-3", "hours attended must be between 0 and the 7 hours planned", field="hours_attended"
     )
-    with pytest.raises(ValueError, match="a training plans a positive number of hours"):
+    with pytest.raises(ValueError, match=r"^a training plans a positive number of hours$"):
         realisation_percent(Decimal("0"), Decimal("0"))
-    with pytest.raises(ValueError, match="a training plans a positive number of hours"):
+    with pytest.raises(ValueError, match=r"^a training plans a positive number of hours$"):
         realisation_percent(Decimal("0"), Decimal("-1"))
 
 
@@ -586,7 +587,7 @@ def test_a_control_is_decided_once_R_DOS_4() -> None:
     control = Control(uuid.uuid4(), uuid.uuid4(), ControlKind.FRAUD, "check", "agent-1", opened)
     assert control.status is ControlStatus.OPEN
     assert (control.decided_by, control.decided_at, control.decision_reason) == (None, None, None)
-    with pytest.raises(ValueError, match="a decision is validated or rejected"):
+    with pytest.raises(ValueError, match=r"^a decision is validated or rejected$"):
         control.decide(outcome=ControlStatus.OPEN, by="agent-2", at=opened, reason="x")
     assert control.status is ControlStatus.OPEN
     at = paris(date(2027, 3, 17))
@@ -611,9 +612,10 @@ def test_a_control_is_decided_once_R_DOS_4() -> None:
 
 def test_payments_add_up_and_are_recorded() -> None:
     dossier = in_status(S.SERVICE_DONE_VALIDATED)
+    dossier.amount_paid_cents = 500  # as loaded after an earlier part payment
     now = paris(date(2027, 4, 2))
     dossier.mark_paid(actor=SYSTEM, now=now, amount_cents=1_000, paid_on=date(2027, 4, 2))
-    assert dossier.amount_paid_cents == 1_000
+    assert dossier.amount_paid_cents == 1_500
     assert last_step(dossier) == Transition(
         now, Action.MARK_PAID, S.SERVICE_DONE_VALIDATED, S.PAID, SYSTEM, None, DossierPaid.ce_type
     )
@@ -701,3 +703,11 @@ def test_running_deadlines_of_an_exit_use_the_planned_end_R_DOS_3() -> None:
     assert dossier.running_deadlines() == {"declare_exit_by": date(2027, 3, 24)}
     dossier.status = S.ACCEPTED
     assert dossier.running_deadlines() == {"declare_entry_by": date(2027, 3, 18)}
+
+
+def test_a_refused_transition_names_the_wanted_action() -> None:
+    dossier = in_status(S.PAID)
+    with pytest.raises(InvalidTransition) as error:
+        dossier.validate(actor=OF, now=paris(date(2027, 4, 3)))
+    assert error.value.wanted == Action.VALIDATE.value
+    assert error.value.current == S.PAID.value
