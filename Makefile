@@ -34,8 +34,9 @@ migrate: stack-up
 run: stack-up
 	@$(RUN) python deploy/local/run.py run
 
+# Three workers: most of a test's time is spent waiting on Kafka and PostgreSQL, not on the two cores.
 test: stack-up
-	@$(RUN) pytest
+	@$(RUN) pytest -n 3
 
 bench: stack-up
 	@if [ -n "$(BENCH)" ]; then $(RUN) python bench/$(BENCH).py; \

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -21,6 +22,10 @@ from typing import Any
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS_DIR.parent.parent
 STACK = (sys.executable, str(ROOT / "deploy" / "local" / "stack.py"))
+TOOLS_DIR = ROOT / ".local" / "bench-tools"
+VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.13.0"
+KAFKA_TOOLS_POM = Path(__file__).resolve().parent / "kafka-tools" / "pom.xml"
+KAFKA_TOOLS_LIBS = ROOT / ".local" / "kafka-tools" / "libs"
 
 
 def stack_env() -> dict[str, str]:
@@ -60,7 +65,97 @@ def latency_summary_ms(samples_s: Sequence[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_write": [round(load, 2) for load in os.getloadavg()],
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: the machine is shared, so every figure is quoted with them."""
+    return [round(load, 2) for load in os.getloadavg()]
+
+
+def ensure_vegeta() -> Path:
+    """The load generator (vegeta: Go, open loop at a fixed rate, one target file line per request, so each
+    request carries its own token), built from the Go module proxy into ``.local/bench-tools`` when
+    missing. oha cannot vary a header per request, and Debian's wrk is closed-loop."""
+    found = shutil.which("vegeta") or (TOOLS_DIR / "bin" / "vegeta")
+    if Path(found).exists():
+        return Path(found)
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not Path(go).exists():
+        raise RuntimeError("the benchmark builds vegeta with Go: install Go (https://go.dev/dl) first")
+    (TOOLS_DIR / "bin").mkdir(parents=True, exist_ok=True)
+    print(f"installing {VEGETA_MODULE} into {TOOLS_DIR / 'bin'} (once)", flush=True)
+    env = {**os.environ, "GOBIN": str(TOOLS_DIR / "bin"), "GOFLAGS": "-mod=mod"}
+    subprocess.run([go, "install", VEGETA_MODULE], check=True, env=env)
+    return TOOLS_DIR / "bin" / "vegeta"
+
+
+def ensure_kafka_tools() -> str:
+    """The classpath of Kafka's own tools (``ProducerPerformance``), copied from Maven Central when missing;
+    the same Kafka version as the local broker."""
+    if not any(KAFKA_TOOLS_LIBS.glob("kafka-tools-*.jar")):
+        print(f"copying Kafka's tools jars into {KAFKA_TOOLS_LIBS} (once)", flush=True)
+        subprocess.run(
+            [
+                "mvn",
+                "-q",
+                "-f",
+                str(KAFKA_TOOLS_POM),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={KAFKA_TOOLS_LIBS}",
+            ],
+            check=True,
+        )
+    return f"{KAFKA_TOOLS_LIBS}/*"
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for parent in frontier for child in children.get(parent, [])]
+        tree += frontier
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest resident set size ``pid`` (or, if larger, one of its descendants) has reached (VmHWM)."""
+    peak_kb = 0
+    for member in _process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak_kb = max(peak_kb, int(line.split()[1]))
+    return round(peak_kb / 1024, 1)
 
 
 def write_result(name: str, metrics: Mapping[str, Any], params: Mapping[str, Any]) -> Path:

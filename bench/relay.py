@@ -1,9 +1,22 @@
-"""Outbox relay benchmark: commit → on Kafka latency at a fixed rate, and the maximum sustained throughput.
+"""Outbox relay benchmark: commit → on Kafka latency at a fixed offered rate, the relay's maximum sustained
+rate beside Kafka's own producer (same run), and interactive latency while a bulk backlog drains.
 
 Run: ``make bench BENCH=relay`` (or ``uv run python bench/relay.py``). The relay runs in its own process, as
-in a service; writer processes commit a few events per transaction through `servicekit.outbox.enqueue`,
-paced to the offered rate; a consumer notes when each event arrives. Commit → on Kafka is reported between
-two bounds: from the writer's clock after its commit returned, and from the event's ``ce_time``.
+in a service, with servicekit's producer settings. Phases, one after the other:
+
+1. **Latency**: a writer process commits one event per transaction, open loop: each commit starts at its
+   scheduled instant (``--rate`` per second) whatever the earlier ones are doing, over a pool of connections,
+   so the offered rate is the target rate and not what a closed loop of writers manages. Commit → on Kafka
+   is reported between two bounds: from the writer's clock after its commit returned (lower bound) and from
+   the event's ``ce_time``, stamped before the INSERT (upper bound). The rows are exactly those
+   ``servicekit.outbox.enqueue`` writes (the interactive lane); the writer uses asyncpg directly so that
+   its own cost does not starve the relay on a 2-core machine.
+2. **Kafka's own rate**: ``org.apache.kafka.tools.ProducerPerformance`` (300-byte records, acks=all,
+   idempotent) on a topic with the same partitions; the jar comes from Maven Central (``common``).
+3. **Relay throughput**: ``--bulk`` events committed with ``enqueue_many`` (the bulk lane), then drained;
+   the rate is counted from the first to the last arrival on Kafka.
+4. **Lanes**: interactive events at ``--lane-rate`` per second while the bulk backlog of phase 3 drains;
+   their commit → on Kafka latency shows whether they wait behind the bulk ones.
 """
 
 from __future__ import annotations
@@ -11,24 +24,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import re
+import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_summary_ms, stack_env, write_result
+from common import ensure_kafka_tools, latency_summary_ms, load_average, stack_env, write_result
 from servicekit.db import make_engine, make_sessionmaker, plain_url
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.migrations import upgrade_to_head
-from servicekit.outbox import enqueue, enqueue_many
+from servicekit.outbox import enqueue_many
 from servicekit.relay import OutboxRelay
 
 SCHEMA = (
@@ -39,6 +56,13 @@ SCHEMA = (
     / "sample_service"
     / "alembic.ini"
 )
+PARTITIONS = 12
+SOURCE = "/dife/bench"
+# The row `servicekit.outbox.enqueue` writes for one event (interactive lane: the column's default).
+_INSERT_SQL = """
+    INSERT INTO outbox (topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload)
+    VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)
+"""
 
 
 def run_relay(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> None:
@@ -64,13 +88,16 @@ def event() -> HoldPlaced:
 
 
 class Arrivals:
+    """Reads the topic from the beginning and notes when each event reached Kafka (by ``ce_id``): the topic
+    stamps records with the broker's append time, on the same machine's clock as the writers'."""
+
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5, max_poll_records=5000
         )
         self.topic = topic
-        self.at: dict[str, float] = {}
-        self.latency_s: dict[str, float] = {}
+        self.at: dict[bytes, float] = {}
+        self.written_at: dict[bytes, bytes] = {}
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -84,16 +111,17 @@ class Arrivals:
     async def run(self) -> None:
         while True:
             batches = await self.consumer.getmany(timeout_ms=50)
-            now = time.time()
             for records in batches.values():
                 for record in records:
                     headers = dict(record.headers)
-                    event_id = headers["ce_id"].decode()
-                    self.at[event_id] = now
-                    # ce_time is stamped when the event is written, just before its transaction commits:
-                    # arrival − ce_time bounds commit → Kafka from above, on one clock, whoever gets the CPU.
-                    written = datetime.fromisoformat(headers["ce_time"].decode().replace("Z", "+00:00"))
-                    self.latency_s[event_id] = now - written.timestamp()
+                    event_id = headers["ce_id"]
+                    # LogAppendTime: when the broker appended it, whatever this consumer's lag.
+                    self.at[event_id] = record.timestamp / 1000
+                    self.written_at[event_id] = headers["ce_time"]  # parsed later, off the hot loop
+
+    def latency_from_write_s(self, event_ids: list[bytes]) -> list[float]:
+        """Arrival − ``ce_time`` (stamped before the INSERT: an upper bound of commit → on Kafka)."""
+        return [self.at[i] - _epoch(self.written_at[i]) for i in event_ids if i in self.at]
 
     async def wait_for(self, count: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -101,86 +129,174 @@ class Arrivals:
             await asyncio.sleep(0.05)
 
 
-def write_at_rate(url: str, rate: float, seconds: float, writers: int, per_commit: int) -> dict[str, float]:
-    """One writer process: ``writers`` coroutines committing ``per_commit`` events per transaction, paced to
-    ``rate`` events/s; returns each event's commit time."""
+def _epoch(ce_time: bytes) -> float:
+    return datetime.fromisoformat(ce_time.decode().replace("Z", "+00:00")).timestamp()
 
-    async def main() -> dict[str, float]:
-        engine = make_engine(url, pool_size=writers)
+
+def write_open_loop(
+    dsn: str, topic: str, rate: float, seconds: float, connections: int, after_bulk: bool = False
+) -> dict[str, Any]:
+    """One writer process: a commit every 1/``rate`` s, each started on schedule in its own task; if
+    ``after_bulk``, from the moment bulk rows are committed.
+
+    Returns each event's commit time (after the commit returned) and how late the starts were."""
+
+    async def main() -> dict[str, Any]:
+        pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+        committed: dict[bytes, float] = {}
+        late_s: list[float] = []
+
+        # Built beforehand: the writer stands for many services' request handlers, and its own Python cost
+        # must not take the CPU the relay needs on a 2-core machine.
+        events = [event() for _ in range(int(rate * seconds))]
+        rows = [(uuid.uuid4(), one.ce_type, one.aggregate_id(), one.to_json()) for one in events]
+
+        async def commit_one(due: float, row: tuple[uuid.UUID, str, str, bytes]) -> None:
+            ce_id, ce_type, subject, payload = row
+            async with pool.acquire() as connection:
+                late_s.append(time.monotonic() - due)
+                await connection.execute(
+                    _INSERT_SQL, topic, ce_id, ce_type, SOURCE, subject, datetime.now(UTC), payload
+                )
+            committed[str(ce_id).encode()] = time.time()
+
+        tasks: list[asyncio.Task[None]] = []
+        while after_bulk and not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"):
+            await asyncio.sleep(0.005)
+        start = time.monotonic() + 0.01
+        for n in range(int(rate * seconds)):
+            due = start + n / rate
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(commit_one(due, rows[n])))
+        await asyncio.gather(*tasks)
+        await pool.close()
+        return {"committed": committed, "late_s": late_s}
+
+    return asyncio.run(main())
+
+
+async def latency_phase(
+    dsn: str, arrivals: Arrivals, topic: str, rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Writers in their own process (as the services' requests would be), so that pacing the load does not
+    compete with reading the arrivals."""
+    loop = asyncio.get_running_loop()
+    load = load_average()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        written = await loop.run_in_executor(pool, write_open_loop, dsn, topic, rate, seconds, connections)
+    committed: dict[bytes, float] = written["committed"]
+    span_s = max(committed.values()) - min(committed.values())
+    await arrivals.wait_for(len(arrivals.at) + 1, timeout_s=1)
+    deadline = time.monotonic() + 30
+    while any(i not in arrivals.at for i in committed) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    # Two bounds of commit → on Kafka on a busy 2-core machine: from the writer's clock reading after its
+    # commit returned (late when the writer waits for a CPU: a lower bound, can even go negative) and from
+    # the event's ce_time, stamped before the INSERT (an upper bound, counting the transaction itself).
+    after_commit = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
+    after_write = arrivals.latency_from_write_s(list(committed))
+    return {
+        "offered_events_per_s": rate,
+        "achieved_events_per_s": round(len(committed) / span_s, 1),
+        "writer_start_late_p99_ms": latency_summary_ms(written["late_s"])["p99_ms"],
+        "events": len(committed),
+        "delivered": len(after_commit),
+        **{f"from_commit_{k}": v for k, v in latency_summary_ms(after_commit).items()},
+        **{f"from_write_{k}": v for k, v in latency_summary_ms(after_write).items()},
+        "load_average_before": load,
+    }
+
+
+def producer_performance(bootstrap: str, topic: str, records: int) -> dict[str, Any]:
+    """Kafka's own producer, the yardstick: 300-byte records, acks=all, idempotent, as fast as it goes."""
+    classpath = ensure_kafka_tools()
+    command = ["java", "-Xmx512m", "-cp", classpath, "org.apache.kafka.tools.ProducerPerformance"]
+    command += ["--topic", topic, "--num-records", str(records), "--record-size", "300", "--throughput", "-1"]
+    command += ["--producer-props", f"bootstrap.servers={bootstrap}", "acks=all", "enable.idempotence=true"]
+    load = load_average()
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    final = [line for line in output.splitlines() if f"{records} records sent" in line][-1]
+    rate = re.search(r"([\d.]+) records/sec", final)
+    assert rate is not None, final
+    return {
+        "kafka_producer_performance_events_per_s": round(float(rate.group(1)), 1),
+        "kafka_producer_performance_summary": final.strip(),
+        "kafka_producer_performance_load_average_before": load,
+    }
+
+
+def write_bulk(url: str, count: int) -> float:
+    """One process: ``count`` events through ``enqueue_many`` (the bulk lane) in one transaction; returns
+    when it committed."""
+
+    async def main() -> float:
+        engine = make_engine(url)
         sessionmaker = make_sessionmaker(engine)
-        committed: dict[str, float] = {}
-        interval = writers * per_commit / rate
-        start = time.monotonic()
-
-        async def writer(offset: int) -> None:
-            n = 0
-            while (due := start + offset * per_commit / rate + n * interval) - start < seconds:
-                if (delay := due - time.monotonic()) > 0:
-                    await asyncio.sleep(delay)
-                async with sessionmaker.begin() as session:
-                    ids = [await enqueue(session, event(), source="/dife/bench") for _ in range(per_commit)]
-                at = time.time()
-                committed.update((str(event_id), at) for event_id in ids)
-                n += 1
-
-        await asyncio.gather(*(writer(i) for i in range(writers)))
+        async with sessionmaker() as session, session.begin():
+            for chunk in range(0, count, 10_000):
+                events = [event() for _ in range(min(10_000, count - chunk))]
+                await enqueue_many(session, events, source=SOURCE)
+        committed = time.time()
         await engine.dispose()
         return committed
 
     return asyncio.run(main())
 
 
-async def fixed_rate(
-    url: str, arrivals: Arrivals, rate: int, seconds: float, writers: int, processes: int, per_commit: int
-) -> dict[str, float]:
-    """Writers in their own processes (as the services' requests would be), so that pacing the load does not
-    compete with reading the arrivals."""
+async def throughput_phase(
+    url: str, arrivals: Arrivals, count: int, interactive_rate: float, topic: str
+) -> dict[str, Any]:
+    """``count`` bulk events committed at once, then drained; from that commit on, interactive events at
+    ``interactive_rate`` for 3 s. The relay's rate is counted from the commit to the empty outbox (a row
+    leaves once Kafka acknowledged it), read from the database, not from a consumer. Writers run in processes
+    of their own, so this one only reads arrivals."""
+    dsn = plain_url(url)
+    connection = await asyncpg.connect(dsn)
+    load = load_average()
+    started = time.time()
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = await asyncio.gather(
-            *(
-                loop.run_in_executor(pool, write_at_rate, url, rate / processes, seconds, writers, per_commit)
-                for _ in range(processes)
-            )
-        )
-    committed = {event_id: at for part in parts for event_id, at in part.items()}
-    span_s = max(committed.values()) - min(committed.values())
-    await arrivals.wait_for(len(committed), timeout_s=30)
-    # Two bounds of commit → on Kafka on a busy 2-core machine: from the writer's clock reading after its
-    # commit returned (late when the writer waits for a CPU: a lower bound, can even go negative) and from
-    # the event's ce_time, stamped before the commit (an upper bound, counting the transaction itself).
-    after_commit = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
-    after_write = [arrivals.latency_s[i] for i in committed if i in arrivals.latency_s]
-    return {
-        "offered_events_per_s": rate,
-        "achieved_events_per_s": round(len(committed) / span_s, 1),
-        "events": len(committed),
-        "delivered": len(after_commit),
-        **{f"from_commit_{k}": v for k, v in latency_summary_ms(after_commit).items()},
-        **{f"from_write_{k}": v for k, v in latency_summary_ms(after_write).items()},
-    }
-
-
-async def max_throughput(url: str, arrivals: Arrivals, count: int) -> dict[str, float]:
-    engine = make_engine(url)
-    sessionmaker = make_sessionmaker(engine)
-    before = len(arrivals.at)
-    started = time.monotonic()
-    for chunk in range(0, count, 10_000):
-        async with sessionmaker.begin() as session:
-            await enqueue_many(
-                session, (event() for _ in range(min(10_000, count - chunk))), source="/dife/bench"
-            )
-    written = time.monotonic() - started
-    await arrivals.wait_for(before + count, timeout_s=600)
-    total = time.monotonic() - started
-    await engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        bulk_job = loop.run_in_executor(pool, write_bulk, url, count)
+        lane_job = loop.run_in_executor(pool, write_open_loop, dsn, topic, interactive_rate, 3.0, 8, True)
+        while not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+            await asyncio.sleep(0.01)
+        seen_at = time.time()
+        backlog = await connection.fetchval("SELECT count(*) FROM outbox")
+        committed_at = await bulk_job
+        lane = await lane_job
+    while await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+        await asyncio.sleep(0.02)
+    empty_at = time.time()
+    await connection.close()
+    committed: dict[bytes, float] = lane["committed"]
+    deadline = time.monotonic() + 60
+    while any(i not in arrivals.at for i in committed) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    during = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
     return {
         "bulk_events": count,
-        "bulk_write_s": round(written, 2),
-        "bulk_end_to_end_s": round(total, 2),
-        "max_sustained_events_per_s": round(count / total, 1),
+        "bulk_write_s": round(committed_at - started, 2),
+        "bulk_backlog_at_commit": backlog,
+        "bulk_end_to_end_s": round(empty_at - started, 2),
+        "relay_drain_s": round(empty_at - seen_at, 2),
+        "relay_drain_events_per_s": round((count + len(committed)) / (empty_at - seen_at), 1),
+        "bulk_load_average_before": load,
+        "interactive_during_bulk_events": len(committed),
+        "interactive_during_bulk_delivered": len(during),
+        **{f"interactive_during_bulk_{k}": v for k, v in latency_summary_ms(during).items()},
     }
+
+
+async def create_log_append_time_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-relay-setup")
+    await admin.start()
+    try:
+        configs = {"message.timestamp.type": "LogAppendTime"}
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -195,11 +311,13 @@ async def main(args: argparse.Namespace) -> None:
     )
     prefix = f"bench.{uuid.uuid4().hex[:6]}."
     topic = prefix + topics.LEDGER
+    yardstick_topic = prefix + "producer-performance"
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     relay_process: multiprocessing.process.BaseProcess | None = None
     try:
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
-        await ensure_topics(bootstrap, [topic], partitions=12)
+        await ensure_topics(bootstrap, [yardstick_topic], partitions=PARTITIONS)
+        await create_log_append_time_topic(bootstrap, topic)
         relay_process = process = multiprocessing.get_context("spawn").Process(
             target=run_relay, args=(plain_url(url), bootstrap, prefix, args.batch_size), daemon=True
         )
@@ -208,24 +326,36 @@ async def main(args: argparse.Namespace) -> None:
         await arrivals.start()
         reader = asyncio.create_task(arrivals.run())
         await asyncio.sleep(2)  # relay connected and holding its lock
-        latency = await fixed_rate(
-            url, arrivals, args.rate, args.seconds, args.writers, args.processes, args.events_per_commit
+        latency = await latency_phase(
+            plain_url(url), arrivals, topics.LEDGER, args.rate, args.seconds, args.connections
         )
-        throughput = await max_throughput(url, arrivals, args.bulk)
+        yardstick = await asyncio.to_thread(
+            producer_performance, bootstrap, yardstick_topic, args.yardstick_records
+        )
+        throughput = await throughput_phase(url, arrivals, args.bulk, args.lane_rate, topics.LEDGER)
         reader.cancel()
         await arrivals.consumer.stop()
+        ratio = throughput["relay_drain_events_per_s"] / yardstick["kafka_producer_performance_events_per_s"]
         write_result(
             "relay",
-            {**latency, **throughput},
+            {
+                **latency,
+                **yardstick,
+                **throughput,
+                "relay_share_of_kafka_rate": round(ratio, 3),
+                "target_p99_ms": 50,
+                "target_share_of_kafka_rate": 0.5,
+            },
             {
                 "rate": args.rate,
                 "seconds": args.seconds,
-                "writers": args.writers,
-                "writer_processes": args.processes,
-                "events_per_commit": args.events_per_commit,
+                "writer_connections": args.connections,
+                "events_per_commit": 1,
                 "bulk": args.bulk,
+                "lane_rate": args.lane_rate,
                 "relay_batch_size": args.batch_size,
-                "partitions": 12,
+                "partitions": PARTITIONS,
+                "yardstick_records": args.yardstick_records,
             },
         )
     finally:
@@ -240,9 +370,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=1000, help="events/s offered in the latency phase")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--writers", type=int, default=8, help="concurrent writers per writer process")
-    parser.add_argument("--processes", type=int, default=2, help="writer processes")
-    parser.add_argument("--events-per-commit", type=int, default=1, help="events written by each transaction")
-    parser.add_argument("--bulk", type=int, default=100_000, help="events in the throughput phase")
+    parser.add_argument("--connections", type=int, default=16, help="the latency writer's connections")
+    parser.add_argument("--bulk", type=int, default=200_000, help="events in the throughput phase")
+    parser.add_argument("--lane-rate", type=float, default=100, help="interactive events/s, bulk draining")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--yardstick-records", type=int, default=1_000_000)
     asyncio.run(main(parser.parse_args()))

@@ -8,9 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from dife_contracts.events import HoldPlaced
+from prometheus_client import REGISTRY
 from servicekit.db import plain_url
 from servicekit.kafka import make_producer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
@@ -221,3 +223,30 @@ async def test_events_built_by_sql_in_the_state_changing_statement_reach_kafka_a
         )
     ]
     assert received[0].subject == str(elu_id)
+
+
+async def test_the_relay_reports_the_backlog_and_the_age_of_its_oldest_row(
+    sample_db: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    """What the stuck-relay alert reads: rows waiting and how long the oldest has waited."""
+    async with sessionmaker.begin() as session:
+        for _ in range(3):
+            await enqueue(session, new_hold_placed())
+        await session.execute(
+            text("UPDATE outbox SET created_at = clock_timestamp() - interval '90 seconds'")
+        )
+    relay = OutboxRelay(
+        dsn=plain_url(sample_db), producer=producer, service_name="backlog-test", topic_prefix="x."
+    )
+    connection = await asyncpg.connect(plain_url(sample_db))
+    try:
+        await relay._measure_backlog(connection)
+    finally:
+        await connection.close()
+    labels = {"service": "backlog-test"}
+    assert REGISTRY.get_sample_value("dife_outbox_backlog", labels) == 3
+    oldest = REGISTRY.get_sample_value("dife_outbox_oldest_age_seconds", labels)
+    assert oldest is not None and 90 <= oldest < 150

@@ -27,6 +27,7 @@ from dife_contracts.events import (
     AccountActivated,
     AccountAdjusted,
     CardPaymentConfirmed,
+    CardRefundOrdered,
     CofundingDecided,
     CofundingRequested,
     DeclarationReceived,
@@ -308,6 +309,13 @@ _ALL: list[Event] = [
     ),
     CardPaymentConfirmed(
         dossier_id=DOSSIER_ID, elu_id=ELU_ID, amount_cents=euros(60), provider_reference="pay_8Hq2"
+    ),
+    CardRefundOrdered(
+        dossier_id=DOSSIER_ID,
+        elu_id=ELU_ID,
+        amount_cents=euros(60),
+        provider_reference="pay_8Hq2",
+        reason="dossier refused by the élu",
     ),
     PlanReady(dossier_id=DOSSIER_ID, elu_id=ELU_ID, price_cents=PRICE_CENTS, lines=PLAN_LINES),
     PlanFailed(dossier_id=DOSSIER_ID, elu_id=ELU_ID, reason="DIFE hold rejected: account inactive"),

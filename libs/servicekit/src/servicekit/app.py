@@ -104,7 +104,10 @@ async def _start(
     settings: KitSettings, consumer_specs: Sequence[ConsumerSpec], jobs: JobKinds, clock: Clock
 ) -> KitState:
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+    security = settings.kafka_security()
+    producer = make_producer(
+        settings.kafka_bootstrap_servers, client_id=settings.service_name, security=security
+    )
     await producer.start()
     if settings.create_topics:
         physical = [settings.topic(t) for t in topics.ALL_TOPICS]
@@ -112,6 +115,7 @@ async def _start(
             settings.kafka_bootstrap_servers,
             [*physical, *(topics.dead_letter(t) for t in physical)],
             partitions=settings.topic_partitions,
+            security=security,
         )
     state = KitState(
         settings=settings,
@@ -154,6 +158,7 @@ async def _start(
                 producer=producer,
                 service_name=settings.service_name,
                 topic_prefix=settings.topic_prefix,
+                security=security,
                 group_instance_id=(
                     f"{settings.consumer_instance_id}.{spec.name}" if settings.consumer_instance_id else None
                 ),

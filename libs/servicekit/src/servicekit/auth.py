@@ -27,6 +27,7 @@ from servicekit.errors import Forbidden, Unauthorized
 
 ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 DEFAULT_LEEWAY_S = 30.0
+DEFAULT_CACHE_ENTRIES = 8192
 ROLES_CLAIM = "roles"
 PRINCIPAL_SCOPE_KEY = "dife_principal"
 """Where `servicekit.guard` leaves the principal it verified before the body was read (request.state)."""
@@ -126,8 +127,43 @@ def _algorithm_for(key: object) -> str:
     raise ValueError("the JWT public key must be RSA or EC P-256")
 
 
+class VerifiedTokenCache:
+    """Tokens already verified, keyed by the token itself, each until its `exp` (plus the leeway verification
+    allows) or `max_age_s`, whichever comes first; at most `max_entries`, the oldest dropped first.
+
+    Same bytes, same signature check: only the time-dependent checks could change their answer, and the
+    deadline keeps them. `max_age_s` bounds how long a token signed by a key since withdrawn from the JWKS
+    stays accepted to the JWKS cache's own lifetime. Only successes are kept: garbage tokens cannot fill it.
+    """
+
+    def __init__(self, *, max_entries: int = DEFAULT_CACHE_ENTRIES, max_age_s: float = 300.0) -> None:
+        self.max_entries = max_entries
+        self.max_age_s = max_age_s
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, now: float) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if now >= entry[1]:
+            del self._entries[token]
+            return None
+        return entry[0]
+
+    def put(self, token: str, principal: Principal, *, expires_at: float, now: float) -> None:
+        if self.max_entries <= 0:
+            return
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (principal, min(expires_at, now + self.max_age_s))
+
+
 class TokenVerifier:
-    """Verifies bearer tokens into `Principal`s. Build it once per app (`from_settings`), not per request."""
+    """Verifies bearer tokens into `Principal`s. Build it once per app (`from_settings`), not per request:
+    it keeps the tokens it verified (`VerifiedTokenCache`), so an élu's next calls skip the RS256 check."""
 
     def __init__(
         self,
@@ -138,6 +174,8 @@ class TokenVerifier:
         jwks_url: str | None = None,
         leeway_s: float = DEFAULT_LEEWAY_S,
         jwks_cache_s: float = 300.0,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if (public_key_pem is None) == (jwks_url is None):
             raise ValueError("configure exactly one of a JWT public key (PEM) or a JWKS URL")
@@ -149,6 +187,8 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKClient | None = None
         self._jwks_cache_s = jwks_cache_s
         self._jwks_keys: dict[str, tuple[jwt.PyJWK, float]] = {}
+        self._clock = clock
+        self.cache = VerifiedTokenCache(max_entries=cache_entries, max_age_s=jwks_cache_s)
         if public_key_pem is not None:
             key = load_pem_public_key(public_key_pem.encode())
             self._local_algorithm = _algorithm_for(key)
@@ -168,7 +208,18 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
-        """Verify signature, algorithm, `exp`, `iss`, `aud` and `sub`; raise `Unauthorized` on any failure."""
+        """Verify signature, algorithm, `exp`, `iss`, `aud` and `sub`; raise `Unauthorized` on any failure.
+        A token verified before and not yet expired is answered from the cache."""
+        now = self._clock()
+        cached = self.cache.get(token, now)
+        if cached is not None:
+            return cached
+        principal = await self._verify_signed(token)
+        expires_at = int(principal.claims["exp"]) + self.leeway_s
+        self.cache.put(token, principal, expires_at=expires_at, now=now)
+        return principal
+
+    async def _verify_signed(self, token: str) -> Principal:
         header = _unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in ACCEPTED_ALGORITHMS:

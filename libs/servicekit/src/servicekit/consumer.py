@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import metrics
+from servicekit.kafka import PLAINTEXT, KafkaSecurity
 from servicekit.rules import RuleError
 from servicekit.tables import inbox
 from servicekit.tracing import current_traceparent
@@ -147,6 +148,7 @@ class EventConsumer:
         producer: AIOKafkaProducer,
         service_name: str,
         topic_prefix: str = "",
+        security: KafkaSecurity = PLAINTEXT,
         group_instance_id: str | None = None,
         max_attempts: int = 3,
         backoff_s: float = 0.2,
@@ -160,6 +162,7 @@ class EventConsumer:
         self._producer = producer
         self._service = service_name
         self._topic_prefix = topic_prefix
+        self._security = security
         self._instance_id = group_instance_id
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -173,6 +176,7 @@ class EventConsumer:
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
+            **self._security.client_options(),
             group_id=self.group_id,
             group_instance_id=self._instance_id,
             enable_auto_commit=False,

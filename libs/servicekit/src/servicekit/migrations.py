@@ -18,6 +18,14 @@ def create_kit_tables() -> None:
         op.execute(statement)
 
 
+def add_outbox_lanes() -> None:
+    """For a database whose kit tables predate lanes (`create_kit_tables` now creates them): call from a
+    service's new revision's upgrade()."""
+    op.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS lane smallint NOT NULL DEFAULT 0")
+    op.execute("CREATE INDEX IF NOT EXISTS outbox_interactive ON outbox (id) WHERE lane = 0")
+    op.execute("CREATE INDEX IF NOT EXISTS outbox_subject ON outbox (ce_subject)")
+
+
 def create_job_tables() -> None:
     """Create `kit_jobs` where an older database lacks it (services born before servicekit.jobs)."""
     kit_jobs.create(op.get_bind(), checkfirst=True)

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import CE_SOURCE_INFO
-from servicekit.tables import outbox
+from servicekit.tables import BULK_LANE, outbox
 from servicekit.tracing import current_traceparent
 
 _COPY_COLUMNS = ("topic", "ce_id", "ce_type", "ce_source", "ce_subject", "ce_time", "traceparent", "payload")
@@ -55,16 +55,22 @@ async def enqueue(session: AsyncSession, event: Event, *, source: str | None = N
 
 
 async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source: str | None = None) -> int:
-    """Add many events with one COPY (bulk jobs: a crediting campaign writes hundreds of thousands)."""
+    """Add many events with one COPY (bulk jobs: a crediting campaign writes hundreds of thousands), in the
+    bulk lane: the relay sends interactive events (`enqueue`) first."""
     source = _source(session, source)
     now, traceparent = datetime.now(UTC), current_traceparent.get()
-    records = [_row(event, source, now, traceparent) for event in events]
+    records = [(*_row(event, source, now, traceparent), BULK_LANE) for event in events]
     if not records:
         return 0
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        "outbox", records=records, columns=list(_COPY_COLUMNS)
+    driver = raw.driver_connection
+    if not driver.is_in_transaction():  # type: ignore[union-attr]
+        # SQLAlchemy begins the transaction on the driver lazily, at its first statement: a COPY sent first
+        # would autocommit, and a rolled-back transaction's events would still be published.
+        await connection.exec_driver_sql("SELECT 1")
+    await driver.copy_records_to_table(  # type: ignore[union-attr]
+        "outbox", records=records, columns=[*_COPY_COLUMNS, "lane"]
     )
     return len(records)
 
@@ -75,14 +81,17 @@ def insert_from_select_sql(rows_sql: str) -> str:
     For set-based jobs (a crediting campaign, an RNE import) where building one pydantic model per event in
     Python would cost more than the SQL that changes the state. ``rows_sql`` yields ``subject`` (the
     aggregate id, as text) and ``payload`` (json or jsonb, the event's fields); usable as a data-modifying
-    CTE in the statement that changes the state. Bind `insert_from_select_params`. The payload bypasses the
-    pydantic model: a service using this proves in its tests that every such event parses with its contract.
+    CTE in the statement that changes the state. Bind `insert_from_select_params`. The events go in the bulk
+    lane (relayed after interactive ones). The payload bypasses the pydantic model: a service using this
+    proves in its tests that every such event parses with its contract.
     """
     return (
-        "INSERT INTO outbox (topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload) "
+        "INSERT INTO outbox (topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload, "
+        "lane) "
         "SELECT CAST(:ob_topic AS text), gen_random_uuid(), CAST(:ob_ce_type AS text), "
         "CAST(:ob_source AS text), "
-        "e.subject, now(), CAST(:ob_traceparent AS text), convert_to(e.payload::text, 'UTF8') "
+        "e.subject, now(), CAST(:ob_traceparent AS text), convert_to(e.payload::text, 'UTF8'), "
+        f"{BULK_LANE} "
         f"FROM ({rows_sql}) e"
     )
 

@@ -9,6 +9,7 @@ with consumers deduplicating on the CloudEvents id. Guarantees and their tests: 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,22 +19,84 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
-from dife_contracts import Envelope
+from dife_contracts.envelope import CONTENT_TYPE, JSON, SPECVERSION, TRACEPARENT, format_time
 
 from servicekit import metrics
 from servicekit.leader import become_leader, wait_for_wake
 from servicekit.partitioning import partition_for
-from servicekit.tables import OUTBOX_NOTIFY_CHANNEL
+from servicekit.tables import BULK_LANE, INTERACTIVE_LANE, OUTBOX_NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
 
 RELAY_LOCK = "dife.outbox.relay"
-_FETCH_SQL = """
-    SELECT id, topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload, created_at
-    FROM outbox ORDER BY id LIMIT $1
+# One statement, so one snapshot, chooses the batch (OUTBOX.md, Lanes):
+#   urgent  the oldest interactive rows;
+#   earlier the bulk rows of the same key (topic, subject) older than an urgent row: sent first, in id
+#           order, so an interactive event never overtakes an earlier event of its own key;
+#   bulk    the oldest bulk rows, only if the interactive rows left room (when they fill the batch, an
+#           interactive row not taken could have a newer bulk row of its key, which must not go first).
+# The CloudEvents headers come out as bytes (`Envelope.kafka_headers`' exact values, proven by
+# test_relay_lanes.py), so the relay builds no Envelope per row.
+_FETCH_SQL = f"""
+    WITH urgent AS (
+        SELECT id, topic, ce_subject FROM outbox WHERE lane = {INTERACTIVE_LANE} ORDER BY id LIMIT $1
+    ), chosen AS (
+        SELECT id FROM urgent
+        UNION
+        SELECT earlier.id FROM urgent u CROSS JOIN LATERAL (
+            SELECT id FROM outbox b
+            WHERE b.ce_subject = u.ce_subject AND b.topic = u.topic AND b.lane = {BULK_LANE}
+              AND b.id + 0 < u.id  -- "+ 0": by the key's index only, never a primary-key range per row
+            OFFSET 0
+        ) earlier
+        UNION
+        (SELECT id FROM outbox WHERE lane = {BULK_LANE} ORDER BY id
+         LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0))
+    )
+    SELECT o.* FROM chosen CROSS JOIN LATERAL (
+        -- One primary-key lookup per chosen row: a merge join would walk the backlog's index up to an
+        -- interactive row at its end. OFFSET 0 keeps these subqueries lookups whatever the (often stale,
+        -- the table churns) statistics say.
+        SELECT id, topic, convert_to(ce_subject, 'UTF8') AS key, payload, created_at, ce_time,
+               convert_to(ce_id::text, 'UTF8') AS ce_id, convert_to(ce_type, 'UTF8') AS ce_type,
+               convert_to(ce_source, 'UTF8') AS ce_source, convert_to(traceparent, 'UTF8') AS traceparent
+        FROM outbox WHERE outbox.id = chosen.id OFFSET 0
+    ) o
+    ORDER BY o.id
 """
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
-_BACKLOG_SQL = "SELECT count(*) FROM outbox"
+_BACKLOG_SQL = """
+    SELECT count(*) AS rows,
+           coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS oldest_age_s
+    FROM outbox
+"""
+BACKLOG_EVERY_S = 5.0
+"""How often the backlog gauges are refreshed, draining or idle (a count of the outbox is not free)."""
+_SPECVERSION = SPECVERSION.encode()
+_CONTENT_TYPE = JSON.encode()
+
+
+async def fetch_batch(connection: asyncpg.Connection, limit: int) -> Sequence[asyncpg.Record]:
+    """The next rows to publish, in id order: interactive ones first (with the older bulk rows of their keys),
+    then bulk ones if there is room."""
+    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit)
+    return rows
+
+
+def kafka_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
+    """The row's CloudEvents headers, as `Envelope.kafka_headers()` would give them (binary mode)."""
+    headers = [
+        ("ce_id", row["ce_id"]),
+        ("ce_type", row["ce_type"]),
+        ("ce_source", row["ce_source"]),
+        ("ce_specversion", _SPECVERSION),
+        ("ce_time", format_time(row["ce_time"]).encode()),
+        ("ce_subject", row["key"]),
+        (CONTENT_TYPE, _CONTENT_TYPE),
+    ]
+    if row["traceparent"] is not None:
+        headers.append((TRACEPARENT, row["traceparent"]))
+    return headers
 
 
 class OutboxRelay:
@@ -87,22 +150,26 @@ class OutboxRelay:
         self._wake.set()
 
     async def _drain_forever(self, connection: asyncpg.Connection) -> None:
-        idle_cycles = 0
+        measured_at = 0.0
         while True:
+            if time.monotonic() - measured_at >= BACKLOG_EVERY_S:
+                await self._measure_backlog(connection)
+                measured_at = time.monotonic()
             # Cleared before reading, so a NOTIFY arriving during the read is not missed.
             self._wake.clear()
-            published = await self.publish_batch(connection)
-            if published:
-                idle_cycles = 0
+            if await self.publish_batch(connection):
                 continue
-            idle_cycles += 1
-            if idle_cycles % 10 == 1:
-                metrics.OUTBOX_BACKLOG.labels(self._service).set(await connection.fetchval(_BACKLOG_SQL))
             await wait_for_wake(self._wake, self._poll_interval_s)
 
+    async def _measure_backlog(self, connection: asyncpg.Connection) -> None:
+        """Rows waiting, and how long the oldest has waited (the alert on a stuck relay reads this one)."""
+        backlog = await connection.fetchrow(_BACKLOG_SQL)
+        metrics.OUTBOX_BACKLOG.labels(self._service).set(backlog["rows"])
+        metrics.OUTBOX_OLDEST_AGE_SECONDS.labels(self._service).set(float(backlog["oldest_age_s"]))
+
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
-        """Publish the oldest rows and delete them once every one is acknowledged."""
-        rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, self._batch_size)
+        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged."""
+        rows = await fetch_batch(connection, self._batch_size)
         if not rows:
             return 0
         deliveries: list[asyncio.Future[Any]] = []
@@ -126,29 +193,16 @@ class OutboxRelay:
         builders: dict[int, BatchBuilder] = {}
         deliveries: list[asyncio.Future[Any]] = []
         for row in rows:
-            envelope = Envelope(
-                id=str(row["ce_id"]),
-                type=row["ce_type"],
-                source=row["ce_source"],
-                subject=row["ce_subject"],
-                time=row["ce_time"],
-                data=bytes(row["payload"]),
-                traceparent=row["traceparent"],
-            )
-            key = envelope.kafka_key()
+            key = row["key"]
             partition = partition_for(key, partitions)
-            record = {
-                "key": key,
-                "value": envelope.data,
-                "timestamp": None,
-                "headers": envelope.kafka_headers(),
-            }
+            value, headers = row["payload"], kafka_headers(row)
             builder = builders.get(partition)
-            if builder is None or builder.append(**record) is None:
-                if builder is not None:
-                    deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
-                builder = builders[partition] = self._producer.create_batch()
-                builder.append(**record)
+            if builder is not None:
+                if builder.append(key=key, value=value, timestamp=None, headers=headers) is not None:
+                    continue
+                deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
+            builder = builders[partition] = self._producer.create_batch()
+            builder.append(key=key, value=value, timestamp=None, headers=headers)
         for partition, builder in builders.items():
             deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
         return deliveries

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.kafka import KafkaSecurity
 
 
 class KitSettings(BaseSettings):
@@ -26,6 +28,11 @@ class KitSettings(BaseSettings):
         default="",
         description="Prepended to every topic name; tests use a unique one so runs never see each other.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = Field(default=None, description="SCRAM-SHA-512 with Strimzi users.")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(default=None, description="CA of the Kafka cluster (TLS listeners).")
     jwt_public_key_pem: str | None = None
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "dife-dev"
@@ -50,6 +57,16 @@ class KitSettings(BaseSettings):
     )
     jobs_enabled: bool = Field(default=True, description="Run background jobs and timers in this process.")
     job_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback poll when no NOTIFY arrives.")
+
+    def kafka_security(self) -> KafkaSecurity:
+        password = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=password,
+            ca_file=self.kafka_ssl_cafile,
+        )
 
     def topic(self, logical: str) -> str:
         """Physical Kafka topic of a logical topic name from `dife_contracts.topics`."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     Uuid,
@@ -27,6 +28,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 kit_metadata = MetaData()
 
 OUTBOX_NOTIFY_CHANNEL = "dife_outbox"
+INTERACTIVE_LANE = 0
+"""`enqueue`: one event of a request or a consumer (a hold answer, a dossier transition); relayed first."""
+BULK_LANE = 1
+"""`enqueue_many`, `insert_from_select_sql`: the events of an import or a campaign; relayed after."""
 
 outbox = Table(
     "outbox",
@@ -42,6 +47,18 @@ outbox = Table(
     Column("traceparent", Text, nullable=True),
     Column("payload", LargeBinary, nullable=False, comment="JSON bytes, the Kafka value"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column(
+        "lane",
+        SmallInteger,
+        nullable=False,
+        server_default=text(str(INTERACTIVE_LANE)),
+        comment="0 interactive, 1 bulk: the relay serves interactive rows first (OUTBOX.md, Lanes)",
+    ),
+    # The relay finds the few interactive rows without walking a bulk backlog, and the bulk rows of an
+    # interactive row's key, which it sends first to keep the key's order. Not partial on the bulk lane: the
+    # planner would then scan it for "the oldest bulk rows" instead of walking the primary key in id order.
+    Index("outbox_interactive", "id", postgresql_where=text(f"lane = {INTERACTIVE_LANE}")),
+    Index("outbox_subject", "ce_subject"),
 )
 
 inbox = Table(

@@ -1,1 +1,1 @@
-"""DIFE contributions: the 1 % contribution of collectivités, declarations, periodicity, payments, bank statements, late periods."""
+"""DIFE contributions: the 1 % contribution of collectivités (declarations, payments, late periods)."""

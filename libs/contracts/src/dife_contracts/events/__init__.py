@@ -33,6 +33,7 @@ from dife_contracts.events.dossier import (
 )
 from dife_contracts.events.funding import (
     CardPaymentConfirmed,
+    CardRefundOrdered,
     CofundingDecided,
     CofundingRequested,
     DifeHoldRequested,
@@ -101,6 +102,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CofundingRequested,
     CofundingDecided,
     CardPaymentConfirmed,
+    CardRefundOrdered,
     PlanReady,
     PlanFailed,
     PaymentOrdered,
@@ -121,6 +123,7 @@ __all__ = [
     "AccountActivated",
     "AccountAdjusted",
     "CardPaymentConfirmed",
+    "CardRefundOrdered",
     "CofundingDecided",
     "CofundingRequested",
     "DeclarationReceived",

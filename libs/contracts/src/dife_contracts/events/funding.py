@@ -79,6 +79,9 @@ class CofundingRequested(FundingEvent):
     siren: Siren
     amount_cents: Cents
     deliberation_reference: str
+    request_id: UUID | None = Field(
+        default=None, description="The request the collectivité decides on (`/v1/cofunding-requests/{id}`)."
+    )
 
 
 class CofundingDecided(FundingEvent):
@@ -89,6 +92,7 @@ class CofundingDecided(FundingEvent):
     siren: Siren
     approved: bool
     amount_cents: Cents
+    request_id: UUID | None = Field(default=None, description="The request this decision answers.")
 
 
 class CardPaymentConfirmed(FundingEvent):
@@ -111,4 +115,14 @@ class PlanFailed(FundingEvent):
 
     ce_type: ClassVar[str] = "dife.funding.plan_failed.v1"
 
+    reason: str
+
+
+class CardRefundOrdered(FundingEvent):
+    """Funding orders the payment provider to refund the élu's card payment of a plan that ended unpaid."""
+
+    ce_type: ClassVar[str] = "dife.funding.card_refund_ordered.v1"
+
+    amount_cents: Cents
+    provider_reference: str
     reason: str

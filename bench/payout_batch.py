@@ -27,7 +27,7 @@ from payout.use_cases import batching
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.migrations import upgrade_to_head
 
-ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "services" / "payout" / "alembic.ini"
 NOW = datetime(2027, 1, 15, 5, tzinfo=UTC)
 
 

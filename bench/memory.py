@@ -1,0 +1,156 @@
+"""Peak memory of each service under its load: the largest resident set (VmHWM) of its uvicorn process.
+
+Run: ``uv run python bench/memory.py [--rows 500000] [--offers 100000]`` (``make bench BENCH=memory``).
+Target: every service ≤ 200 MB. Each service runs as in production, under uvicorn, one worker:
+
+- **rights-ledger**: balance reads at 500 req/s for 10 s (vegeta, one élu token per request), then an RNE
+  municipal file of ``--rows`` rows POSTed to it, until the import's job is done and every event has left
+  the outbox (the relay publishes them from the same process);
+- **catalogue**: its search mix at 200 req/s for 10 s on ``--offers`` published offers (the catalogue
+  search benchmark's data and load).
+
+Services without an app yet (dossier, funding, payout, contributions) are listed as not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import catalogue_search
+from common import ensure_vegeta, free_port, load_average, peak_rss_mb, write_result
+from ledger_balance_read import attack, server_env, wait_ready, write_targets
+from ledger_campaign import setup
+from ledger_support import ROOT, Bench, fresh_bench, municipal_csv
+
+TARGET_MB = 200
+SERVICES_WITHOUT_APP = ("dossier", "funding", "payout", "contributions")
+
+
+def current_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def ledger(rows: int, elus: int) -> dict[str, Any]:
+    vegeta = ensure_vegeta()
+    data = municipal_csv(rows)
+    async with fresh_bench() as bench:
+        await setup(bench, elus)
+        requests = [
+            (f"/v1/accounts/{elu_id}", bench.headers("elu", sub=elu_id)["Authorization"])
+            for elu_id in await _some_elus(bench, 2000)
+        ]
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", "rights_ledger.app:create_app_from_env"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+        command += ["--no-access-log", "--log-level", "warning"]
+        server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=server_env(bench))
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            await wait_ready(base_url)
+            started_mb = current_rss_mb(server.pid)
+            with tempfile.TemporaryDirectory() as scratch:
+                targets = Path(scratch) / "targets.jsonl"
+                write_targets(targets, base_url, requests)
+                reads = await asyncio.to_thread(attack, vegeta, targets, 500, 10, server.pid)
+            after_reads_mb = peak_rss_mb(server.pid)
+            agent = bench.headers("agent")
+            async with httpx.AsyncClient(base_url=base_url, timeout=600) as client:
+                started = time.perf_counter()
+                response = await client.post(
+                    "/v1/registry/imports?file_type=cm&snapshot_date=2026-01-15", content=data, headers=agent
+                )
+                assert response.status_code == 202, response.text
+                job_path = f"/v1/registry/imports/{response.json()['id']}"
+                while (job := (await client.get(job_path, headers=agent)).json())["status"] not in (
+                    "succeeded",
+                    "failed",
+                ):
+                    await asyncio.sleep(0.2)
+                while await bench.outbox_backlog() > 0:
+                    await asyncio.sleep(0.2)
+                import_s = time.perf_counter() - started
+            peak_mb = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), timeout=30)
+    return {
+        "rights_ledger_started_mb": started_mb,
+        "rights_ledger_peak_after_reads_mb": after_reads_mb,
+        "rights_ledger_reads_p99_ms": reads["p99_ms"],
+        "rights_ledger_peak_mb": peak_mb,
+        "rights_ledger_import_rows": rows,
+        "rights_ledger_import_file_mb": round(len(data) / 1e6, 1),
+        "rights_ledger_import_status": job["status"],
+        "rights_ledger_import_and_publish_s": round(import_s, 1),
+    }
+
+
+async def _some_elus(bench: Bench, count: int) -> list[str]:
+    connection = await asyncpg.connect(bench.database_url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch("SELECT elu_id FROM accounts ORDER BY random() LIMIT $1", count)
+    finally:
+        await connection.close()
+    return [str(row["elu_id"]) for row in rows]
+
+
+async def catalogue(offers: int) -> dict[str, Any]:
+    admin_url, kafka = catalogue_search.stack_urls()
+    dsn = await catalogue_search.prepare_database(admin_url, offers, reuse=True)
+    port = free_port()
+    with catalogue_search.catalogue_server(dsn, kafka, port, 1) as server:
+        await catalogue_search.wait_until_up(port)
+        started_mb = current_rss_mb(server.pid)
+        connections = catalogue_search.HttpConnections(port, 32)
+        await connections.open()
+        try:
+            queries = catalogue_search.query_mix(random.Random(7), 2000)
+            latencies, errors, _ = await catalogue_search.open_loop(connections, queries, 200)
+        finally:
+            await connections.close()
+        peak_mb = peak_rss_mb(server.pid)
+    return {
+        "catalogue_started_mb": started_mb,
+        "catalogue_peak_mb": peak_mb,
+        "catalogue_search_requests": len(latencies),
+        "catalogue_search_errors": errors,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    load = load_average()
+    metrics: dict[str, Any] = {}
+    metrics |= await ledger(args.rows, args.elus)
+    metrics |= await catalogue(args.offers)
+    peaks = {name: value for name, value in metrics.items() if name.endswith("_peak_mb")}
+    metrics["within_target"] = {name: value <= TARGET_MB for name, value in peaks.items()}
+    metrics["not_measured"] = list(SERVICES_WITHOUT_APP)
+    metrics["target_mb"] = TARGET_MB
+    metrics["load_average_before"] = load
+    write_result(
+        "memory",
+        metrics,
+        {"rne_rows": args.rows, "ledger_accounts": args.elus, "catalogue_offers": args.offers, "workers": 1},
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=500_000, help="rows of the RNE file POSTed to the ledger")
+    parser.add_argument("--elus", type=int, default=50_000, help="accounts set up for the balance reads")
+    parser.add_argument("--offers", type=int, default=100_000)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,167 @@
+"""Which Kafka producer can carry the relay: the same outbox drain with aiokafka (servicekit's relay) and with
+librdkafka (``confluent-kafka``), beside Kafka's own ProducerPerformance, in one run.
+
+Run: ``uv run --with confluent-kafka python bench/relay_producers.py [--events 200000]``. confluent-kafka is
+not a dependency of the workspace (the relay uses aiokafka): ``--with`` adds it to this run only, and without
+it the librdkafka drain is reported as not measured. Each drain: ``--events`` rows committed in the bulk lane,
+then published in batches of ``--batch-size`` chosen by ``servicekit.relay.fetch_batch`` (the relay's own
+query and headers), each batch deleted once every record is acknowledged (acks=all, idempotent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import load_average, stack_env, write_result
+from relay import SCHEMA, event, producer_performance
+from servicekit.db import make_engine, make_sessionmaker, plain_url
+from servicekit.kafka import ensure_topics, make_producer
+from servicekit.migrations import upgrade_to_head
+from servicekit.outbox import enqueue_many
+from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
+
+PARTITIONS = 12
+_DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+
+
+async def fill(url: str, count: int) -> None:
+    engine = make_engine(url)
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session, session.begin():
+        for chunk in range(0, count, 10_000):
+            await enqueue_many(
+                session, [event() for _ in range(min(10_000, count - chunk))], source="/dife/b"
+            )
+    await engine.dispose()
+
+
+async def drain_aiokafka(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> tuple[int, float]:
+    producer = make_producer(bootstrap, client_id="bench-aiokafka")
+    await producer.start()
+    relay = OutboxRelay(
+        dsn=dsn, producer=producer, service_name="bench", topic_prefix=prefix, batch_size=batch_size
+    )
+    connection = await asyncpg.connect(dsn)
+    started, total = time.perf_counter(), 0
+    while published := await relay.publish_batch(connection):
+        total += published
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    await producer.stop()
+    return total, elapsed
+
+
+async def drain_librdkafka(
+    dsn: str, bootstrap: str, prefix: str, batch_size: int, kafka: Any
+) -> tuple[int, float]:
+    """The same batches through confluent-kafka: librdkafka partitions (murmur2_random is the Java client's
+    partitioner), batches and acknowledges in C; Python only hands records over."""
+    producer = kafka.Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 2,
+            "batch.size": 1_000_000,
+            "partitioner": "murmur2_random",
+        }
+    )
+    failures: list[Any] = []
+
+    def delivered(error: Any, _: Any) -> None:
+        if error is not None:
+            failures.append(error)
+
+    connection = await asyncpg.connect(dsn)
+    started, total = time.perf_counter(), 0
+    while rows := await fetch_batch(connection, batch_size):
+        for row in rows:
+            producer.produce(
+                prefix + row["topic"],
+                value=row["payload"],
+                key=row["key"],
+                headers=kafka_headers(row),
+                on_delivery=delivered,
+            )
+            producer.poll(0)
+        await asyncio.to_thread(producer.flush)
+        if failures:
+            raise RuntimeError(f"librdkafka failed to deliver: {failures[0]}")
+        await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
+        total += len(rows)
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    return total, elapsed
+
+
+async def main(args: argparse.Namespace) -> None:
+    try:
+        kafka: Any = importlib.import_module("confluent_kafka")
+    except ImportError:
+        kafka = None
+    env = stack_env()
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
+    name = f"bench_producers_{uuid.uuid4().hex[:8]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = (
+        env["DIFE_PG_ADMIN_URL"].rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        + "/"
+        + name
+    )
+    dsn = plain_url(url)
+    prefix = f"bench.{uuid.uuid4().hex[:6]}."
+    metrics: dict[str, Any] = {"load_average_before": load_average()}
+    try:
+        await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
+        await ensure_topics(
+            bootstrap, [prefix + "dife.ledger.events", prefix + "producer-performance"], partitions=PARTITIONS
+        )
+        metrics |= await asyncio.to_thread(
+            producer_performance, bootstrap, prefix + "producer-performance", args.yardstick_records
+        )
+        await fill(url, args.events)
+        total, elapsed = await drain_aiokafka(dsn, bootstrap, prefix, args.batch_size)
+        metrics["aiokafka_relay_events_per_s"] = round(total / elapsed, 1)
+        metrics["aiokafka_load_average_after"] = load_average()
+        if kafka is not None:
+            await fill(url, args.events)
+            total, elapsed = await drain_librdkafka(dsn, bootstrap, prefix, args.batch_size, kafka)
+            metrics["librdkafka_relay_events_per_s"] = round(total / elapsed, 1)
+            metrics["librdkafka_version"] = kafka.libversion()[0]
+            metrics["librdkafka_load_average_after"] = load_average()
+        else:
+            metrics["librdkafka_relay_events_per_s"] = (
+                "not measured: run with `uv run --with confluent-kafka`"
+            )
+        yardstick = metrics["kafka_producer_performance_events_per_s"]
+        for producer in ("aiokafka", "librdkafka"):
+            rate = metrics[f"{producer}_relay_events_per_s"]
+            if isinstance(rate, float):
+                metrics[f"{producer}_share_of_kafka_rate"] = round(rate / yardstick, 3)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    write_result(
+        "relay_producers",
+        metrics,
+        {"events": args.events, "batch_size": args.batch_size, "partitions": PARTITIONS},
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--yardstick-records", type=int, default=1_000_000)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,1 @@
+"""All SQL and file formats of the contributions service."""

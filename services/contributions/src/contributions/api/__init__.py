@@ -1,0 +1,1 @@
+"""HTTP routers: parse, authorize, call one use case, answer a schema; the request owns the transaction."""

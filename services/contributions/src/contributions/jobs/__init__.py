@@ -1,0 +1,1 @@
+"""Scheduled work: thin, owns the transaction, calls one use case."""

@@ -1,0 +1,1 @@
+"""All of funding's SQL: the tables and the repositories that turn rows into domain objects."""

@@ -1,0 +1,1 @@
+"""Orchestration: load through a repository, decide in the domain, save with the outbox; never commit."""
