@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from dife_contracts.enums import DossierStatus, TrainingPurpose
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -337,7 +337,7 @@ class SqlRepository:
             conditions.append(tuple_(controls.c.opened_at, controls.c.control_id) > tuple_(*after))
         rows = await self.session.execute(
             select(controls)
-            .where(and_(*conditions))
+            .where(and_(true(), *conditions))
             .order_by(controls.c.opened_at, controls.c.control_id)
             .limit(limit + 1)
         )
