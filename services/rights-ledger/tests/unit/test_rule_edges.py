@@ -19,7 +19,7 @@ from rights_ledger.domain.mandates import (
 )
 from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_key, validate_nir
 from rights_ledger.domain.parameters import CampaignFamily
-from rights_ledger.domain.rne import parse_date, parse_rne
+from rights_ledger.domain.rne import RneFormatError, parse_date, parse_rne
 from servicekit.rules import RuleBroken
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
@@ -399,3 +399,30 @@ def test_a_mandate_starting_on_the_birth_date_is_rejected_as_under_18_not_before
     line = "75;Paris;56;Paris;DUPONT;Élise;F;05/03/1961;05/03/1961;Maire;"
     [rejected] = parse_rne((HEADER + "\n" + line + "\n").encode(), RneFileType.CM).rejected
     assert "under 18" in rejected.reason
+
+
+def test_a_file_without_the_optional_columns_loads_with_empty_fields_R_REG_1() -> None:
+    header = "Code de la commune;Nom de l'élu;Prénom de l'élu;Date de naissance;Date de début du mandat"
+    [record] = parse_rne(
+        f"{header}\n1001;DUPONT;Élise;05/03/1961;28/06/2020\n".encode(), RneFileType.CM
+    ).records
+    assert (record.sex, record.department_code, record.collectivite_name, record.function) == ("", "", "", "")
+    assert (record.collectivite_code, record.function_start) == ("01001", None)
+
+
+def test_a_file_lacking_the_code_column_names_it_R_REG_1() -> None:
+    header = "Nom de l'élu;Prénom de l'élu;Date de naissance;Date de début du mandat"
+    with pytest.raises(RneFormatError, match=r"lacks the columns CODE DE LA COMMUNE$"):
+        parse_rne(f"{header}\nDUPONT;Élise;05/03/1961;28/06/2020\n".encode(), RneFileType.CM)
+
+
+def test_an_empty_file_has_no_header_R_REG_1() -> None:
+    with pytest.raises(RneFormatError, match="empty file"):
+        parse_rne(b"", RneFileType.CM)
+
+
+def test_a_windows_line_ending_is_not_part_of_the_last_field_R_REG_1() -> None:
+    data = (HEADER + "\r\n" + GOOD + "\r\n").encode("cp1252", errors="replace")
+    parsed = parse_rne(data, RneFileType.CM)
+    [record] = parsed.records
+    assert (parsed.encoding, record.function_start, parsed.rows_read) == ("cp1252", date(2020, 7, 3), 1)
