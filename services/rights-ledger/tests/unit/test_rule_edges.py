@@ -18,7 +18,7 @@ from rights_ledger.domain.mandates import (
     rights_usable_until,
 )
 from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_key, validate_nir
-from rights_ledger.domain.parameters import CampaignFamily
+from rights_ledger.domain.parameters import CampaignFamily, parameters_at
 from rights_ledger.domain.rne import RneFormatError, parse_date, parse_rne
 from servicekit.rules import RuleBroken
 
@@ -426,3 +426,44 @@ def test_a_windows_line_ending_is_not_part_of_the_last_field_R_REG_1() -> None:
     parsed = parse_rne(data, RneFileType.CM)
     [record] = parsed.records
     assert (parsed.encoding, record.function_start, parsed.rows_read) == ("cp1252", date(2020, 7, 3), 1)
+
+
+def test_every_movement_records_who_when_what_and_why_R_FUN_5() -> None:
+    account = Account(uuid4(), balance_cents=0)
+    credit = account.credit(parameters_at(date(2026, 3, 30)), NOW, "campaign municipal 2026")
+    hold = Hold(uuid4(), account.elu_id, 10_000, "dossier-1")
+    placed = account.place_hold(hold, NOW)
+    capture, release = account.capture(hold, 4_000, NOW)
+    adjustment = account.adjust(-1_000, 80_000, NOW, "agent correction")
+    expiry = account.expire(NOW, "expiry run 2026-09-01")
+    assert credit is not None and expiry is not None
+    movements = [credit, placed, capture, release, adjustment, expiry]
+    assert account.journal == movements
+    assert [(m.kind, m.amount_cents, m.balance_delta_cents, m.held_delta_cents) for m in movements] == [
+        (MovementKind.CREDIT, 40_000, 40_000, 0),
+        (MovementKind.HOLD, 10_000, 0, 10_000),
+        (MovementKind.CAPTURE, 4_000, -4_000, -4_000),
+        (MovementKind.RELEASE, 6_000, 0, -6_000),
+        (MovementKind.ADJUSTMENT, 1_000, -1_000, 0),
+        (MovementKind.EXPIRY, 35_000, -35_000, 0),
+    ]
+    assert [(m.balance_after_cents, m.held_after_cents) for m in movements] == [
+        (40_000, 0),
+        (40_000, 10_000),
+        (36_000, 6_000),
+        (36_000, 0),
+        (35_000, 0),
+        (0, 0),
+    ]
+    assert [m.reference for m in movements] == [
+        "campaign municipal 2026",
+        "dossier-1",
+        "dossier-1",
+        "dossier-1",
+        "agent correction",
+        "expiry run 2026-09-01",
+    ]
+    assert [m.hold_id for m in movements] == [None, hold.hold_id, hold.hold_id, hold.hold_id, None, None]
+    assert all(m.elu_id == account.elu_id and m.at == NOW for m in movements)
+    assert len({m.id for m in movements}) == 6
+    assert account.cap_cents == 80_000
