@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import pytest
 from dife_contracts.enums import MandateFamily, RneFileType
+from rights_ledger.domain.identity import PersonKey, VerifiedIdentity
 from rights_ledger.domain.ledger import Account, Hold, HoldStatus, MovementKind
 from rights_ledger.domain.mandates import (
     AccountStatus,
@@ -15,11 +16,13 @@ from rights_ledger.domain.mandates import (
     credited_in_campaign,
     crediting_family,
     hold_rejection,
+    last_mandate_end,
     rights_usable_until,
 )
-from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_key, validate_nir
+from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash, nir_key, validate_nir
 from rights_ledger.domain.parameters import CampaignFamily, parameters_at
 from rights_ledger.domain.rne import RneFormatError, parse_date, parse_rne
+from rights_ledger.domain.snapshot import SnapshotLimits, check_readable_enough
 from servicekit.rules import RuleBroken
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
@@ -467,3 +470,37 @@ def test_every_movement_records_who_when_what_and_why_R_FUN_5() -> None:
     assert all(m.elu_id == account.elu_id and m.at == NOW for m in movements)
     assert len({m.id for m in movements}) == 6
     assert account.cap_cents == 80_000
+
+
+def test_no_mandate_known_means_no_end_R_END_1() -> None:
+    assert last_mandate_end([]) is None
+    assert rights_usable_until([], None) is None
+
+
+def test_two_nirs_never_share_a_hash_R_REG_3() -> None:
+    first, second = _with_key("2610375111005"), _with_key("2610375111006")
+    assert nir_hash(first, b"k") != nir_hash(second, b"k")
+
+
+def test_an_empty_snapshot_is_never_refused_as_unreadable_R_REG_1() -> None:
+    check_readable_enough(0, 0, SnapshotLimits(max_rejected_share=0.0, max_ended_share=0.0), force=False)
+
+
+def test_an_agents_credit_up_to_the_cap_is_recorded_with_its_reason_and_time_R_ACC_2() -> None:
+    account = Account(uuid4(), balance_cents=70_000, cap_cents=70_000)
+    movement = account.adjust_by_agent(10_000, 80_000, NOW, "missed campaign", by="agent-7")
+    assert (movement.reference, movement.at, account.cap_cents, account.balance_cents) == (
+        "missed campaign",
+        NOW,
+        80_000,
+        80_000,
+    )
+
+
+def test_the_first_given_name_alone_keeps_the_family_name_and_birth_date_R_ACT_1() -> None:
+    born = date(1961, 3, 5)
+    identity = VerifiedIdentity("Dupont", "Élise Marie", born, "F")
+    assert identity.persons() == [
+        PersonKey("DUPONT", "ELISE MARIE", born),
+        PersonKey("DUPONT", "ELISE", born),
+    ]
