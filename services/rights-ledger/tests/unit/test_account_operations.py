@@ -32,6 +32,7 @@ from rights_ledger.domain.ledger import (
     Account,
     Hold,
     HoldStatus,
+    HoldTerms,
     hold_rejected_without_account,
 )
 from rights_ledger.domain.mandates import AccountStatus, Mandate
@@ -374,3 +375,67 @@ def test_a_hold_of_another_elu_is_neither_captured_nor_released_R_FUN_5() -> Non
     assert (capture.value.rule_id, release.value.rule_id) == ("R-FUN-5", "R-FUN-5")
     assert (other.events, other.journal, hold.status) == ([], [], HoldStatus.PENDING)
     assert account.held_cents == 30_000
+
+
+@pytest.mark.parametrize(
+    ("captured", "kinds"), [(1, ["capture", "release"]), (29_999, ["capture", "release"])]
+)
+def test_a_capture_one_cent_from_either_end_moves_both_parts_R_PAY_2(captured: int, kinds: list[str]) -> None:
+    account, hold, _ = _placed()
+    movements = account.capture(hold, captured, NOW)
+    assert [(m.kind, m.amount_cents, m.at) for m in movements] == [
+        (kinds[0], captured, NOW),
+        (kinds[1], 30_000 - captured, NOW),
+    ]
+
+
+def test_an_adjustment_of_one_cent_raises_the_cap_and_one_cent_above_it_is_refused_R_ACC_2() -> None:
+    account = Account(uuid4(), balance_cents=69_999, cap_cents=70_000)
+    account.adjust(1, 80_000, NOW, "one cent")
+    assert (account.balance_cents, account.cap_cents) == (70_000, 80_000)
+    full = Account(uuid4(), balance_cents=80_000)
+    with pytest.raises(RuleBroken) as refused:
+        full.adjust(1, 80_000, NOW, "one cent too many")
+    assert refused.value.rule_id == "R-ACC-2"
+
+
+@pytest.mark.parametrize("wanted", ["capture", "release"])
+def test_a_resolved_hold_names_its_state_and_the_rule_when_resolved_again_R_FUN_5(wanted: str) -> None:
+    account, hold, _ = _placed()
+    account.release(hold, NOW)
+    with pytest.raises(InvalidTransition) as refused:
+        account.capture(hold, 0, NOW) if wanted == "capture" else account.release(hold, NOW)
+    error = refused.value
+    assert (error.current, error.wanted, tuple(error.allowed), error.rule_id) == (
+        "voided",
+        wanted,
+        (),
+        "R-FUN-5",
+    )
+
+
+def test_a_placed_hold_keeps_the_training_it_finances_and_the_time_R_FUN_1() -> None:
+    account = _active()
+    request = _request(account.elu_id, 1_000, TrainingPurpose.REINSERTION)
+    hold = _answer(account, request)
+    assert hold is not None
+    assert hold.terms == HoldTerms(
+        request.dossier_id, TrainingPurpose.REINSERTION, date(2026, 10, 1), date(2026, 10, 2)
+    )
+    assert account.journal[0].at == NOW
+
+
+def test_a_release_and_a_capture_answered_are_dated_R_FUN_5() -> None:
+    account, hold, request = _placed()
+    later = datetime(2026, 9, 2, 10, tzinfo=UTC)
+    release = DifeReleaseRequested(dossier_id=request.dossier_id, elu_id=account.elu_id, reason="refused")
+    account.release_requested(hold, release, later)
+    [resolution] = account.resolved
+    assert (resolution.hold, resolution.released_cents, resolution.at) == (hold, 30_000, later)
+    assert account.journal[-1].at == later
+    captured, hold2, request2 = _placed()
+    capture = DifeCaptureRequested(
+        dossier_id=request2.dossier_id, elu_id=captured.elu_id, amount_cents=10_000
+    )
+    captured.capture_requested(hold2, capture, later)
+    assert [m.at for m in captured.journal[-2:]] == [later, later]
