@@ -81,14 +81,19 @@ def test_several_mandates_credit_on_the_date_of_the_one_held_longest_R_ACC_3() -
     assert credited_in_campaign(mandates, CampaignFamily.OTHER, 2026)
 
 
-def test_two_mandates_give_one_credit_a_year_R_ACC_1() -> None:
+def test_two_mandates_of_one_family_give_one_credit_of_400_euros_in_march_R_ACC_1() -> None:
+    """The domain decides *which* campaign credits and *how much*; at most one credit per élu and year is the
+    primary key of the credits table (adapters/crediting.py), proven by the integration tests."""
     mandates = [
         Mandate(MandateFamily.MUNICIPAL, date(2020, 6, 28)),
         Mandate(MandateFamily.COMMUNAUTAIRE, date(2020, 7, 10)),
     ]
-    campaigns = [credited_in_campaign(mandates, f, 2025) for f in CampaignFamily]
-    assert campaigns.count(True) >= 1
     assert crediting_family(mandates, date(2025, 3, 30)) is CampaignFamily.MUNICIPAL
+    assert credited_in_campaign(mandates, CampaignFamily.MUNICIPAL, 2025)
+    account = Account(uuid4())
+    movement = account.credit(parameters_at(date(2025, 3, 30)), NOW, "campaign municipal 2025")
+    assert movement is not None and movement.amount_cents == 40_000
+    assert account.journal == [movement]
 
 
 def test_newly_elected_is_credited_at_the_first_campaign_after_the_start_R_ACC_4() -> None:

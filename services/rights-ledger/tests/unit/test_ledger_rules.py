@@ -62,16 +62,21 @@ def test_capture_larger_than_the_hold_is_refused_R_PAY_2() -> None:
     account = _account()
     hold = Hold(uuid4(), account.elu_id, 30_000, None)
     account.place_hold(hold, NOW)
-    with pytest.raises(RuleBroken):
+    with pytest.raises(RuleBroken) as refused:
         account.capture(hold, 30_001, NOW)
+    assert refused.value.rule_id == "R-PAY-2"
+    assert (account.held_cents, hold.status) == (30_000, HoldStatus.PENDING)
 
 
 def test_adjustment_never_below_zero_or_above_cap_R_ACC_2() -> None:
     account = _account(70_000)
-    with pytest.raises(RuleBroken):
+    with pytest.raises(RuleBroken) as above:
         account.adjust(10_001, 80_000, NOW, "too much")
-    with pytest.raises(RuleBroken):
+    with pytest.raises(RuleBroken) as below:
         account.adjust(-70_001, 80_000, NOW, "too little")
+    assert (above.value.rule_id, below.value.rule_id) == ("R-ACC-2", "R-ACC-2")
+    assert "above the cap" in above.value.message and "below 0" in below.value.message
+    assert account.journal == []
     movement = account.adjust(-5_000, 80_000, NOW, "correction")
     assert (movement.amount_cents, movement.balance_delta_cents, movement.balance_after_cents) == (
         5_000,
@@ -83,5 +88,7 @@ def test_adjustment_never_below_zero_or_above_cap_R_ACC_2() -> None:
 def test_adjustment_cannot_take_back_held_rights_R_FUN_5() -> None:
     account = _account(30_000)
     account.place_hold(Hold(uuid4(), account.elu_id, 20_000, None), NOW)
-    with pytest.raises(RuleBroken):
+    with pytest.raises(RuleBroken) as refused:
         account.adjust(-10_001, 80_000, NOW, "would break the hold")
+    assert refused.value.rule_id == "R-ACC-2"
+    assert (account.balance_cents, account.held_cents) == (30_000, 20_000)
