@@ -173,6 +173,7 @@ async def test_adjustment_never_above_cap_nor_below_zero_R_ACC_2(
     assert above.json()["rules"][0]["id"] == "R-ACC-2"
     below = await client.post(path, json={"amount_cents": -1, "reason": "too little"}, headers=agent)
     assert below.status_code == 422
+    assert [rule["id"] for rule in below.json()["rules"]] == ["R-ACC-2"], below.json()
     as_elu = await client.post(
         path, json={"amount_cents": 1, "reason": "self"}, headers=bearer("elu", sub=elu["elu_id"])
     )
