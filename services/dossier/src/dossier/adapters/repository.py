@@ -283,7 +283,7 @@ class SqlRepository:
         if after is not None:
             conditions.append(tuple_(dossiers.c.submitted_at, dossiers.c.dossier_id) < tuple_(*after))
         rows = await self.session.execute(
-            query.where(and_(*conditions))
+            query.where(and_(true(), *conditions))
             .order_by(dossiers.c.submitted_at.desc(), dossiers.c.dossier_id.desc())
             .limit(limit + 1)
         )
@@ -513,7 +513,7 @@ class SqlRepository:
             )
             .join(elus, elus.c.elu_id == dossiers.c.elu_id)
             .outerjoin(organismes, organismes.c.siret == dossiers.c.siret)
-            .where(and_(*conditions))
+            .where(and_(true(), *conditions))
             .order_by(dossiers.c.training_start, dossiers.c.dossier_id)
             .limit(limit + 1)
         )
