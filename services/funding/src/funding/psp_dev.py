@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
+
+from servicekit.clock import SystemClock
 
 from funding.domain.card import sign
 from funding.settings import PspSettings
@@ -51,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "sign":
-        print(sign(_secret(args.secret), int(time.time()), args.body.encode()))
+        print(sign(_secret(args.secret), int(SystemClock().now().timestamp()), args.body.encode()))
         return 0
     body = _notification(args.intent_id, args.amount_cents, args.notification_id)
-    header = sign(_secret(args.secret), int(time.time()) - args.age_s, body)
+    header = sign(_secret(args.secret), int(SystemClock().now().timestamp()) - args.age_s, body)
     request = urllib.request.Request(
         f"{args.url.rstrip('/')}/v1/psp/notifications",
         data=body,
