@@ -30,7 +30,7 @@ CM_HEADER = (
 if TYPE_CHECKING:
     from conftest import Platform
 
-NIR = "261037511100538"  # a woman born in March 1961: sex, year and month agree with the élu below (R-REG-3)
+NIR = "261037511100736"  # a woman born in March 1961 (R-REG-3); not test_cli.py's: one NIR, one account
 Bearer = Callable[..., dict[str, str]]
 
 
