@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -18,31 +16,11 @@ from servicekit.kafka import make_producer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay
 from servicekit.tables import outbox
-from servicekit.testing import Infra, collect, eventually
+from servicekit.testing import Infra, collect, eventually, running_relay
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SOURCE = "/dife/servicekit-tests"
-
-
-@asynccontextmanager
-async def running_relay(
-    sample_db: str, producer: AIOKafkaProducer, prefix: str, **options: float
-) -> AsyncIterator[OutboxRelay]:
-    relay = OutboxRelay(
-        dsn=plain_url(sample_db),
-        producer=producer,
-        service_name="servicekit-tests",
-        topic_prefix=prefix,
-        **options,
-    )
-    task = asyncio.create_task(relay.run())
-    try:
-        yield relay
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def outbox_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> int:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -17,33 +16,13 @@ from servicekit.db import plain_url
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE
-from servicekit.testing import Infra, eventually
+from servicekit.testing import Infra, eventually, running_relay
 from servicekit.tracing import current_traceparent
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SOURCE = "/dife/servicekit-tests"
 Position = tuple[int, int]  # (partition, offset)
-
-
-@asynccontextmanager
-async def running_relay(
-    sample_db: str, producer: AIOKafkaProducer, prefix: str, **options: int
-) -> AsyncIterator[OutboxRelay]:
-    relay = OutboxRelay(
-        dsn=plain_url(sample_db),
-        producer=producer,
-        service_name="servicekit-tests",
-        topic_prefix=prefix,
-        **options,
-    )
-    task = asyncio.create_task(relay.run())
-    try:
-        yield relay
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 async def positions_on_kafka(

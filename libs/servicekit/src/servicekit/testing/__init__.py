@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -16,7 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit.consumer import EventHandlers, EventMeta
+from servicekit.db import plain_url
 from servicekit.migrations import upgrade_to_head
+from servicekit.relay import OutboxRelay
 from servicekit.state import kit_state
 from servicekit.tables import inbox
 from servicekit.testing.infra import Infra
@@ -30,6 +34,7 @@ __all__ = [
     "publish",
     "run_due_jobs",
     "running_app",
+    "running_relay",
 ]
 
 
@@ -45,6 +50,27 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@asynccontextmanager
+async def running_relay(
+    database_url: str, producer: AIOKafkaProducer, topic_prefix: str, **options: Any
+) -> AsyncIterator[OutboxRelay]:
+    """An outbox relay of `database_url` running in the background for the block's duration."""
+    relay = OutboxRelay(
+        dsn=plain_url(database_url),
+        producer=producer,
+        service_name="servicekit-tests",
+        topic_prefix=topic_prefix,
+        **options,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def publish(infra: Infra, topic_prefix: str, event: Event, *, source: str | None = None) -> Envelope:
