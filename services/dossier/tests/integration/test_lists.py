@@ -99,13 +99,13 @@ STATEMENTS = {
         DossierFilter(siret="12345678900011", status=DossierStatus.SUBMITTED), after=None, limit=20
     ),
     "organisme, next page": dossiers_statement(
-        DossierFilter(siret="12345678900011"), after=(datetime(2027, 1, 1, tzinfo=UTC), uuid.uuid4()), limit=20
+        DossierFilter(siret="12345678900011"), after=(datetime(2027, 1, 1, tzinfo=UTC), uuid.uuid4()), limit=9
     ),
     "élu": dossiers_statement(DossierFilter(elu_id=uuid.uuid4()), after=None, limit=20),
     "agent": dossiers_statement(DossierFilter(), after=None, limit=20),
     "agent, status": dossiers_statement(DossierFilter(status=DossierStatus.PAID), after=None, limit=20),
     "public": financed_trainings_statement(year=None, department=None, siret=None, after=None, limit=20),
-    "public, year": financed_trainings_statement(year=2027, department=None, siret=None, after=None, limit=20),
+    "public, year": financed_trainings_statement(year=2027, department=None, siret=None, after=None, limit=9),
     "public, département": financed_trainings_statement(
         year=None, department="69", siret=None, after=None, limit=20
     ),

@@ -20,7 +20,7 @@ from .conftest import AGENT, ELU, in_status, paris
 
 
 def _as_sent(body: dict[str, object]) -> object:
-    return json.loads(json_response(body).body)
+    return json.loads(bytes(json_response(body).body))
 
 
 def _as_documented(dossier: Dossier) -> object:
