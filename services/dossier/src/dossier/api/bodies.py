@@ -12,12 +12,17 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from dife_contracts.enums import DossierStatus
 from fastapi.responses import Response
 
 from dossier.adapters.repository import FinancedTraining
 from dossier.domain.dossier import Dossier
+from dossier.domain.statuses import allowed_actions
 
 JSON_MEDIA_TYPE = "application/json"
+
+_ALLOWED_ACTIONS = {status: [action.value for action in allowed_actions(status)] for status in DossierStatus}
+"""What each status allows, computed once (`Dossier.allowed_actions` scans the transition table each time)."""
 
 
 def _default(value: object) -> str:
@@ -80,7 +85,7 @@ def dossier_body(dossier: Dossier) -> dict[str, Any]:
         if evaluation is None
         else {"rating": evaluation.rating, "comment": evaluation.comment, "at": evaluation.at},
         "submitted_at": dossier.submitted_at,
-        "allowed_actions": [action.value for action in dossier.allowed_actions()],
+        "allowed_actions": _ALLOWED_ACTIONS[dossier.status],
         "history": [
             {
                 "at": step.at,
