@@ -249,19 +249,33 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     left open."""
 
 
-async def open_search_pool(dsn: str, *, max_size: int) -> asyncpg.Pool:
-    """The search's own plain asyncpg pool (libpq-form ``dsn``), without the per-release reset."""
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, reset=_keep_session)
+async def open_search_pool(dsn: str, *, max_size: int, generic_plans: bool = False) -> asyncpg.Pool:
+    """A plain asyncpg pool for the search (libpq-form ``dsn``), without the per-release reset; with
+    ``generic_plans``, its connections plan each statement shape once (see ``SqlOfferIndex``)."""
+    settings = {"plan_cache_mode": "force_generic_plan"} if generic_plans else {}
+    return await asyncpg.create_pool(
+        dsn, min_size=1, max_size=max_size, reset=_keep_session, server_settings=settings
+    )
 
 
 class SqlOfferIndex:
-    """The ``OfferIndex`` of the use cases on the search pool: a connection per search, one statement."""
+    """The ``OfferIndex`` of the use cases: a connection per search, one statement.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    A search with words and no radius runs on ``text_pool``, whose connections keep one generic plan per
+    statement shape: whatever the words and filter values, the best plan is the same bitmap scan of the GIN
+    index on the text and the equality filters (``offers_pub_text_filters``), and planning the statement
+    again for every search cost PostgreSQL as much CPU as running it. The other searches keep a plan made
+    for their values (the database's ``force_custom_plan``), as the best index depends on them: without
+    words, an organisme's SIRET, a département or every remote offer; with a radius, the bounding box on
+    (lat, lon), whose size decides between that btree and the text."""
+
+    def __init__(self, text_pool: asyncpg.Pool, other_pool: asyncpg.Pool) -> None:
+        self._text_pool = text_pool
+        self._other_pool = other_pool
 
     async def search(
         self, filters: SearchFilters, *, sort: SortOrder, after: Position | None, limit: int
     ) -> SearchResult:
-        async with self._pool.acquire() as connection:
+        pool = self._text_pool if filters.q and filters.radius_km is None else self._other_pool
+        async with pool.acquire() as connection:
             return await search_offers(connection, filters, sort=sort, after=after, limit=limit)

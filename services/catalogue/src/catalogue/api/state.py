@@ -20,13 +20,17 @@ class CatalogueState:
 
 @asynccontextmanager
 async def catalogue_state(kit: KitState) -> AsyncIterator[CatalogueState]:
-    """Built once the kit's pools exist: the search's own pool (see ``open_search_pool``), closed last."""
-    settings = kit.settings
-    pool = await open_search_pool(plain_url(settings.database_url), max_size=settings.database_pool_size)
+    """Built once the kit's pools exist: the search's own pools (see ``SqlOfferIndex``), closed last."""
+    dsn, size = plain_url(kit.settings.database_url), kit.settings.database_pool_size
+    text_pool = await open_search_pool(dsn, max_size=size, generic_plans=True)
     try:
-        yield CatalogueState(offer_index=SqlOfferIndex(pool))
+        other_pool = await open_search_pool(dsn, max_size=size)
+        try:
+            yield CatalogueState(offer_index=SqlOfferIndex(text_pool, other_pool))
+        finally:
+            await other_pool.close()
     finally:
-        await pool.close()
+        await text_pool.close()
 
 
 def catalogue_of(request: Request) -> CatalogueState:
