@@ -13,6 +13,7 @@ so an offer's relevance does not change when others are added either.
 from __future__ import annotations
 
 import math
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from typing import Any
 
@@ -194,36 +195,42 @@ async def search_offers(
 ) -> SearchResult:
     """Run the search on a driver (asyncpg) connection: one statement, so one consistent snapshot."""
     rows = await driver.fetch(*_flatten(matches_statement(filters, sort, after, limit)))
-    page = [row for row in rows if row["part"] == 1]
-    page.sort(key=lambda row: _order_key(row, sort))
-    hits = [
-        SearchHit(
-            **{name: row[name] for name in _HIT_NAMES},
-            organisme_name=row["organisme_name"],
-            distance_km=row["distance_km"],
-            sort_key=None if row["sort_key"] is None else _SORT_VALUE[sort](row["sort_key"]),
-        )
-        for row in page[:limit]
-    ]
-    result = SearchResult(hits=hits, has_more=len(page) > limit, total=0)
+    page = []
     facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    everything = (1 << len(FACETS)) - 1
+    total = 0
     for row in rows:
-        if row["part"] != 2:
+        if row[0] == 1:
+            page.append(row)
             continue
-        # GROUPING() sets a bit per column left out of the group, the first column being the highest bit.
-        for position, name in enumerate(FACETS):
-            if row["grouping"] == everything - (1 << (len(FACETS) - 1 - position)):
-                value = row[_FACET_COLUMNS[position]]
-                if name == "modality":
-                    result.total += row["n"]
-                if value is not None:
-                    facet_counts[name][value] = row["n"]
-    result.facets = {
+        name, column = _FACET_OF_GROUPING[row["grouping"]]
+        value, count = row[column], row["n"]
+        if name == "modality":
+            total += count
+        if value is not None:
+            facet_counts[name][value] = count
+    page.sort(key=lambda row: _order_key(row, sort))
+    sort_value = _SORT_VALUE[sort]
+    hits = []
+    for row in page[:limit]:
+        values = [row[column] for column in _HIT_FIELD_COLUMNS]
+        values.append(None if row["sort_key"] is None else sort_value(row["sort_key"]))
+        hits.append(SearchHit(*values))
+    facets = {
         name: [Facet(value, n) for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
         for name, counts in facet_counts.items()
     }
-    return result
+    return SearchResult(hits=hits, has_more=len(page) > limit, total=total, facets=facets)
+
+
+# GROUPING() sets a bit per column left out of the group, the first column being the highest bit: the facet
+# (and its column) each grouping value of a facet row stands for.
+_FACET_OF_GROUPING: dict[int, tuple[str, str]] = {
+    (1 << len(FACETS)) - 1 - (1 << (len(FACETS) - 1 - position)): (name, _FACET_COLUMNS[position])
+    for position, name in enumerate(FACETS)
+}
+# The page row's columns in the order of ``SearchHit``'s fields but the last (``sort_key``, parsed), so that
+# a hit is built from its row without an intermediate dict (this runs for each hit of each search).
+_HIT_FIELD_COLUMNS = tuple(field.name for field in dataclass_fields(SearchHit))[:-1]
 
 
 def _order_key(row: Any, sort: SortOrder) -> tuple[Any, ...]:
@@ -254,7 +261,13 @@ async def open_search_pool(dsn: str, *, max_size: int, generic_plans: bool = Fal
     ``generic_plans``, its connections plan each statement shape once (see ``SqlOfferIndex``)."""
     settings = {"plan_cache_mode": "force_generic_plan"} if generic_plans else {}
     return await asyncpg.create_pool(
-        dsn, min_size=1, max_size=max_size, reset=_keep_session, server_settings=settings
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        reset=_keep_session,
+        server_settings=settings,
+        # Idle connections stay open: no timer to arm and cancel on every release.
+        max_inactive_connection_lifetime=0,
     )
 
 
