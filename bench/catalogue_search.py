@@ -702,12 +702,17 @@ async def run(args: argparse.Namespace) -> None:
         measured = await asyncio.to_thread(attack, vegeta, targets, args.rate, args.duration, server.pid, dsn)
         if profiler is not None:
             profiler.wait(timeout=60)
-        for rate in args.ramp:
-            if not meets_target(steps[-1] if steps else measured):
-                break
+        # Up the ramp until a rate misses the target: above the measured rate when it met the target, under
+        # it when it missed (on a busy machine).
+        upwards = meets_target(measured)
+        for rate in sorted(args.ramp):
+            if (rate > args.rate) != upwards:
+                continue
             steps.append(
                 await asyncio.to_thread(attack, vegeta, targets, rate, args.ramp_seconds, server.pid, dsn)
             )
+            if not meets_target(steps[-1]):
+                break
     within = [step["rate_rps"] for step in [measured, *steps] if meets_target(step)]
     metrics = {
         **measured,
@@ -744,7 +749,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--reuse", action="store_true", help="keep the generated database of a previous run")
     parser.add_argument(
-        "--ramp", type=int, nargs="*", default=[300, 400, 500, 600], help="rates tried for the maximum"
+        "--ramp",
+        type=int,
+        nargs="*",
+        default=[300, 400, 500, 600],
+        help="rates tried, upwards until one misses, for the highest within the target",
     )
     parser.add_argument("--ramp-seconds", type=float, default=10)
     parser.add_argument(
