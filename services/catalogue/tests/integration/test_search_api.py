@@ -271,3 +271,24 @@ async def test_text_searches_answer_the_same_on_generic_plans(corpus: Any) -> No
 
 def _summary(result: SearchResult) -> tuple[Any, ...]:
     return ([hit.id for hit in result.hits], result.has_more, result.total, result.facets)
+
+
+async def test_the_query_string_is_read_as_fastapi_read_it(corpus: Any) -> None:
+    """The search validates its query string itself (one pass): unknown parameters are ignored, a repeated one
+    counts for its last value, and a bad value is a problem naming ``query.<parameter>``."""
+    in_the_rhone = {"statut", "marches", "bilan"}
+    assert set(await found(corpus, department="69", utm_source="newsletter")) == in_the_rhone
+    response = await corpus.client.get("/v1/offers?department=33&department=69&limit=100")
+    names = {offer_id: name for name, offer_id in corpus.ids.items()}
+    assert {names.get(item["id"]) for item in response.json()["items"]} == in_the_rhone
+    for params, field in (
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 101}, "query.limit"),
+        ({"max_price_cents": -1}, "query.max_price_cents"),
+        ({"kind": "leisure"}, "query.kind"),
+        ({"starts_after": "2027-02-30"}, "query.starts_after"),
+        ({"radius_km": 0, "near": "45.7,4.8"}, "query.radius_km"),
+    ):
+        response = await corpus.client.get("/v1/offers", params=params)
+        assert response.status_code == 422, params
+        assert [error["field"] for error in response.json()["errors"]] == [field], params
