@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +19,10 @@ import httpx
 import pytest
 from servicekit.testing import Infra, migrate
 from servicekit.testing.plugin import TEST_AUDIENCE, TEST_ISSUER, JwtKeys
+
+# pytest runs with --import-mode=importlib: journeys and the fault suite import this folder's `driver` by name
+sys.path.insert(0, str(Path(__file__).parent))
+from driver import START, Dife
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".local" / "logs" / "e2e"
@@ -58,6 +63,22 @@ class Platform:
 
     def topic(self, logical: str) -> str:
         return self.topic_prefix + logical
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: service.base_url for name, service in self.services.items()}
+
+    async def set_clock(self, at: datetime) -> None:
+        """Put the test clock of every service at `at` together (`servicekit.testclock`)."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.put(f"{url}/_test/clock", json={"now": at.isoformat()})
+                    for url in self.urls.values()
+                )
+            )
+        for answer in answers:
+            answer.raise_for_status()
 
 
 async def _wait_ready(service: RunningService, timeout_s: float = 90) -> None:
@@ -101,6 +122,8 @@ async def platform(
                 "JWT_ISSUER": TEST_ISSUER,
                 "JWT_AUDIENCE": TEST_AUDIENCE,
                 "RELAY_POLL_INTERVAL_S": "0.2",
+                "TEST_CLOCK": "true",
+                "JOB_POLL_INTERVAL_S": "0.5",
             }
             env = {**os.environ, **{f"{service.env_prefix}_{k}": v for k, v in settings.items()}}
             env["LEDGER_NIR_HMAC_KEY"] = "e2e-nir-key"
@@ -123,7 +146,9 @@ async def platform(
                 )
             running[service.name] = RunningService(service.name, f"http://127.0.0.1:{port}", process, log)
         await asyncio.gather(*(_wait_ready(s) for s in running.values()))
-        yield Platform(services=running, topic_prefix=prefix, infra=infra)
+        platform = Platform(services=running, topic_prefix=prefix, infra=infra)
+        await platform.set_clock(START)
+        yield platform
     finally:
         for service in running.values():
             service.process.terminate()
@@ -133,3 +158,10 @@ async def platform(
                     await service.process.wait()
             except TimeoutError:
                 service.process.kill()
+
+
+@pytest.fixture(scope="session")
+async def dife(platform: Platform, mint_token: Callable[..., str]) -> AsyncIterator[Dife]:
+    """The platform's public APIs as its users drive them (`driver.py`), one client for the whole run."""
+    async with Dife.connect(platform.urls, mint_token) as client:
+        yield client
