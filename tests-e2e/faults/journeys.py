@@ -15,6 +15,7 @@ done declared), an agent control decided `validated` (service done validated at 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import random
 import time
@@ -26,65 +27,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from servicekit import devtokens
-from stdnum import luhn
+from driver import Dife, Person
+from driver import Elu as DriverElu
 
-TEST_ISSUER = "dife-tests"
-TEST_AUDIENCE = "dife"
-CM_HEADER = (
-    "Code du département;Libellé du département;Code de la collectivité à statut particulier;"
-    "Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;"
-    "Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;"
-    "Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;"
-    "Date de début de la fonction;Code nationalité"
-)
 SEATS_PER_SESSION = 15  # R-OFR-4: a mandate training takes at most 15 élus a session
+TEST_ISSUER = "dife-tests"  # servicekit.testing.plugin's issuer and audience
+TEST_AUDIENCE = "dife"
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-IBAN = "FR7630006000011234567890189"
-BIC = "AGRIFRPPXXX"
+PRICE_CENTS = 21_000  # below one year's municipal credit: DIFE alone pays
+HOURS = 7
 
 
 class StepFailed(Exception):
     """A step answered something no fault explains (a 4xx on a first attempt, or time ran out)."""
-
-
-def nir_for(index: int) -> str:
-    """A woman born in March 1961 (R-REG-3), one NIR per élu: the commune and order digits carry `index`."""
-    body = f"26103{75}{index:06d}"
-    return body + f"{97 - int(body) % 97:02d}"
-
-
-def letters(index: int) -> str:
-    """An index as capital letters: names in the RNE file carry no digits."""
-    word = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        word = chr(65 + rest) + word
-    return word
-
-
-def siret_for(seed: int) -> str:
-    siren = f"{53_000_000 + seed % 1_000_000:08d}"
-    siren += luhn.calc_check_digit(siren)
-    return siren + "0001" + luhn.calc_check_digit(siren + "0001")
-
-
-@dataclass
-class Tokens:
-    private_pem: str
-
-    def headers(self, *roles: str, sub: str | None = None, **claims: Any) -> dict[str, str]:
-        token = devtokens.mint_token(
-            self.private_pem,
-            sub=sub or str(uuid.uuid4()),
-            roles=list(roles),
-            issuer=TEST_ISSUER,
-            audience=TEST_AUDIENCE,
-            ttl_s=6 * 3600,
-            **claims,
-        )
-        return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -176,10 +131,7 @@ class World:
     session_start: date
     elus: list[Elu]
     agent: dict[str, str]
-    verifier: dict[str, str]
     organisme: dict[str, str]
-    hours: int = 7
-    price_ht_cents: int = 21_000
 
 
 @dataclass
@@ -195,154 +147,43 @@ class Journey:
 # --------------------------------------------------------------------------------------------------- setup
 
 
-async def wait_job(api: Api, service: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-
-    async def done() -> bool:
-        nonlocal result
-        result = (await api.call("GET", service, path, headers=headers)).json()
-        return result["status"] in ("succeeded", "failed")
-
-    await api.until(f"job {path}", done)
-    if result["status"] != "succeeded":
-        raise StepFailed(f"job {path} failed: {result}")
-    return result
-
-
-async def setup_world(api: Api, tokens: Tokens, count: int, today: date, *, concurrency: int = 20) -> World:
-    run = uuid.uuid4().hex[:6]
-    agent = tokens.headers("agent", sub=f"agent-{run}")
-    elus = [Elu(index=i, family=f"FAULT{letters(int(run, 16) % 1000)}{letters(i)}") for i in range(count)]
-    rows = "".join(
-        f"75;Paris;;;75{100 + i % 900:03d};Commune {i};{e.family};Élise;F;05/03/1961;23;Cadres;28/06/2020;;;"
-        "FR\n"
-        for i, e in enumerate(elus)
-    )
-    started = await api.call(
-        "POST",
-        "rights-ledger",
-        f"/v1/registry/imports?file_type=cm&snapshot_date={today.isoformat()}&force=true",
-        content=f"{CM_HEADER}\n{rows}".encode(),
-        headers=agent,
-    )
-    await wait_job(api, "rights-ledger", f"/v1/registry/imports/{started.json()['id']}", agent)
+async def setup_world(dife: Dife, count: int, *, concurrency: int = 20) -> World:
+    """With the e2e driver, before any fault: `count` élus (one RNE import, activations, the municipal
+    campaign of the year), an organisme with verified bank details, one offer with enough 15-seat sessions,
+    all on the platform clock's day `today`; the sessions start three weeks later."""
+    today = await dife.today()
+    # serial i + 1: the driver's own serials reach 899,100 and up about one time in ten, where its NIR gets
+    # 16 digits (commune 101 + serial // 999 > 999); a fresh database per run keeps small serials unique
+    people = [dataclasses.replace(Person.new(), serial=i + 1) for i in range(count)]
+    await dife.import_elus(people)
     gate = asyncio.Semaphore(concurrency)
 
-    async def activate(elu: Elu) -> None:
-        claims = {
-            "family_name": elu.family,
-            "given_name": "Élise",
-            "birthdate": "1961-03-05",
-            "gender": "female",
-        }
+    async def activate(person: Person) -> DriverElu:
         async with gate:
-            answer = await api.call(
-                "POST",
-                "rights-ledger",
-                "/v1/accounts/activation",
-                json={"nir": nir_for(elu.index)},
-                headers=tokens.headers("elu", sub=f"fc-{run}-{elu.index}", **claims),
-                tolerate=(409,),
-            )
-        if answer.status_code == 409:  # linked by the attempt whose answer was lost: read it back by subject
-            raise StepFailed(f"activation of élu {elu.index}: answer lost and 409 ({answer.text[:200]})")
-        elu.elu_id = answer.json()["elu_id"]
-        elu.headers = tokens.headers("elu", sub=f"fc-{run}-{elu.index}", elu_id=elu.elu_id)
+            return await dife.activate(person)
 
-    await asyncio.gather(*(activate(e) for e in elus))
-    campaign = await api.call(
-        "POST",
-        "rights-ledger",
-        "/v1/accrual-campaigns",
-        json={"family": "municipal", "year": today.year},
-        headers=agent,
+    activated = await asyncio.gather(*(activate(p) for p in people))
+    await dife.run_campaign("municipal", today.year)
+    organisme = await dife.register_organisme(
+        agrement_from=today - timedelta(days=365), agrement_until=today + timedelta(days=3 * 365)
     )
-    await wait_job(api, "rights-ledger", f"/v1/accrual-campaigns/{campaign.json()['id']}", agent)
-
-    siret = siret_for(int(run, 16))
-    organisme = tokens.headers("organisme", sub=siret, siret=siret)
-    await api.call(
-        "POST",
-        "catalogue",
-        "/v1/organismes",
-        json={"siret": siret, "name": f"Institut {run}", "nda": "84691234569", "address": {"city": "Paris"}},
-        headers=agent,
-    )
-    agrement = {
-        "reference": f"AGR-{siret}",
-        "decision_date": "2025-01-01",
-        "valid_from": "2025-01-01",
-        "valid_until": "2030-12-31",
-    }
-    await api.call("POST", "catalogue", f"/v1/organismes/{siret}/agrements", json=agrement, headers=agent)
-    offer = await api.call(
-        "POST",
-        "catalogue",
-        "/v1/offers",
-        json={
-            "kind": "mandate",
-            "title": f"Finances locales pour élus {run}",
-            "summary": "Lire un budget communal.",
-            "theme_code": "EPE-02",
-            "hours": "7",
-            "price_ht_cents": 21_000,
-            "modality": "in_person",
-            "location": {
-                "commune_insee": "75056",
-                "postal_code": "75001",
-                "city": "Paris",
-                "department": "75",
-                "region": "11",
-                "lat": 48.8566,
-                "lon": 2.3522,
-            },
-        },
-        headers=organisme,
-    )
-    offer_id = offer.json()["id"]
     session_start = today + timedelta(days=21)
-    sessions = []
-    for _ in range(math.ceil(count / SEATS_PER_SESSION)):
-        session = await api.call(
-            "POST",
-            "catalogue",
-            f"/v1/offers/{offer_id}/sessions",
-            json={
-                "start_date": session_start.isoformat(),
-                "end_date": session_start.isoformat(),
-                "capacity": 15,
-            },
-            headers=organisme,
-        )
-        sessions.append(session.json()["id"])
-    await api.call("POST", "catalogue", f"/v1/offers/{offer_id}/publish", headers=organisme)
-
-    details = await api.call(
-        "POST",
-        "payout",
-        f"/v1/organismes/{siret}/bank-details",
-        json={"iban": IBAN, "bic": BIC, "holder_name": f"Institut {run}"},
-        headers={**organisme, "Idempotency-Key": f"bank-{run}"},
-    )
-    verifier = tokens.headers("agent", sub=f"verifier-{run}")
-    await api.call(
-        "POST",
-        "payout",
-        f"/v1/bank-details/{details.json()['id']}/decision",
-        json={"decision": "verify"},
-        headers=verifier,
-    )
+    sessions = [(session_start, session_start)] * math.ceil(count / SEATS_PER_SESSION)
+    offer = await dife.publish_offer(organisme, sessions, price_cents=PRICE_CENTS, hours=str(HOURS))
+    await dife.verified_bank_details(organisme)
     return World(
-        run=run,
+        run=uuid.uuid4().hex[:6],
         today=today,
-        siret=siret,
-        offer_id=offer_id,
-        sessions=sessions,
+        siret=organisme.siret,
+        offer_id=offer.offer_id,
+        sessions=list(offer.session_ids),
         session_start=session_start,
-        elus=elus,
-        agent=agent,
-        verifier=verifier,
-        organisme=organisme,
+        elus=[
+            Elu(index=i, family=e.person.family_name, elu_id=e.elu_id, headers=e.headers)
+            for i, e in enumerate(activated)
+        ],
+        agent=dife.agent,
+        organisme=organisme.headers,
     )
 
 
@@ -442,7 +283,7 @@ async def phase_training(api: Api, world: World, journey: Journey) -> None:
         "/exit",
         world.organisme,
         {"completed", "service_done_declared"},
-        json={"date": day, "hours_attended": str(world.hours)},
+        json={"date": day, "hours_attended": str(HOURS)},
     )
     opened = await api.call(
         "POST",
@@ -525,10 +366,8 @@ async def settle_batch(api: Api, world: World, batch: dict[str, Any]) -> None:
     ops = world.agent
     batch_id = batch["id"]
     await api.call("POST", "payout", f"/v1/payment-batches/{batch_id}/release", headers=ops, tolerate=(409,))
-    payments = await api.call(
-        "GET", "payout", f"/v1/payments?siret={world.siret}&status=sent&limit=1000", headers=ops
-    )
-    ids = [p["end_to_end_id"] for p in payments.json()["items"] if p.get("batch_id") == batch_id]
+    sent = await payments_of(api, world, "sent")
+    ids = [p["end_to_end_id"] for p in sent if p.get("batch_id") == batch_id]
     await api.call(
         "POST",
         "payout",
@@ -563,3 +402,18 @@ def shuffled(items: list[Journey], seed: int) -> list[Journey]:
     copy = list(items)
     random.Random(seed).shuffle(copy)
     return copy
+
+
+async def payments_of(api: Api, world: World, status: str) -> list[dict[str, Any]]:
+    """Every payment of the run's organisme in `status`, page after page."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"siret": world.siret, "status": status, "limit": 100}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await api.call("GET", "payout", "/v1/payments", headers=world.agent, params=params)).json()
+        found += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return found

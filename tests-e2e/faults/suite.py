@@ -8,6 +8,7 @@ DIFE_FAULT_SEED (default random, printed), DIFE_FAULT_KILLS_PER_SERVICE (default
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from driver import START, Dife
+from servicekit import devtokens
 
 from faults import invariants, journeys, kafka_ops
 from faults.supervisor import Platform, Stack, dispose_platform, start_platform
@@ -150,28 +154,22 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
     platform = await timed(report, "start", lambda: start_platform(stack, public_pem))
     stats = journeys.Stats()
     api = journeys.Api(platform.url, stats)
-    tokens = journeys.Tokens(private_pem)
+    mint = functools.partial(
+        devtokens.mint_token, private_pem, issuer=journeys.TEST_ISSUER, audience=journeys.TEST_AUDIENCE
+    )
     try:
-        start = datetime.now(UTC)
-        await platform.set_clock(start)
-        world = await timed(
-            report,
-            "setup",
-            lambda: journeys.setup_world(api, tokens, config.journeys, start.astimezone(PARIS).date()),
-        )
+        await platform.set_clock(START.astimezone(UTC))
+        urls = {name: platform.url(name) for name in platform.services}
+        async with Dife.connect(urls, mint, settle_s=180) as dife:
+            world = await timed(report, "setup", lambda: journeys.setup_world(dife, config.journeys))
         all_journeys = journeys.journeys_of(world)
-        chaos = Chaos(
-            platform, fault_plan(sorted(platform.services), config.kills_per_service, rng), rng, config.gap_s
-        )
+        plan = fault_plan(sorted(platform.services), config.kills_per_service, rng)
+        chaos = Chaos(platform, plan, rng, config.gap_s)
         chaos_task = asyncio.create_task(chaos.run())
 
         async def phase(step: Callable[[journeys.Journey], Awaitable[None]]) -> None:
-            await journeys.run_phase(
-                journeys.shuffled(all_journeys, rng.randrange(1 << 30)),
-                step,
-                concurrency=config.concurrency,
-                stats=stats,
-            )
+            order = journeys.shuffled(all_journeys, rng.randrange(1 << 30))
+            await journeys.run_phase(order, step, concurrency=config.concurrency, stats=stats)
 
         await timed(report, "request", lambda: phase(lambda j: journeys.phase_request(api, world, j)))
         await platform.set_clock(paris_morning(world.session_start))
@@ -181,6 +179,7 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
         chaos.journeys_done.set()
         await chaos_task
         report["faults"] = chaos.log
+        report["services"] = sorted(platform.services)
         report["lags_after_journeys"] = await timed(report, "quiesce", lambda: quiesce(platform))
         world_after = await read_world(platform)
         report["statuses"] = dict(sorted(_count(d.status for d in world_after.dossiers).items()))
@@ -191,13 +190,11 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
         report["lost_answers"] = stats.lost_answers
         before = world_after.snapshot()
 
-        report["replay_same_groups_rewound"] = await timed(
-            report, "replay_same", lambda: replay_same_groups(platform)
-        )
+        rewound = await timed(report, "replay_same", lambda: replay_same_groups(platform))
+        report["replay_same_groups_rewound"] = rewound
         report["lags_after_replay_same"] = await quiesce(platform)
-        report["replay_same_changes"] = invariants.snapshot_changes(
-            before, (await read_world(platform)).snapshot()
-        )
+        after_same = (await read_world(platform)).snapshot()
+        report["replay_same_changes"] = invariants.snapshot_changes(before, after_same)
 
         await timed(report, "replay_fresh", lambda: replay_fresh_groups(platform))
         report["lags_after_replay_fresh"] = await quiesce(platform)
