@@ -12,8 +12,8 @@ from __future__ import annotations
 from servicekit.testing import Infra
 from servicekit.testing.plugin import JwtKeys
 
-from faults.suite import LOGS, Config, dump, run_suite
-from faults.supervisor import Stack
+from faults.suite import Config, dump, run_suite
+from faults.supervisor import LOGS, Stack
 
 
 async def test_journeys_survive_killed_services_and_restarts_and_replays_change_nothing(

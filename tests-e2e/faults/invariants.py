@@ -117,6 +117,7 @@ class Event:
     subject: str
     partition: int
     offset: int
+    timestamp_ms: int = 0  # the record's Kafka timestamp: when the relay produced it (real time)
 
 
 @dataclass
@@ -339,6 +340,7 @@ async def read_topics(bootstrap: str, prefix: str) -> list[Event]:
                             subject=headers.get("ce_subject", ""),
                             partition=tp.partition,
                             offset=record.offset,
+                            timestamp_ms=record.timestamp,
                         )
                     )
                     if record.offset + 1 >= ends[tp]:
