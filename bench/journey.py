@@ -1,4 +1,4 @@
-"""The whole journey, many dossiers at once, on the six services (one uvicorn process each), Kafka, PostgreSQL.
+"""The whole journey, many dossiers at once, on the six services (one uvicorn process each), Kafka, PG.
 
 Run: ``uv run python bench/journey.py [--dossiers 300] [--concurrency 60]`` with KAFKA_BOOTSTRAP_SERVERS and
 DIFE_PG_ADMIN_URL naming the stack (else the local stack is started). Results: ``bench/results/journey.json``.
@@ -7,7 +7,7 @@ Targets (issue 13): ≥ 50 dossiers/s sustained through the whole journey, p99 O
 ≤ 250 ms, peak RSS ≤ 200 MB per service; it also reports the p99 of every other hop and the consumer lag at
 the end. The journeys are the fault suite's (tests-e2e/faults/journeys.py), without faults: élus, the OF and
 its sessions are set up first (not timed); then submit → validation → plan_ready → acceptance, the test clock to
-the session's day, entry → exit → a control decided `validated`, then payout's batch, release and pain.002.
+the session's day, entry → exit → a control decided `validated`, then payout's batch, its release, pain.002.
 
 How hops are timed: the Kafka record timestamp of each event (set when the service's relay produced it, in
 real time; the services' test clocks are frozen, so ``ce_time`` cannot be used), per dossier, between
