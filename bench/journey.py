@@ -6,7 +6,7 @@ DIFE_PG_ADMIN_URL naming the stack (else the local stack is started). Results: `
 Targets (issue 13): ≥ 50 dossiers/s sustained through the whole journey, p99 OF validation → ``plan_ready``
 ≤ 250 ms, peak RSS ≤ 200 MB per service; it also reports the p99 of every other hop and the consumer lag at
 the end. The journeys are the fault suite's (tests-e2e/faults/journeys.py), without faults: élus, the OF and
-its sessions are set up first (not timed); then submit → validation → plan_ready → acceptance, the test clock to
+its sessions are set up first (not timed); then submit → validation → plan_ready → acceptance, the clock to
 the session's day, entry → exit → a control decided `validated`, then payout's batch, its release, pain.002.
 
 How hops are timed: the Kafka record timestamp of each event (set when the service's relay produced it, in
