@@ -103,7 +103,7 @@ class ServiceProcess:
                 stderr=asyncio.subprocess.STDOUT,
             )
 
-    async def wait_ready(self, timeout_s: float = 300) -> None:
+    async def wait_ready(self, timeout_s: float = 600) -> None:
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
             while time.monotonic() < deadline:
