@@ -295,8 +295,7 @@ async def phase_training(api: Api, world: World, journey: Journey) -> None:
     )
     control_id = opened.json().get("id") or opened.json().get("control_id")
     if opened.status_code != 201:
-        open_controls = await api.call("GET", "dossier", "/v1/controls?status=open", headers=world.agent)
-        matches = [c for c in open_controls.json()["items"] if c["dossier_id"] == journey.dossier_id]
+        matches = [c for c in await open_controls(api, world) if c["dossier_id"] == journey.dossier_id]
         if not matches:
             if await dossier_status(api, world, journey) in ("service_done_validated", "paid"):
                 return
@@ -355,25 +354,28 @@ async def pay_everything(api: Api, world: World, journeys: list[Journey], *, rou
         await settle_batch(api, world, batch)
         paid_batches += 1
     # a batch left built or released by a fault: answer every released batch not answered yet
-    listing = await api.call("GET", "payout", "/v1/payment-batches", headers=ops)
+    listing = await api.call("GET", "payout", "/v1/payment-batches", headers=ops, params={"limit": 100})
     for batch in listing.json().get("items", []):
-        if batch["status"] == "built":
-            await settle_batch(api, world, batch)
+        await settle_batch(api, world, batch)
     return paid_batches
 
 
 async def settle_batch(api: Api, world: World, batch: dict[str, Any]) -> None:
+    """Release the batch (a 409 after a lost answer: released already), then report every transfer of it
+    still `sent` as accepted; a batch answered already has none left, so nothing is sent twice."""
     ops = world.agent
     batch_id = batch["id"]
     await api.call("POST", "payout", f"/v1/payment-batches/{batch_id}/release", headers=ops, tolerate=(409,))
     sent = await payments_of(api, world, "sent")
     ids = [p["end_to_end_id"] for p in sent if p.get("batch_id") == batch_id]
+    if not ids:
+        return
     await api.call(
         "POST",
         "payout",
         f"/v1/payment-batches/{batch_id}/status-report",
         content=pain002(batch["message_id"], ids),
-        headers={**ops, "Content-Type": "application/xml", "Idempotency-Key": f"report-{batch_id}"},
+        headers={**ops, "Content-Type": "application/xml", "Idempotency-Key": str(uuid.uuid4())},
     )
 
 
@@ -413,6 +415,18 @@ async def payments_of(api: Api, world: World, status: str) -> list[dict[str, Any
         if cursor:
             params["cursor"] = cursor
         page = (await api.call("GET", "payout", "/v1/payments", headers=world.agent, params=params)).json()
+        found += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return found
+
+
+async def open_controls(api: Api, world: World) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"status": "open", "limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = (await api.call("GET", "dossier", "/v1/controls", headers=world.agent, params=params)).json()
         found += page["items"]
         cursor = page.get("next_cursor")
         if not cursor:
