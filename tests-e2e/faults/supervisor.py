@@ -299,12 +299,24 @@ async def start_platform(
     run_id = run_id or uuid.uuid4().hex[:8]
     LOGS.mkdir(parents=True, exist_ok=True)
     specs = service_registry()
-    databases = {}
-    for spec in specs:
-        url = await create_database(stack.pg_admin_url, f"faults_{run_id}_{spec.package}")
-        await migrate(spec.folder / "alembic.ini", url)
-        databases[spec.name] = url
+    databases: dict[str, str] = {}
     platform = Platform(stack=stack, topic_prefix=f"faults.{run_id}.", databases=databases)
+    try:
+        for spec in specs:
+            url = await create_database(stack.pg_admin_url, f"faults_{run_id}_{spec.package}")
+            databases[spec.name] = url
+            await migrate(spec.folder / "alembic.ini", url)
+        await _start_services(platform, specs, public_pem, test_clock=test_clock)
+    except BaseException:
+        await dispose_platform(platform)  # a failed start leaves no database or topic behind
+        raise
+    return platform
+
+
+async def _start_services(
+    platform: Platform, specs: tuple[ServiceSpec, ...], public_pem: str, *, test_clock: bool
+) -> None:
+    stack, databases, run_id = platform.stack, platform.databases, platform.topic_prefix.split(".")[1]
     for spec in specs:
         env = service_env(
             spec,
@@ -317,7 +329,6 @@ async def start_platform(
         log = LOGS / f"{run_id}-{spec.name}.log"
         platform.services[spec.name] = ServiceProcess(spec=spec, port=_free_port(), env=env, log=log)
     await asyncio.gather(*(_start_on_a_free_port(s) for s in platform.services.values()))
-    return platform
 
 
 async def _start_on_a_free_port(service: ServiceProcess, attempts: int = 5) -> None:
