@@ -303,9 +303,11 @@ async def start_platform(
     platform = Platform(stack=stack, topic_prefix=f"faults.{run_id}.", databases=databases)
     try:
         for spec in specs:
-            url = await create_database(stack.pg_admin_url, f"faults_{run_id}_{spec.package}")
-            databases[spec.name] = url
-            await migrate(spec.folder / "alembic.ini", url)
+            databases[spec.name] = await create_database(
+                stack.pg_admin_url, f"faults_{run_id}_{spec.package}"
+            )
+        # the six migrations at once: each mostly waits on PostgreSQL
+        await asyncio.gather(*(migrate(s.folder / "alembic.ini", databases[s.name]) for s in specs))
         await _start_services(platform, specs, public_pem, test_clock=test_clock)
     except BaseException:
         await dispose_platform(platform)  # a failed start leaves no database or topic behind
