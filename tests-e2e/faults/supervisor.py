@@ -225,11 +225,22 @@ class Platform:
                 answer = await client.put(f"{self.url(name)}/_test/clock", json={"now": now.isoformat()})
                 answer.raise_for_status()
 
-    async def restart(self, name: str) -> None:
-        """Bring a killed service back on the same port; give it the platform's clock once it answers."""
+    async def restart(self, name: str, attempts: int = 5) -> None:
+        """Bring a killed service back on the same port; give it the platform's clock once it answers.
+
+        A service started while Kafka or PostgreSQL is still away exits; like an orchestrator's restart
+        policy, it is started again (up to `attempts` times)."""
         service = self.services[name]
-        await service.start()
-        await service.wait_ready()
+        for attempt in range(attempts):
+            await service.start()
+            try:
+                await service.wait_ready()
+                break
+            except AssertionError:
+                if attempt == attempts - 1:
+                    raise
+                await service.stop()
+                await asyncio.sleep(2)
         if self.clock is not None:
             await self.set_clock(self.clock, [name])
         service.restarts += 1
