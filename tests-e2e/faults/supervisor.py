@@ -218,12 +218,26 @@ class Platform:
     def plain_dsn(self, service: str) -> str:
         return self.databases[service].replace("postgresql+asyncpg://", "postgresql://", 1)
 
-    async def set_clock(self, now: datetime, names: Iterable[str] | None = None) -> None:
+    async def set_clock(
+        self, now: datetime, names: Iterable[str] | None = None, patience_s: float = 900
+    ) -> None:
+        """Every (named) service's test clock at `now`; a service being restarted is waited for (its restart
+        hands it `self.clock` too)."""
         self.clock = now
-        async with httpx.AsyncClient(timeout=10) as client:
+        deadline = time.monotonic() + patience_s
+        async with httpx.AsyncClient(timeout=30) as client:
             for name in names or self.services:
-                answer = await client.put(f"{self.url(name)}/_test/clock", json={"now": now.isoformat()})
-                answer.raise_for_status()
+                while True:
+                    try:
+                        answer = await client.put(
+                            f"{self.url(name)}/_test/clock", json={"now": now.isoformat()}
+                        )
+                        answer.raise_for_status()
+                        break
+                    except (httpx.TransportError, httpx.HTTPStatusError):
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(1)
 
     async def restart(self, name: str, attempts: int = 5) -> None:
         """Bring a killed service back on the same port; give it the platform's clock once it answers.
