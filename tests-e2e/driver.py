@@ -72,7 +72,8 @@ def _expect(response: httpx.Response, *statuses: int) -> Any:
 
 # --- identities -----------------------------------------------------------------------------------------
 
-_sequence = itertools.count(1)
+_sequence = itertools.count(uuid.uuid4().int % 400_000)
+"""Serials of the people this process makes: distinct, so their NIRs are (one NIR links one account)."""
 
 
 def siret_for(seed: int) -> str:
@@ -90,8 +91,8 @@ def siren_for(seed: int) -> str:
 def nir_for(person: Person) -> str:
     """A NIR that agrees with the person's sex and birth month (R-REG-3), unique per person of a run."""
     sex = "2" if person.gender == "female" else "1"
-    serial = person.serial % 999_000
-    commune, order = 101 + serial // 999, 1 + serial % 999
+    serial = person.serial % (990 * 999)
+    commune, order = 1 + serial // 999, 1 + serial % 999
     body = f"{sex}{person.birth_date:%y%m}75{commune:03d}{order:03d}"
     return body + f"{97 - int(body) % 97:02d}"
 
@@ -110,7 +111,7 @@ class Person:
 
     @classmethod
     def new(cls, *, given_name: str = "Élise", gender: str = "female", commune_code: str = "01001") -> Person:
-        serial = next(_sequence) + uuid.uuid4().int % 100_000 * 10
+        serial = next(_sequence)
         return cls(
             family_name=f"E2E{uuid.uuid4().hex[:10].upper()}",
             given_name=given_name,

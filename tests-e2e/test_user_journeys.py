@@ -128,3 +128,137 @@ async def test_journey_1_happy_path_dife_only_from_request_to_paid(platform: Pla
         "service_done_validated",
         "dossier_paid",
     ]
+
+
+def _kinds(journal: list[dict[str, Any]]) -> list[str]:
+    return sorted(m["kind"] for m in journal)
+
+
+async def _balance_is_the_journal(dife: Dife, elu: Elu, **expected: int) -> dict[str, Any]:
+    """The account once it shows `expected`, and its balance and held amount equal to its journal's sums."""
+    account = await dife.wait_account(elu, **expected)
+    journal = await dife.movements(elu)
+    assert sum(m["balance_delta_cents"] for m in journal) == account["balance_cents"]
+    assert sum(m["held_delta_cents"] for m in journal) == account["held_cents"]
+    return account
+
+
+async def test_journey_2_refusal_and_silences_end_dossiers_and_release_the_hold_R_DOS_1(
+    platform: Platform, dife: Dife
+) -> None:
+    """The OF refuses; the OF stays silent past 2 working days → expired; the élu stays silent past
+    4 working days after validation → expired, and its held rights come back."""
+    (refused_elu, unanswered_elu, silent_elu), offer = await _fresh(dife, elus=3)
+    organisme = offer.organisme
+
+    refused = await dife.submit(refused_elu, offer)
+    assert (await dife.refuse(organisme.headers, refused, "session complète"))[
+        "status"
+    ] == "refused_by_organisme"
+
+    unanswered = await dife.submit(unanswered_elu, offer)
+    assert (await dife.dossier(unanswered))["deadlines"]["answer_by"] == "2027-04-08"  # Tue → Thu
+
+    silent = (await _to_plan_ready(dife, silent_elu, offer))["id"]
+    validated = await dife.dossier(silent)
+    assert validated["deadlines"]["accept_by"] == "2027-04-12"  # 4 working days after Tue 6 April
+    await dife.wait_account(silent_elu, held_cents=35_000)
+
+    await dife.set_paris_day(date(2027, 4, 8), hour=23)  # the OF's last day: still its turn
+    assert (await dife.dossier(unanswered))["status"] == "submitted"
+    await dife.set_paris_day(date(2027, 4, 9), hour=0)
+    assert _path(await dife.wait_status(unanswered, "expired"))[-1] == "expired"
+
+    await dife.set_paris_day(date(2027, 4, 12), hour=23)  # the élu's last day: still validated
+    assert (await dife.dossier(silent))["status"] == "validated"
+    await dife.set_paris_day(date(2027, 4, 13), hour=0)
+    await dife.wait_status(silent, "expired")
+
+    for elu in (refused_elu, unanswered_elu):
+        account = await _balance_is_the_journal(dife, elu, balance_cents=CREDIT, held_cents=0)
+        assert _kinds(await dife.movements(elu)) == ["credit"]  # nothing was ever held
+        assert account["available_cents"] == CREDIT
+    await _balance_is_the_journal(
+        dife, silent_elu, balance_cents=CREDIT, held_cents=0, available_cents=CREDIT
+    )
+    assert _kinds(await dife.movements(silent_elu)) == ["credit", "hold", "release"]
+    assert [hold["status"] for hold in await dife.holds(silent_elu)] == ["voided"]
+    assert (await dife.plan(silent_elu, silent))["status"] in ("failed", "closed")
+
+    assert await _dossier_events(platform, refused, 2) == ["dossier_submitted", "dossier_refused"]
+    assert await _dossier_events(platform, unanswered, 2) == ["dossier_submitted", "dossier_expired"]
+    assert await _dossier_events(platform, silent, 3) == [
+        "dossier_submitted",
+        "dossier_validated",
+        "dossier_expired",
+    ]
+    assert not await dife.public_list(siret=organisme.siret)
+
+
+async def _accepted(dife: Dife, elu: Elu, offer: Offer, session_id: str | None = None) -> str:
+    dossier_id = await dife.submit(elu, offer, session_id)
+    await dife.validate(offer.organisme, dossier_id)
+    await dife.wait_plan_ready(dossier_id)
+    assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
+    return dossier_id
+
+
+async def test_journey_3_cancellations_early_late_and_by_the_organisme_R_DOS_5(
+    platform: Platform, dife: Dife
+) -> None:
+    """The élu cancels 8 working days before the start → rights back; 3 working days before without force
+    majeure → rights consumed, the OF paid nothing; the OF cancels a session → its dossiers cancelled, rights
+    back."""
+    second_session = (date(2027, 5, 10), date(2027, 5, 11))
+    (early_elu, late_elu, first_elu, second_elu), offer = await _fresh(dife, elus=4)
+    organisme = offer.organisme
+    later = await dife.publish_offer(organisme, [second_session])
+    early = await _accepted(dife, early_elu, offer)
+    late = await _accepted(dife, late_elu, offer)
+    on_cancelled_session = [await _accepted(dife, first_elu, later)]
+    for elu in (early_elu, late_elu, first_elu):
+        await dife.wait_account(elu, held_cents=35_000)
+
+    await dife.set_paris_day(date(2027, 4, 14))  # 15…26 April: 8 working days before Monday 26
+    cancelled = await dife.cancel(early_elu.headers, early, "empêchement")
+    assert (cancelled["status"], cancelled["rights_consumed"]) == ("cancelled_by_elu", False)
+    await _balance_is_the_journal(dife, early_elu, balance_cents=CREDIT, held_cents=0)
+    assert _kinds(await dife.movements(early_elu)) == ["credit", "hold", "release"]
+
+    await dife.set_paris_day(date(2027, 4, 21))  # 22, 23, 26 April: 3 working days before the start
+    consumed = await dife.cancel(late_elu.headers, late, "convenance", force_majeure=False)
+    assert (consumed["status"], consumed["rights_consumed"]) == ("cancelled_by_elu", True)
+    await _balance_is_the_journal(dife, late_elu, balance_cents=CREDIT - 35_000, held_cents=0)
+    assert _kinds(await dife.movements(late_elu)) == ["capture", "credit", "hold"]
+
+    still_validated = await dife.submit(
+        second_elu, later
+    )  # validated today: the élu may accept until the 27th
+    await dife.validate(organisme, still_validated)
+    await dife.wait_plan_ready(still_validated)
+    on_cancelled_session.append(still_validated)
+    await dife.wait_account(second_elu, held_cents=35_000)
+    await dife.cancel_session(later, later.session_ids[0], "formateur indisponible")
+    announced = await collect(
+        platform.infra,
+        platform.topic(topics.CATALOGUE),
+        count=1,
+        timeout_s=30,
+        where=lambda e: e.type == "dife.catalogue.session_cancelled.v1" and e.subject == later.offer_id,
+    )
+    assert len(announced) == 1
+    for dossier_id in on_cancelled_session:
+        gone = await dife.wait_status(dossier_id, "cancelled_by_organisme")
+        assert gone["rights_consumed"] in (False, None)
+    for elu in (first_elu, second_elu):
+        await _balance_is_the_journal(dife, elu, balance_cents=CREDIT, held_cents=0, available_cents=CREDIT)
+        assert _kinds(await dife.movements(elu)) == ["credit", "hold", "release"]
+
+    payments = [await dife.payment(d) for d in (early, late, *on_cancelled_session)]
+    assert all(p is None or p["amount_cents"] == 0 for p in payments), payments  # the OF is paid nothing
+    assert (await _dossier_events(platform, late, 4))[-1] == "dossier_cancelled"
+    assert await _dossier_events(platform, still_validated, 3) == [
+        "dossier_submitted",
+        "dossier_validated",
+        "dossier_cancelled",
+    ]
