@@ -81,7 +81,7 @@ class Platform:
             answer.raise_for_status()
 
 
-async def _ready(service: RunningService, timeout_s: float = 120) -> bool:
+async def _ready(service: RunningService, timeout_s: float = 300) -> bool:
     deadline = time.monotonic() + timeout_s
     async with service.client() as client:
         while time.monotonic() < deadline and service.process.returncode is None:

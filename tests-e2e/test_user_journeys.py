@@ -8,11 +8,14 @@ platform and never see each other's data.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import json
+import uuid
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dife_contracts import topics
 from driver import START, Dife, Elu, Offer, Organisme
+from integrator import published_schemas, read_from_start
 from servicekit.testing import collect
 
 if TYPE_CHECKING:
@@ -262,3 +265,89 @@ async def test_journey_3_cancellations_early_late_and_by_the_organisme_R_DOS_5(
         "dossier_validated",
         "dossier_cancelled",
     ]
+
+
+async def _through_service_done(
+    dife: Dife, elu: Elu, offer: Offer, hours_attended: str
+) -> tuple[str, dict[str, Any]]:
+    """Accepted, trained, exited with `hours_attended`, then validated by the 5 working days' silence."""
+    dossier_id = await _accepted(dife, elu, offer)
+    await dife.set_paris_day(SESSION_START)
+    await dife.enter(offer.organisme, dossier_id, SESSION_START)
+    await dife.set_paris_day(SESSION_END, hour=18)
+    done = await dife.exit(offer.organisme, dossier_id, SESSION_END, hours_attended)
+    validation_day = date.fromisoformat(done["deadlines"]["auto_validation_on"])
+    await dife.set_paris_day(validation_day + timedelta(days=1), hour=9)
+    return dossier_id, await dife.wait_status(dossier_id, "service_done_validated")
+
+
+async def test_journey_4_a_70_percent_realisation_pays_70_percent_and_gives_30_percent_back_R_PAY_1(
+    platform: Platform, dife: Dife
+) -> None:
+    """9.8 of 14 hours attended: the OF is paid 70 % of the price; the other 30 % of the DIFE share comes
+    back to the élu (R-DOS-3, R-PAY-1, R-PAY-2)."""
+    [elu], offer = await _fresh(dife, price_cents=35_000)
+    await dife.verified_bank_details(offer.organisme)
+    dossier_id, validated = await _through_service_done(dife, elu, offer, "9.8")
+    assert validated["realisation_percent"] == 70
+
+    payment = await dife.settle(dossier_id)
+    assert (payment["amount_cents"], payment["realisation_percent"]) == (24_500, 70)
+    paid = await dife.wait_status(dossier_id, "paid")
+    assert paid["amount_paid_cents"] == 24_500
+
+    account = await _balance_is_the_journal(dife, elu, balance_cents=CREDIT - 24_500, held_cents=0)
+    assert account["available_cents"] == 15_500  # 10,500 of the 35,000 held came back
+    journal = await dife.movements(elu)
+    assert {m["kind"] for m in journal} >= {"credit", "hold", "capture"}
+    assert sum(m["amount_cents"] for m in journal if m["kind"] == "capture") == 24_500
+    assert [(h["status"], h["captured_cents"]) for h in await dife.holds(elu)] == [("posted", 24_500)]
+
+
+async def test_journey_9_an_integrator_reads_every_dossier_event_valid_and_in_order(
+    platform: Platform, dife: Dife
+) -> None:
+    """A consumer group of its own reads `dife.dossier.events` from offset 0: every record is a binary-mode
+    CloudEvent whose payload validates against the published JSON Schema of its type, and each dossier's
+    events come in the order of its history."""
+    [elu], offer = await _fresh(dife)
+    mine = await dife.submit(elu, offer)  # at least one dossier of its own when run alone
+    await dife.refuse(offer.organisme.headers, mine, "session complète")
+
+    def mine_all_there(records: list[Any]) -> bool:
+        return sum(r.key == mine.encode() for r in records) >= 2
+
+    records = await read_from_start(
+        platform.infra.kafka_bootstrap,
+        platform.topic(topics.DOSSIER),
+        group_prefix=platform.topic_prefix,
+        until=mine_all_there,
+    )
+    schemas = published_schemas()
+    by_dossier: dict[str, list[tuple[int, int, str]]] = {}
+    for record in records:
+        headers = {name: (value or b"").decode() for name, value in record.headers}
+        assert headers["ce_specversion"] == "1.0"
+        assert headers["ce_source"] == "/dife/dossier"
+        assert headers["content-type"] == "application/json"
+        assert uuid.UUID(headers["ce_id"]) and datetime.fromisoformat(
+            headers["ce_time"].replace("Z", "+00:00")
+        )
+        assert headers["ce_subject"] == record.key.decode()
+        event_type = headers["ce_type"]
+        payload = json.loads(record.value)
+        errors = sorted(schemas[event_type].iter_errors(payload), key=str)
+        assert not errors, f"{event_type} at offset {record.offset}: {errors[0].message}"
+        assert payload["dossier_id"] == headers["ce_subject"]
+        by_dossier.setdefault(headers["ce_subject"], []).append((record.partition, record.offset, event_type))
+
+    assert mine in by_dossier
+    for dossier_id, seen in by_dossier.items():
+        assert len({partition for partition, _, _ in seen}) == 1, f"{dossier_id} spread over partitions"
+        in_order = [event_type for _, _, event_type in sorted(seen)]
+        assert in_order[0] == "dife.dossier.dossier_submitted.v1", dossier_id
+        known = await dife.http.get(dife.url("dossier", f"/v1/dossiers/{dossier_id}"), headers=dife.agent)
+        if known.status_code == 404:  # put on the bus by test_journeys.py standing in for the service
+            continue
+        history = [step["event_type"] for step in known.json()["history"] if step["event_type"]]
+        assert in_order == history, dossier_id
