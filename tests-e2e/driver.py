@@ -653,6 +653,71 @@ class Dife:
         )
         return body
 
+    # --- contributions -------------------------------------------------------------------------------
+
+    async def register_collectivite(
+        self, *, kind: str = "commune", reference_annual_cents: int = 200_000
+    ) -> Collectivite:
+        """A collectivité the fund knows (registered by an agent); its token carries its SIREN."""
+        collectivite = self.collectivite()
+        await self.call(
+            "POST",
+            "contributions",
+            "/v1/collectivites",
+            201,
+            headers={**self.agent, "Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "siren": collectivite.siren,
+                "name": f"Commune E2E {collectivite.siren}",
+                "type": kind,
+                "reference_annual_cents": reference_annual_cents,
+            },
+        )
+        return collectivite
+
+    async def declare(
+        self, collectivite: Collectivite, period: str, lines: Sequence[tuple[str, int, str]]
+    ) -> dict[str, Any]:
+        """The collectivité declares its élus' allowances: `(month, gross_allowance_cents, elu_id)` lines."""
+        body: dict[str, Any] = await self.call(
+            "POST",
+            "contributions",
+            f"/v1/collectivites/{collectivite.siren}/declarations",
+            201,
+            headers={**collectivite.headers, "Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "period": period,
+                "lines": [
+                    {"month": month, "gross_allowance_cents": cents, "elu_id": elu_id}
+                    for month, cents, elu_id in lines
+                ],
+            },
+        )
+        return body
+
+    async def record_contribution_payment(
+        self, collectivite: Collectivite, period: str, amount_cents: int, received_on: date
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = await self.call(
+            "POST",
+            "contributions",
+            f"/v1/collectivites/{collectivite.siren}/payments",
+            201,
+            headers={**self.agent, "Idempotency-Key": str(uuid.uuid4())},
+            json={"period": period, "amount_cents": amount_cents, "received_on": received_on.isoformat()},
+        )
+        return body
+
+    async def periods(self, collectivite: Collectivite, year: int) -> dict[str, Any]:
+        body: dict[str, Any] = await self.call(
+            "GET",
+            "contributions",
+            f"/v1/collectivites/{collectivite.siren}/periods",
+            headers=collectivite.headers,
+            params={"year": year},
+        )
+        return body
+
     # --- payout ----------------------------------------------------------------------------------------
 
     async def verified_bank_details(self, organisme: Organisme, iban: str = IBANS[0]) -> dict[str, Any]:

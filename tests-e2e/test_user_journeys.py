@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dife_contracts import topics
-from driver import START, Dife, Elu, Offer, Organisme
+from driver import IBANS, START, Dife, Elu, Offer, Organisme
 from integrator import published_schemas, read_from_start
 from servicekit.testing import collect
 
@@ -49,12 +49,14 @@ async def _to_plan_ready(dife: Dife, elu: Elu, offer: Offer) -> dict[str, Any]:
     return await dife.wait_plan_ready(dossier_id)
 
 
-async def _dossier_events(platform: Platform, dossier_id: str, count: int) -> list[str]:
+async def _dossier_events(
+    platform: Platform, dossier_id: str, count: int, timeout_s: float = 30
+) -> list[str]:
     found = await collect(
         platform.infra,
         platform.topic(topics.DOSSIER),
         count=count,
-        timeout_s=30,
+        timeout_s=timeout_s,
         where=lambda e: e.subject == dossier_id,
     )
     return [e.type.removeprefix("dife.dossier.").removesuffix(".v1") for e in found]
@@ -302,6 +304,121 @@ async def test_journey_4_a_70_percent_realisation_pays_70_percent_and_gives_30_p
     assert {m["kind"] for m in journal} >= {"credit", "hold", "capture"}
     assert sum(m["amount_cents"] for m in journal if m["kind"] == "capture") == 24_500
     assert [(h["status"], h["captured_cents"]) for h in await dife.holds(elu)] == [("posted", 24_500)]
+
+
+async def test_journey_6_a_control_rejecting_service_done_pays_nothing_and_gives_the_rights_back_R_DOS_4(
+    platform: Platform, dife: Dife
+) -> None:
+    """An agent's control suspends the 5 working days' validation; its rejection cancels the dossier by the
+    financer: nothing paid, the held rights come back (R-DOS-4, R-DOS-5)."""
+    [elu], offer = await _fresh(dife)
+    await dife.verified_bank_details(offer.organisme)
+    dossier_id = await _accepted(dife, elu, offer)
+    await dife.set_paris_day(SESSION_START)
+    await dife.enter(offer.organisme, dossier_id, SESSION_START)
+    await dife.set_paris_day(SESSION_END, hour=18)
+    done = await dife.exit(offer.organisme, dossier_id, SESSION_END, "14")
+    control = await dife.open_control(dossier_id, "fraud", "feuilles d'émargement douteuses")
+    control_id = control.get("open_control_id") or control["id"]
+
+    validation_day = date.fromisoformat(done["deadlines"]["auto_validation_on"])
+    await dife.set_paris_day(validation_day + timedelta(days=2), hour=9)
+    assert (await dife.dossier(dossier_id))["status"] == "service_done_declared"  # suspended by the control
+
+    await dife.decide_control(str(control_id), "rejected", "présence non justifiée")
+    cancelled = await dife.wait_status(dossier_id, "cancelled_by_financer")
+    assert cancelled["amount_paid_cents"] == 0 and cancelled["rights_consumed"] in (False, None)
+    await _balance_is_the_journal(dife, elu, balance_cents=CREDIT, held_cents=0, available_cents=CREDIT)
+    assert _kinds(await dife.movements(elu)) == ["credit", "hold", "release"]
+    assert await dife.payment(dossier_id) is None
+    assert (await _dossier_events(platform, dossier_id, 7))[-2:] == [
+        "service_done_declared",
+        "dossier_cancelled",
+    ]
+    assert not await dife.public_list(siret=offer.organisme.siret)
+
+
+async def test_journey_7_a_sepa_rejection_is_paid_once_in_the_next_batch_after_the_iban_is_fixed_R_PAY_3(
+    platform: Platform, dife: Dife
+) -> None:
+    """The bank rejects the transfer (pain.002 RJCT AC04): the payment waits; once the OF's new IBAN is
+    verified (four eyes) it goes in the next batch with a new end-to-end id and is paid once."""
+    [elu], offer = await _fresh(dife)
+    organisme = offer.organisme
+    await dife.verified_bank_details(organisme, IBANS[0])
+    dossier_id, _ = await _through_service_done(dife, elu, offer, "14")
+
+    first = await dife.send_payment(dossier_id)
+    report = await dife.bank_report(first["batch_id"], [(first["end_to_end_id"], "RJCT", "AC04")])
+    assert (report["accepted"], report["rejected"]) == (0, 1)
+    rejected = await dife.wait_payment(dossier_id, "rejected")
+    assert rejected["rejection_reason"] == "AC04"
+    assert (await dife.dossier(dossier_id))["status"] == "service_done_validated"
+
+    await dife.verified_bank_details(organisme, IBANS[1])
+    second = await dife.send_payment(dossier_id)
+    assert second["batch_id"] != first["batch_id"]
+    assert second["end_to_end_id"] != first["end_to_end_id"] and second["attempts"] == 2
+    pain001 = await dife.batch_file(second["batch_id"])
+    assert IBANS[1] in pain001 and IBANS[0] not in pain001
+    await dife.bank_report(second["batch_id"], [(second["end_to_end_id"], "ACSC", None)])
+    settled = await dife.wait_payment(dossier_id, "settled")
+    assert settled["settled_cents"] == settled["amount_cents"] == 35_000
+    await dife.wait_status(dossier_id, "paid")
+
+    again = await dife.bank_report(second["batch_id"], [(second["end_to_end_id"], "ACSC", None)])
+    assert again["accepted"] == 0  # the same report twice changes nothing
+    settlements = await collect(
+        platform.infra,
+        platform.topic(topics.PAYOUT),
+        count=2,
+        timeout_s=5,
+        where=lambda e: e.type == "dife.payout.payment_settled.v1" and e.subject == dossier_id,
+    )
+    assert len(settlements) == 1
+    assert (await _dossier_events(platform, dossier_id, 9, timeout_s=5)).count("dossier_paid") == 1
+    await _balance_is_the_journal(dife, elu, balance_cents=CREDIT - 35_000, held_cents=0)
+
+
+async def test_journey_8_contributions_declared_and_paid_and_trainings_paid_show_in_the_fund_position(
+    platform: Platform, dife: Dife
+) -> None:
+    """A commune declares its élus' allowances for a quarter (1 %, R-CON-2) and pays; a training is paid; the
+    fund position over the period shows both (contributions in, trainings paid)."""
+    [elu], offer = await _fresh(dife)
+    await dife.verified_bank_details(offer.organisme)
+    april_may = (date(2027, 4, 1), date(2027, 5, 31))
+    before = await dife.fund_position(*april_may)
+
+    commune = await dife.register_collectivite(reference_annual_cents=200_000)  # 2,000 € a year: quarterly
+    declared = await dife.declare(
+        commune, "2027-Q1", [(f"2027-0{m}", 150_050, elu.elu_id) for m in (1, 2, 3)]
+    )
+    assert declared["contribution_cents"] == 3 * 1_501  # 1 % of 1,500.50 € is 15.005 €: half up, per line
+    await dife.record_contribution_payment(commune, "2027-Q1", 4_503, date(2027, 4, 6))
+    [quarter] = [p for p in (await dife.periods(commune, 2027))["periods"] if p["period"] == "2027-Q1"]
+    assert (quarter["declared_cents"], quarter["paid_cents"], quarter["outstanding_cents"]) == (
+        4_503,
+        4_503,
+        0,
+    )
+
+    dossier_id, _ = await _through_service_done(dife, elu, offer, "14")
+    await dife.settle(dossier_id)
+
+    async def both_counted() -> dict[str, Any] | None:
+        after = await dife.fund_position(*april_may)
+        moved = (
+            after["period"]["contributions_received_cents"]
+            - before["period"]["contributions_received_cents"],
+            after["period"]["trainings_paid_cents"] - before["period"]["trainings_paid_cents"],
+        )
+        return after if moved == (4_503, 35_000) else None
+
+    after = await dife.until("the fund position to count the contribution and the training", both_counted)
+    assert after["period"]["balance_cents"] == (
+        after["period"]["contributions_received_cents"] - after["period"]["trainings_paid_cents"]
+    )
 
 
 async def test_journey_9_an_integrator_reads_every_dossier_event_valid_and_in_order(
