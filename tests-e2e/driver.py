@@ -313,6 +313,13 @@ class Dife:
         await self.run_campaign("municipal", year)
         return elus
 
+    async def elu_record(self, elu: Elu) -> dict[str, Any]:
+        """The registry's view of the élu (identity and mandates, with their `collectivite_code`)."""
+        body: dict[str, Any] = await self.call(
+            "GET", "rights-ledger", f"/v1/elus/{elu.elu_id}", headers=self.agent
+        )
+        return body
+
     async def account(self, elu: Elu) -> dict[str, Any]:
         body: dict[str, Any] = await self.call(
             "GET", "rights-ledger", f"/v1/accounts/{elu.elu_id}", headers=elu.headers
@@ -579,7 +586,12 @@ class Dife:
         return body
 
     async def psp_notify(
-        self, intent_id: str, amount_cents: int, *, notification_id: str | None = None
+        self,
+        intent_id: str,
+        amount_cents: int,
+        *,
+        notification_id: str | None = None,
+        secret: str | None = None,
     ) -> httpx.Response:
         """The provider's signed `payment.succeeded` (HMAC of `t.` + body, t = the services' clock)."""
         body = json.dumps(

@@ -29,11 +29,11 @@ SESSION_END = date(2027, 4, 27)
 
 
 async def _fresh(
-    dife: Dife, *, elus: int = 1, price_cents: int = 35_000, **offer: Any
+    dife: Dife, *, elus: int = 1, price_cents: int = 35_000, commune_code: str = "01001", **offer: Any
 ) -> tuple[list[Elu], Offer]:
     """The clock at START; new élus credited for the year; an OF with an agrément and a published offer."""
     await dife.set_clock(START)
-    registered = await dife.register_elus(elus, year=YEAR)
+    registered = await dife.register_elus(elus, year=YEAR, commune_code=commune_code)
     organisme = await dife.register_organisme(
         agrement_from=date(2027, 1, 1), agrement_until=date(2029, 12, 31)
     )
@@ -304,6 +304,97 @@ async def test_journey_4_a_70_percent_realisation_pays_70_percent_and_gives_30_p
     assert {m["kind"] for m in journal} >= {"credit", "hold", "capture"}
     assert sum(m["amount_cents"] for m in journal if m["kind"] == "capture") == 24_500
     assert [(h["status"], h["captured_cents"]) for h in await dife.holds(elu)] == [("posted", 24_500)]
+
+
+async def test_journey_5_a_mandate_training_topped_up_by_the_collectivite_then_paid_R_FUN_2(
+    platform: Platform, dife: Dife
+) -> None:
+    """The DIFE is 300 € short of the price: the élu's commune tops it up from its envelope (R-FUN-2), the
+    plan is ready without the élu paying, the OF is paid the whole price, the DIFE share captured."""
+    [elu], offer = await _fresh(dife, price_cents=CREDIT + 30_000)
+    await dife.verified_bank_details(offer.organisme)
+    [mandate] = (await dife.elu_record(elu))["mandates"]
+    commune = dife.collectivite()
+    envelope = await dife.open_envelope(
+        commune,
+        mandate["collectivite_code"],
+        budget_cents=100_000,
+        per_elu_ceiling_cents=50_000,
+        valid_from=date(2027, 1, 1),
+        valid_until=date(2027, 12, 31),
+        automatic=True,
+    )
+
+    ready = await _to_plan_ready(dife, elu, offer)
+    dossier_id = str(ready["id"])
+    assert sorted((line["source"], line["amount_cents"]) for line in ready["plan"]["lines"]) == [
+        ("collectivite", 30_000),
+        ("dife", CREDIT),
+    ]
+    envelopes = await dife.call(
+        "GET", "funding", f"/v1/cofunding-envelopes/{envelope['envelope_id']}", headers=commune.headers
+    )
+    assert (envelopes["reserved_cents"], envelopes["remaining_cents"]) == (30_000, 70_000)
+
+    assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
+    await dife.set_paris_day(SESSION_START)
+    await dife.enter(offer.organisme, dossier_id, SESSION_START)
+    await dife.set_paris_day(SESSION_END, hour=18)
+    done = await dife.exit(offer.organisme, dossier_id, SESSION_END, "14")
+    await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
+    await dife.wait_status(dossier_id, "service_done_validated")
+    payment = await dife.settle(dossier_id)
+    assert payment["amount_cents"] == CREDIT + 30_000
+    await dife.wait_status(dossier_id, "paid")
+    await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
+
+
+async def test_journey_5_a_price_above_the_dife_is_completed_by_card_through_the_signed_webhook_R_FUN_4(
+    platform: Platform, dife: Dife
+) -> None:
+    """No top-up: the reste à charge is the élu's card; the provider's notification is signed (HMAC), a
+    forged one is refused, a replay changes nothing; the plan is ready once the card is confirmed."""
+    # a commune of its own: journey 5's envelope (automatic, budget left) tops up the élus of 01001 first
+    [elu], offer = await _fresh(dife, price_cents=CREDIT + 12_000, commune_code="01002")
+    dossier_id = await dife.submit(elu, offer)
+    await dife.validate(offer.organisme, dossier_id)
+    proposed = await dife.wait_plan(elu, dossier_id, "proposed")
+
+    async def dife_secured() -> dict[str, Any] | None:
+        plan = await dife.plan(elu, dossier_id)
+        lines = {line["source"]: line for line in plan["lines"]}
+        return plan if lines.get("dife", {}).get("status") == "secured" else None
+
+    plan = await dife.until("the DIFE line secured", dife_secured)
+    assert sorted((line["source"], line["amount_cents"]) for line in plan["lines"]) == [
+        ("dife", CREDIT),
+        ("elu_card", 12_000),
+    ], proposed
+    intent = await dife.card_payment(elu, dossier_id)
+    assert intent["amount_cents"] == 12_000
+
+    forged = await dife.psp_notify(str(intent["intent_id"]), 12_000, secret="not-the-provider")
+    assert forged.status_code == 401, forged.text
+    wrong_amount = await dife.psp_notify(str(intent["intent_id"]), 11_999)
+    assert wrong_amount.status_code == 422 and "R-FUN-4" in wrong_amount.text
+    confirmed = await dife.psp_notify(str(intent["intent_id"]), 12_000, notification_id="evt_e2e_card")
+    assert confirmed.status_code == 200, confirmed.text
+    replayed = await dife.psp_notify(str(intent["intent_id"]), 12_000, notification_id="evt_e2e_card")
+    assert replayed.status_code == 200 and replayed.json().get("replayed") is True
+
+    ready = await dife.wait_plan_ready(dossier_id)
+    assert sorted((line["source"], line["amount_cents"]) for line in ready["plan"]["lines"]) == [
+        ("dife", CREDIT),
+        ("elu_card", 12_000),
+    ]
+    confirmations = await collect(
+        platform.infra,
+        platform.topic(topics.FUNDING),
+        count=2,
+        timeout_s=5,
+        where=lambda e: e.type == "dife.funding.card_payment_confirmed.v1" and e.subject == dossier_id,
+    )
+    assert len(confirmations) == 1
 
 
 async def test_journey_6_a_control_rejecting_service_done_pays_nothing_and_gives_the_rights_back_R_DOS_4(
