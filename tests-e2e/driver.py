@@ -72,7 +72,8 @@ def _expect(response: httpx.Response, *statuses: int) -> Any:
 
 # --- identities -----------------------------------------------------------------------------------------
 
-_sequence = itertools.count(1)
+_sequence = itertools.count(uuid.uuid4().int % 400_000)
+"""Serials of the people this process makes: distinct, so their NIRs are (one NIR links one account)."""
 
 
 def siret_for(seed: int) -> str:
@@ -90,8 +91,8 @@ def siren_for(seed: int) -> str:
 def nir_for(person: Person) -> str:
     """A NIR that agrees with the person's sex and birth month (R-REG-3), unique per person of a run."""
     sex = "2" if person.gender == "female" else "1"
-    serial = person.serial % 999_000
-    commune, order = 101 + serial // 999, 1 + serial % 999
+    serial = person.serial % (990 * 999)
+    commune, order = 1 + serial // 999, 1 + serial % 999
     body = f"{sex}{person.birth_date:%y%m}75{commune:03d}{order:03d}"
     return body + f"{97 - int(body) % 97:02d}"
 
@@ -110,7 +111,7 @@ class Person:
 
     @classmethod
     def new(cls, *, given_name: str = "Élise", gender: str = "female", commune_code: str = "01001") -> Person:
-        serial = next(_sequence) + uuid.uuid4().int % 100_000 * 10
+        serial = next(_sequence)
         return cls(
             family_name=f"E2E{uuid.uuid4().hex[:10].upper()}",
             given_name=given_name,
@@ -311,6 +312,13 @@ class Dife:
         elus = [await self.activate(p) for p in people]
         await self.run_campaign("municipal", year)
         return elus
+
+    async def elu_record(self, elu: Elu) -> dict[str, Any]:
+        """The registry's view of the élu (identity and mandates, with their `collectivite_code`)."""
+        body: dict[str, Any] = await self.call(
+            "GET", "rights-ledger", f"/v1/elus/{elu.elu_id}", headers=self.agent
+        )
+        return body
 
     async def account(self, elu: Elu) -> dict[str, Any]:
         body: dict[str, Any] = await self.call(
@@ -578,7 +586,12 @@ class Dife:
         return body
 
     async def psp_notify(
-        self, intent_id: str, amount_cents: int, *, notification_id: str | None = None
+        self,
+        intent_id: str,
+        amount_cents: int,
+        *,
+        notification_id: str | None = None,
+        secret: str | None = None,
     ) -> httpx.Response:
         """The provider's signed `payment.succeeded` (HMAC of `t.` + body, t = the services' clock)."""
         body = json.dumps(
@@ -649,6 +662,71 @@ class Dife:
                 "valid_until": valid_until.isoformat(),
                 "decision_mode": "automatic" if automatic else "manual",
             },
+        )
+        return body
+
+    # --- contributions -------------------------------------------------------------------------------
+
+    async def register_collectivite(
+        self, *, kind: str = "commune", reference_annual_cents: int = 200_000
+    ) -> Collectivite:
+        """A collectivité the fund knows (registered by an agent); its token carries its SIREN."""
+        collectivite = self.collectivite()
+        await self.call(
+            "POST",
+            "contributions",
+            "/v1/collectivites",
+            201,
+            headers={**self.agent, "Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "siren": collectivite.siren,
+                "name": f"Commune E2E {collectivite.siren}",
+                "type": kind,
+                "reference_annual_cents": reference_annual_cents,
+            },
+        )
+        return collectivite
+
+    async def declare(
+        self, collectivite: Collectivite, period: str, lines: Sequence[tuple[str, int, str]]
+    ) -> dict[str, Any]:
+        """The collectivité declares its élus' allowances: `(month, gross_allowance_cents, elu_id)` lines."""
+        body: dict[str, Any] = await self.call(
+            "POST",
+            "contributions",
+            f"/v1/collectivites/{collectivite.siren}/declarations",
+            201,
+            headers={**collectivite.headers, "Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "period": period,
+                "lines": [
+                    {"month": month, "gross_allowance_cents": cents, "elu_id": elu_id}
+                    for month, cents, elu_id in lines
+                ],
+            },
+        )
+        return body
+
+    async def record_contribution_payment(
+        self, collectivite: Collectivite, period: str, amount_cents: int, received_on: date
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = await self.call(
+            "POST",
+            "contributions",
+            f"/v1/collectivites/{collectivite.siren}/payments",
+            201,
+            headers={**self.agent, "Idempotency-Key": str(uuid.uuid4())},
+            json={"period": period, "amount_cents": amount_cents, "received_on": received_on.isoformat()},
+        )
+        return body
+
+    async def periods(self, collectivite: Collectivite, year: int) -> dict[str, Any]:
+        body: dict[str, Any] = await self.call(
+            "GET",
+            "contributions",
+            f"/v1/collectivites/{collectivite.siren}/periods",
+            headers=collectivite.headers,
+            params={"year": year},
         )
         return body
 
