@@ -152,8 +152,7 @@ async def setup_world(dife: Dife, count: int, *, concurrency: int = 20) -> World
     campaign of the year), an organisme with verified bank details, one offer with enough 15-seat sessions,
     all on the platform clock's day `today`; the sessions start three weeks later."""
     today = await dife.today()
-    # serial i + 1: the driver's own serials reach 899,100 and up about one time in ten, where its NIR gets
-    # 16 digits (commune 101 + serial // 999 > 999); a fresh database per run keeps small serials unique
+    # serials 1..count (one NIR each): a fresh database per run keeps them unique
     people = [dataclasses.replace(Person.new(), serial=i + 1) for i in range(count)]
     await dife.import_elus(people)
     gate = asyncio.Semaphore(concurrency)
