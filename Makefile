@@ -11,7 +11,7 @@ BENCH ?=
 help:
 	@echo "make run    start Kafka, PostgreSQL and every service (Ctrl-C stops all)"
 	@echo "make test   every test (unit, integration, end-to-end) on real Kafka and PostgreSQL"
-	@echo "make test-faults  journeys while services are killed and Kafka/PostgreSQL restart (FAULT_JOURNEYS=n)"
+	@echo "make test-faults  journeys while services are killed and Kafka/PostgreSQL restart (DIFE_FAULT_JOURNEYS=n)"
 	@echo "make bench  every benchmark (BENCH=<name> for one: $(notdir $(basename $(filter-out bench/common.py,$(wildcard bench/*.py)))))"
 	@echo "make lint   ruff, mypy and the layer contracts (import-linter)"
 	@echo "make mutation  mutation testing of every domain/ with its unit tests (SERVICE=<name> for one)"
