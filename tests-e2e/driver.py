@@ -198,7 +198,13 @@ class Dife:
     async def call(
         self, method: str, service: str, path: str, *statuses: int, headers: dict[str, str], **kwargs: Any
     ) -> Any:
-        response = await self.http.request(method, self.url(service, path), headers=headers, **kwargs)
+        try:
+            response = await self.http.request(method, self.url(service, path), headers=headers, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if method not in ("GET", "PUT"):
+                raise
+            # a kept-alive connection the server closed as it was reused: a safe request is sent again
+            response = await self.http.request(method, self.url(service, path), headers=headers, **kwargs)
         return _expect(response, *(statuses or (200,)))
 
     async def until(
@@ -604,9 +610,8 @@ class Dife:
             }
         ).encode()
         timestamp = int((await self.clock()).timestamp())
-        digest = hmac.new(
-            self.psp_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-        ).hexdigest()
+        signed = f"{timestamp}.".encode() + body
+        digest = hmac.new((secret or self.psp_secret).encode(), signed, hashlib.sha256).hexdigest()
         return await self.http.post(
             self.url("funding", "/v1/psp/notifications"),
             content=body,
