@@ -65,8 +65,13 @@ movements = Table(
     Column("balance_after_cents", BigInteger, nullable=False),
     Column("held_after_cents", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+    Column("value_date", Date, nullable=False),
     Column("reference", Text),
     Column("hold_id", Uuid),
+    Column("dossier_id", Uuid),
+    Column("campaign_year", Integer),
+    Column("campaign_family", Text),
+    Column("adjustment_id", Uuid),
     Column("actor", Text),
 )
 

@@ -152,6 +152,8 @@ def _one_elu(matches: list[EluRecord], commune_code: str | None) -> EluRecord:
 @dataclass(frozen=True, slots=True)
 class Adjusted:
     movement_id: UUID
+    adjustment_id: UUID
+    value_date: date
     balance_after_cents: int
 
 
@@ -165,7 +167,9 @@ async def adjust(
     cap = parameters_at(clock.today()).cap_cents
     movement = account.adjust_by_agent(amount_cents, cap, clock.now(), reason, by=principal.sub)
     await accounts.save(account, actor=principal.sub)
-    return Adjusted(movement.id, account.balance_cents)
+    if movement.adjustment_id is None:
+        raise AssertionError("an adjustment movement names its adjustment")
+    return Adjusted(movement.id, movement.adjustment_id, movement.value_date, account.balance_cents)
 
 
 async def revoke_activation(
