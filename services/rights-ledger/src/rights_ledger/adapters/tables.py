@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, LargeBinary, MetaData, Table, Text, Uuid
 
 metadata = MetaData()
 
@@ -133,4 +133,12 @@ hold_rejections = Table(
     Column("reason", Text, nullable=False),
     Column("detail", Text, nullable=False),
     Column("rejected_at", DateTime(timezone=True)),
+)
+
+rne_upload_chunks = Table(
+    "rne_upload_chunks",
+    metadata,
+    Column("upload_id", Uuid, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("chunk", LargeBinary, nullable=False),
 )
