@@ -6,11 +6,12 @@ RUN := $(UV) run --locked
 STACK := $(RUN) python deploy/local/stack.py
 BENCH ?=
 
-.PHONY: help setup stack-up stack-down stack-status migrate run test bench lint mutation tokens
+.PHONY: help setup stack-up stack-down stack-status migrate run test test-faults bench lint mutation tokens
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and every service (Ctrl-C stops all)"
 	@echo "make test   every test (unit, integration, end-to-end) on real Kafka and PostgreSQL"
+	@echo "make test-faults  journeys while services are killed and Kafka/PostgreSQL restart (DIFE_FAULT_JOURNEYS=n)"
 	@echo "make bench  every benchmark (BENCH=<name> for one: $(notdir $(basename $(filter-out bench/common.py,$(wildcard bench/*.py)))))"
 	@echo "make lint   ruff, mypy and the layer contracts (import-linter)"
 	@echo "make mutation  mutation testing of every domain/ with its unit tests (SERVICE=<name> for one)"
@@ -37,6 +38,11 @@ run: stack-up
 # Three workers: most of a test's time is spent waiting on Kafka and PostgreSQL, not on the two cores.
 test: stack-up
 	@$(RUN) pytest -n 3
+
+# The fault suite restarts the Kafka and PostgreSQL of this checkout's stack (never run it beside `make test`).
+# DIFE_FAULT_JOURNEYS, DIFE_FAULT_CONCURRENCY, DIFE_FAULT_SEED, DIFE_FAULT_KILLS_PER_SERVICE tune it.
+test-faults: stack-up
+	@eval "$$($(STACK) env)" && $(RUN) pytest -p no:cacheprovider -x tests-e2e/faults/fault_suite.py
 
 bench: stack-up
 	@if [ -n "$(BENCH)" ]; then $(RUN) python bench/$(BENCH).py; \

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +19,10 @@ import httpx
 import pytest
 from servicekit.testing import Infra, migrate
 from servicekit.testing.plugin import TEST_AUDIENCE, TEST_ISSUER, JwtKeys
+
+# pytest runs with --import-mode=importlib: journeys and the fault suite import this folder's `driver` by name
+sys.path.insert(0, str(Path(__file__).parent))
+from driver import START, Dife
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".local" / "logs" / "e2e"
@@ -59,21 +64,63 @@ class Platform:
     def topic(self, logical: str) -> str:
         return self.topic_prefix + logical
 
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: service.base_url for name, service in self.services.items()}
 
-async def _wait_ready(service: RunningService, timeout_s: float = 90) -> None:
+    async def set_clock(self, at: datetime) -> None:
+        """Put the test clock of every service at `at` together (`servicekit.testclock`)."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.put(f"{url}/_test/clock", json={"now": at.isoformat()})
+                    for url in self.urls.values()
+                )
+            )
+        for answer in answers:
+            answer.raise_for_status()
+
+
+async def _ready(service: RunningService, timeout_s: float = 300) -> bool:
     deadline = time.monotonic() + timeout_s
     async with service.client() as client:
-        while time.monotonic() < deadline:
-            if service.process.returncode is not None:
-                break
+        while time.monotonic() < deadline and service.process.returncode is None:
             try:
                 if (await client.get("/readyz")).status_code == 200:
-                    return
+                    return True
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    tail = service.log.read_text(errors="replace")[-4000:]
-    pytest.fail(f"{service.name} did not become ready; its log ({service.log}):\n{tail}", pytrace=False)
+    return False
+
+
+async def _spawn(name: str, package: str, env: dict[str, str]) -> RunningService:
+    port = _free_port()
+    log = LOGS / f"{name}.log"
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "uvicorn", "--factory", f"{package}.app:create_app_from_env"),
+            *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    return RunningService(name, f"http://127.0.0.1:{port}", process, log)
+
+
+async def _start(name: str, package: str, env: dict[str, str], running: dict[str, RunningService]) -> None:
+    """Start a service and wait until ready; again on another port when the free port it was given got
+    taken meanwhile (the machine is shared: minutes can pass between probing a port and binding it)."""
+    for _ in range(3):
+        running[name] = service = await _spawn(name, package, env)
+        if await _ready(service):
+            return
+        if "address already in use" not in service.log.read_text(errors="replace"):
+            break
+        await service.process.wait()
+    tail = running[name].log.read_text(errors="replace")[-4000:]
+    pytest.fail(f"{name} did not become ready; its log ({running[name].log}):\n{tail}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +134,7 @@ async def platform(
     prefix = f"{topic_prefix}e2e."
     LOGS.mkdir(parents=True, exist_ok=True)
     running: dict[str, RunningService] = {}
+    starting: list[asyncio.Task[None]] = []  # each service starts while the next one migrates
     try:
         for service in (s for s in registry.SERVICES if s.exists):
             database_url = await database_factory()
@@ -101,29 +149,16 @@ async def platform(
                 "JWT_ISSUER": TEST_ISSUER,
                 "JWT_AUDIENCE": TEST_AUDIENCE,
                 "RELAY_POLL_INTERVAL_S": "0.2",
+                "TEST_CLOCK": "true",
+                "JOB_POLL_INTERVAL_S": "0.5",
             }
             env = {**os.environ, **{f"{service.env_prefix}_{k}": v for k, v in settings.items()}}
             env["LEDGER_NIR_HMAC_KEY"] = "e2e-nir-key"
-            port = _free_port()
-            log = LOGS / f"{service.name}.log"
-            with log.open("wb") as output:
-                process = await asyncio.create_subprocess_exec(
-                    *(
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        f"{service.package}.app:create_app_from_env",
-                    ),
-                    *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
-                    env=env,
-                    cwd=ROOT,
-                    stdout=output,
-                    stderr=asyncio.subprocess.STDOUT,
-                )
-            running[service.name] = RunningService(service.name, f"http://127.0.0.1:{port}", process, log)
-        await asyncio.gather(*(_wait_ready(s) for s in running.values()))
-        yield Platform(services=running, topic_prefix=prefix, infra=infra)
+            starting.append(asyncio.create_task(_start(service.name, service.package, env, running)))
+        await asyncio.gather(*starting)
+        platform = Platform(services=running, topic_prefix=prefix, infra=infra)
+        await platform.set_clock(START)
+        yield platform
     finally:
         for service in running.values():
             service.process.terminate()
@@ -133,3 +168,10 @@ async def platform(
                     await service.process.wait()
             except TimeoutError:
                 service.process.kill()
+
+
+@pytest.fixture(scope="session")
+async def dife(platform: Platform, mint_token: Callable[..., str]) -> AsyncIterator[Dife]:
+    """The platform's public APIs as its users drive them (`driver.py`), one client for the whole run."""
+    async with Dife.connect(platform.urls, mint_token) as client:
+        yield client

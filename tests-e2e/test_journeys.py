@@ -180,7 +180,7 @@ async def test_an_offer_is_published_found_by_anyone_and_its_seats_follow_accept
         offer_id = offer.json()["id"]
         session = await catalogue.post(
             f"/v1/offers/{offer_id}/sessions",
-            json={"start_date": "2027-02-01", "end_date": "2027-02-02", "capacity": 15},
+            json={"start_date": "2027-06-07", "end_date": "2027-06-08", "capacity": 15},
             headers=organisme,
         )
         assert session.status_code == 201, session.text
@@ -210,10 +210,10 @@ async def test_an_offer_is_published_found_by_anyone_and_its_seats_follow_accept
                 siret=siret,
                 purpose=TrainingPurpose.MANDATE,
                 price_cents=112_000,
-                training_start=date(2027, 2, 1),
-                training_end=date(2027, 2, 2),
+                training_start=date(2027, 6, 7),
+                training_end=date(2027, 6, 8),
                 submitted_at=datetime.now(UTC),
-                answer_deadline=date(2027, 1, 5),
+                answer_deadline=date(2027, 4, 8),
             ),
             DossierAccepted(dossier_id=dossier_id, elu_id=elu_id, accepted_at=datetime.now(UTC)),
         ):

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from servicekit import devtokens
 from servicekit.auth import TokenVerifier
-from servicekit.clock import Clock, SystemClock
+from servicekit.clock import Clock
 from servicekit.consumer import ConsumerSpec, EventConsumer
 from servicekit.db import make_engine, make_read_pool, make_sessionmaker, plain_url
 from servicekit.errors import install_problem_handlers, use_problem_documents_in_openapi
@@ -32,6 +32,7 @@ from servicekit.metrics import MetricsMiddleware, metrics_response
 from servicekit.relay import OutboxRelay
 from servicekit.settings import KitSettings
 from servicekit.state import KitState, kit_state
+from servicekit.testclock import clock_for, mount_test_clock
 
 log = structlog.get_logger(__name__)
 
@@ -54,14 +55,16 @@ def create_service_app(
     body_limits: Mapping[str, int] | None = None,
     extra_lifespan: ExtraLifespan | None = None,
 ) -> FastAPI:
-    """One service's app. `clock` defaults to the system's (tests pass a `MovableClock`); `jobs` are run by
+    """One service's app. `clock` defaults to the system's (tests pass a `MovableClock`; with the test clock
+    setting, a movable one: `servicekit.testclock`); `jobs` are run by
     the app's job runner; `service_state(kit_state)` yields the service's typed state (`state_of(...)`);
     `body_limits` maps path prefixes to body sizes above `settings.max_body_bytes` (file uploads)."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
+    app_clock = clock or clock_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await _start(settings, consumers, jobs or JobKinds(), clock or SystemClock())
+        state = await _start(settings, consumers, jobs or JobKinds(), app_clock)
         app.state.kit = state
         try:
             async with service_state(state) if service_state else nullcontext() as service:
@@ -81,6 +84,8 @@ def create_service_app(
         app.include_router(jobs_router())
     for router in routers:
         app.include_router(router)
+    if settings.test_clock:
+        mount_test_clock(app, app_clock)
     use_problem_documents_in_openapi(app)
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.kafka import KafkaSecurity
@@ -57,6 +57,16 @@ class KitSettings(BaseSettings):
     )
     jobs_enabled: bool = Field(default=True, description="Run background jobs and timers in this process.")
     job_poll_interval_s: float = Field(default=1.0, gt=0, description="Fallback poll when no NOTIFY arrives.")
+    test_clock: bool = Field(
+        default=False,
+        description="Run on a movable clock set through PUT /_test/clock (servicekit.testclock); test only.",
+    )
+
+    @model_validator(mode="after")
+    def _test_clock_only_in_test(self) -> KitSettings:
+        if self.test_clock and self.environment != "test":
+            raise ValueError("test_clock is allowed only when environment is test")
+        return self
 
     def kafka_security(self) -> KafkaSecurity:
         password = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None

@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
-from servicekit.clock import Clock, SystemClock
+from servicekit.clock import Clock
 from servicekit.state import KitState
+from servicekit.testclock import clock_for
 
 from contributions.api.bank import router as bank_router
 from contributions.api.collectivites import declaration_body_schemas
@@ -24,7 +25,7 @@ UPLOAD_PREFIXES = ("/v1/collectivites", "/v1/bank-statements")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings)
     policy = settings.policy()
 
     @asynccontextmanager

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
-from servicekit.clock import Clock, SystemClock
+from servicekit.clock import Clock
+from servicekit.testclock import clock_for
 
 from dossier.api.controls import router as controls_router
 from dossier.api.dossiers import router as dossiers_router
@@ -15,7 +16,7 @@ from dossier.settings import Settings
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings)
     return create_service_app(
         settings,
         title="DIFE dossier",

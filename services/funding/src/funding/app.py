@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
-from servicekit.clock import Clock, SystemClock
+from servicekit.clock import Clock
 from servicekit.state import KitState
+from servicekit.testclock import clock_for
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from funding.api import cofunding, plans, psp
@@ -20,7 +21,7 @@ from funding.use_cases.ports import Funding, FundingConfig, funding_in
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings)
     config = FundingConfig(
         clock=clock, policy=settings.consumed_exit_policy, max_hold_attempts=settings.max_hold_attempts
     )

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
-from servicekit.clock import Clock, SystemClock
+from servicekit.clock import Clock
 from servicekit.state import KitState
+from servicekit.testclock import clock_for
 
 from payout.adapters.pain002 import MAX_REPORT_BYTES
 from payout.api.batches import router as batches_router
@@ -23,7 +24,7 @@ from payout.state import PayoutState
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings)
     state = PayoutState.build(settings, clock)
 
     @asynccontextmanager

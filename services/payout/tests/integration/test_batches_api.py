@@ -261,3 +261,27 @@ async def test_building_with_the_same_idempotency_key_replays_the_first_answer(
     assert again.json() == first.json()
     listed = await payout.client.get("/v1/payment-batches", headers=payout.ops())
     assert len(listed.json()["items"]) == 1
+
+
+async def test_a_status_report_sent_with_an_idempotency_key_is_applied_once_and_replayed(
+    payout: Payout, siret: Callable[[], str]
+) -> None:
+    """Found by the e2e journey: the body was read as a stream, so hashing it for the key was a 500."""
+    of = siret()
+    await payout.verified_payee(of)
+    dossier = await payout.order(of, price_cents=20_000)
+    batch = await build(payout)
+    await release(payout, batch["id"])
+    sent = await payout.payment_of(dossier)
+    headers = {**payout.ops(), "Content-Type": "application/xml", "Idempotency-Key": "report-1"}
+    document = pain002(batch["message_id"], [(sent["end_to_end_id"], "ACSC", None)])
+    first = await payout.client.post(
+        f"/v1/payment-batches/{batch['id']}/status-report", content=document, headers=headers
+    )
+    again = await payout.client.post(
+        f"/v1/payment-batches/{batch['id']}/status-report", content=document, headers=headers
+    )
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["accepted"] == 1 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (await payout.payment_of(dossier))["status"] == "settled"

@@ -19,10 +19,11 @@ from payout.adapters.repository import Outcome, Plan
 from payout.domain.allocation import PlanLine
 from payout.domain.batches import Batch, BatchStatus, ItemOutcome
 from payout.domain.payments import Payment, PaymentStatus
-from payout.testing.fakes import FakeBatches, FakeDossiers, FakePayments
 from payout.use_cases import batching, settlement
 from servicekit.rules import InvalidTransition
 from servicekit.testing.fakes import FakeOutbox
+
+from .fakes import FakeBatches, FakeDossiers, FakePayments
 
 NOW = datetime(2027, 1, 15, 9, tzinfo=UTC)
 

@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from servicekit.app import create_service_app
-from servicekit.clock import Clock, SystemClock
+from servicekit.clock import Clock
 from servicekit.state import kit_state
+from servicekit.testclock import clock_for
 
 from rights_ledger.api.routes import MAX_RNE_FILE_BYTES, ROUTERS
 from rights_ledger.api.state import ledger_state
@@ -19,7 +20,7 @@ from rights_ledger.settings import Settings
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings)
 
     @asynccontextmanager
     async def own_calendar(app: FastAPI) -> AsyncIterator[None]:

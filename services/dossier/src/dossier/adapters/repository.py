@@ -7,7 +7,7 @@ only while `seats_taken < seats`, so 20 concurrent requests on 15 seats never ta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from dife_contracts.enums import DossierStatus, TrainingPurpose
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,10 +45,9 @@ from dossier.domain.eligibility import (
     OfferSnapshot,
     SessionSnapshot,
 )
-from dossier.domain.statuses import FINANCED_STATUSES, LIVE_STATUSES, Action
+from dossier.domain.statuses import LIVE_STATUSES, Action
 
 _LIVE = [status.value for status in LIVE_STATUSES]
-_FINANCED = [status.value for status in FINANCED_STATUSES]
 
 _SCALAR_FIELDS = (
     "elu_id",
@@ -159,8 +158,8 @@ def _values(dossier: Dossier) -> dict[str, Any]:
     return values
 
 
-def _dossier_of(row: Any, history: list[Transition]) -> Dossier:
-    mapping = row._mapping
+def dossier_of(mapping: Mapping[Any, Any], history: list[Transition]) -> Dossier:
+    """A dossier from its row's columns (`plan` and `evaluation` decoded from JSON)."""
     return Dossier(
         dossier_id=mapping["dossier_id"],
         status=DossierStatus(mapping["status"]),
@@ -208,7 +207,7 @@ class SqlRepository:
             .where(dossier_transitions.c.dossier_id == dossier_id)
             .order_by(dossier_transitions.c.id)
         )
-        return _dossier_of(row, [_transition_of(step) for step in steps])
+        return dossier_of(row._mapping, [_transition_of(step) for step in steps])
 
     async def add(self, dossier: Dossier) -> None:
         await self.session.execute(
@@ -261,33 +260,6 @@ class SqlRepository:
             .order_by(dossiers.c.dossier_id)
         )
         return list(rows)
-
-    async def list_dossiers(
-        self, where: DossierFilter, *, after: tuple[Any, ...] | None, limit: int
-    ) -> list[Dossier]:
-        """Newest first, keyset on (submitted_at, dossier_id); history is not loaded for lists."""
-        query = select(dossiers)
-        conditions: list[ColumnElement[bool]] = []
-        if where.status is not None:
-            conditions.append(dossiers.c.status == where.status.value)
-        if where.siret is not None:
-            conditions.append(dossiers.c.siret == where.siret)
-        if where.elu_id is not None:
-            conditions.append(dossiers.c.elu_id == where.elu_id)
-        if where.start_from is not None:
-            conditions.append(dossiers.c.training_start >= where.start_from)
-        if where.start_to is not None:
-            conditions.append(dossiers.c.training_start <= where.start_to)
-        if where.late_only:
-            conditions.append(or_(dossiers.c.entry_declared_late, dossiers.c.exit_declared_late))
-        if after is not None:
-            conditions.append(tuple_(dossiers.c.submitted_at, dossiers.c.dossier_id) < tuple_(*after))
-        rows = await self.session.execute(
-            query.where(and_(true(), *conditions))
-            .order_by(dossiers.c.submitted_at.desc(), dossiers.c.dossier_id.desc())
-            .limit(limit + 1)
-        )
-        return [_dossier_of(row, []) for row in rows]
 
     # ---- seats (R-OFR-4) -----------------------------------------------------------------------------
 
@@ -476,62 +448,6 @@ class SqlRepository:
         await self.session.execute(
             update(sessions).where(sessions.c.session_id == session_id).values(cancelled=True)
         )
-
-    # ---- the public list (R-PUB-1) -------------------------------------------------------------------
-
-    async def financed_trainings(
-        self,
-        *,
-        year: int | None,
-        department: str | None,
-        siret: str | None,
-        after: tuple[Any, ...] | None,
-        limit: int,
-    ) -> list[FinancedTraining]:
-        conditions: list[ColumnElement[bool]] = [dossiers.c.status.in_(_FINANCED)]
-        if year is not None:
-            conditions.append(dossiers.c.training_start >= date(year, 1, 1))
-            conditions.append(dossiers.c.training_start <= date(year, 12, 31))
-        if department is not None:
-            conditions.append(dossiers.c.department == department)
-        if siret is not None:
-            conditions.append(dossiers.c.siret == siret)
-        if after is not None:
-            conditions.append(tuple_(dossiers.c.training_start, dossiers.c.dossier_id) > tuple_(*after))
-        rows = await self.session.execute(
-            select(
-                dossiers.c.dossier_id,
-                elus.c.family_name,
-                elus.c.given_names,
-                dossiers.c.price_cents,
-                dossiers.c.offer_title,
-                dossiers.c.theme_code,
-                func.coalesce(organismes.c.name, dossiers.c.organisme_name).label("organisme_name"),
-                dossiers.c.siret,
-                dossiers.c.training_start,
-                dossiers.c.training_end,
-            )
-            .join(elus, elus.c.elu_id == dossiers.c.elu_id)
-            .outerjoin(organismes, organismes.c.siret == dossiers.c.siret)
-            .where(and_(true(), *conditions))
-            .order_by(dossiers.c.training_start, dossiers.c.dossier_id)
-            .limit(limit + 1)
-        )
-        return [
-            FinancedTraining(
-                family_name=row.family_name,
-                given_names=row.given_names,
-                cost_cents=row.price_cents,
-                title=row.offer_title,
-                theme_code=row.theme_code,
-                organisme_name=row.organisme_name,
-                siret=row.siret,
-                training_start=row.training_start,
-                training_end=row.training_end,
-                sort_key=(row.training_start, row.dossier_id),
-            )
-            for row in rows
-        ]
 
 
 def _control_values(control: Control) -> dict[str, Any]:

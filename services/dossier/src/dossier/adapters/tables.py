@@ -85,6 +85,24 @@ dossiers = Table(
         "dossier_id",
         postgresql_where=text(FINANCED_SQL),
     ),
+    # migration 0002: an index in each list's order for every filter it offers (issue 9)
+    Index("dossiers_by_siret_status", "siret", "status", "submitted_at", "dossier_id"),
+    Index("dossiers_by_status", "status", "submitted_at", "dossier_id"),
+    Index("dossiers_by_submission", "submitted_at", "dossier_id"),
+    Index(
+        "dossiers_financed_by_department",
+        "department",
+        "training_start",
+        "dossier_id",
+        postgresql_where=text(FINANCED_SQL),
+    ),
+    Index(
+        "dossiers_financed_by_siret",
+        "siret",
+        "training_start",
+        "dossier_id",
+        postgresql_where=text(FINANCED_SQL),
+    ),
 )
 
 dossier_transitions = Table(

@@ -6,20 +6,23 @@ from typing import Annotated
 from uuid import UUID
 
 from dife_contracts.enums import Role
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from servicekit.api import SessionDep
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden
 from servicekit.jobs import SessionScheduler
 from servicekit.outbox import SessionOutbox
+from servicekit.pagination import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT, PageParams
 from servicekit.state import kit_state
 
+from dossier.adapters.lists import SqlLists
 from dossier.adapters.repository import SqlRepository
 from dossier.use_cases.access import Caller
 from dossier.use_cases.ports import Context
 
 
-def _context(request: Request, session: SessionDep) -> Context:
+async def _context(request: Request, session: SessionDep) -> Context:
+    """Async, so FastAPI builds it on the event loop rather than in its thread pool."""
     return Context(
         repo=SqlRepository(session),
         outbox=SessionOutbox(session),
@@ -29,6 +32,29 @@ def _context(request: Request, session: SessionDep) -> Context:
 
 
 ContextDep = Annotated[Context, Depends(_context)]
+
+
+async def _lists(request: Request) -> SqlLists:
+    """The list reads on servicekit's plain read pool: no transaction, no ORM session (issue 9)."""
+    return SqlLists(kit_state(request.app).read_pool)
+
+
+ListsDep = Annotated[SqlLists, Depends(_lists)]
+
+
+async def _page(
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page; none first"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
+) -> PageParams:
+    """servicekit's `PageParams` (same query parameters), built by an async function: as a class
+    dependency, FastAPI would build it in its thread pool, a thread hop per list request."""
+    return PageParams(cursor=cursor, limit=limit)
+
+
+PageDep = Annotated[PageParams, Depends(_page)]
 
 
 def as_elu(principal: Principal) -> Caller:

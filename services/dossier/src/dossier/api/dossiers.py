@@ -9,16 +9,17 @@ from uuid import UUID
 from dife_contracts.enums import DossierStatus, Role
 from dife_contracts.values import Siret
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, encode_cursor
 
 from dossier.adapters.metrics import LATE_DECLARATIONS
 from dossier.adapters.repository import DossierFilter
-from dossier.api.deps import ContextDep, as_elu, as_organisme, readers
+from dossier.api.bodies import dossier_body, json_response
+from dossier.api.deps import ContextDep, ListsDep, PageDep, as_elu, as_organisme, readers
 from dossier.api.schemas import (
     DossierOut,
     EluCancellationIn,
@@ -64,29 +65,30 @@ async def submit(
     "",
     response_model=Page[DossierOut],
     responses=problem_responses(401, 403, 422),
-    summary="Dossiers: an élu's own, an organisme's own, all for agents",
+    summary="Dossiers, newest first: an élu's own, an organisme's own, all for agents",
 )
 async def list_dossiers(
     principal: Reader,
-    ctx: ContextDep,
-    page: Annotated[PageParams, Depends()],
+    lists: ListsDep,
+    page: PageDep,
     status_: Annotated[DossierStatus | None, Query(alias="status")] = None,
     siret: Annotated[Siret | None, Query()] = None,
     elu_id: UUID | None = None,
     start_from: Annotated[date | None, Query(alias="from", description="training starts on or after")] = None,
     start_to: Annotated[date | None, Query(alias="to", description="training starts on or before")] = None,
     late: Annotated[bool, Query(description="only entries or exits declared late (R-DOS-3)")] = False,
-) -> Page[DossierOut]:
+) -> Response:
+    """Keyset pages on (submitted_at, id), without a total; the body is built directly (`api/bodies.py`)."""
     wanted = DossierFilter(
         status=status_, siret=siret, elu_id=elu_id, start_from=start_from, start_to=start_to, late_only=late
     )
     found = await queries.list_dossiers(
-        ctx, readers(principal), wanted, after=page.after(types=[datetime, UUID]), limit=page.limit
+        lists, readers(principal), wanted, after=page.after(types=[datetime, UUID]), limit=page.limit
     )
-    items = [DossierOut.of(d) for d in found]
-    return Page[DossierOut].from_overfetch(
-        items, limit=page.limit, cursor_values=lambda d: (d.submitted_at, d.id)
-    )
+    shown = found[: page.limit]
+    more = len(found) > page.limit
+    next_cursor = encode_cursor((shown[-1].submitted_at, shown[-1].dossier_id)) if more else None
+    return json_response({"items": [dossier_body(d) for d in shown], "next_cursor": next_cursor})
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -14,7 +15,8 @@ from servicekit.pagination import Page, PageParams, encode_cursor
 
 from dossier.adapters.csv_export import to_csv
 from dossier.adapters.repository import FinancedTraining
-from dossier.api.deps import ContextDep
+from dossier.api.bodies import financed_training_body, json_response
+from dossier.api.deps import ListsDep, PageDep
 from dossier.api.schemas import FinancedTrainingOut
 from dossier.use_cases import queries
 
@@ -24,49 +26,45 @@ CSV_MEDIA_TYPE = "text/csv"
 COLUMNS = tuple(FinancedTrainingOut.model_fields)
 
 
+@dataclass(frozen=True)
 class PublicFilters:
-    def __init__(
-        self,
-        year: Annotated[int | None, Query(ge=2000, le=2100, description="year the training starts")] = None,
-        department: Annotated[DepartmentCode | None, Query(description="département of the training")] = None,
-        siret: Annotated[Siret | None, Query(description="SIRET of the organisation")] = None,
-    ) -> None:
-        self.year, self.department, self.siret = year, department, siret
+    year: int | None
+    department: str | None
+    siret: str | None
+
+
+async def _filters(
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="year the training starts")] = None,
+    department: Annotated[DepartmentCode | None, Query(description="département of the training")] = None,
+    siret: Annotated[Siret | None, Query(description="SIRET of the organisation")] = None,
+) -> PublicFilters:
+    """An async function, so FastAPI builds it on the event loop rather than in its thread pool."""
+    return PublicFilters(year, department, siret)
+
+
+FiltersDep = Annotated[PublicFilters, Depends(_filters)]
 
 
 async def _page(
-    ctx: ContextDep, filters: PublicFilters, page: PageParams
-) -> tuple[list[FinancedTrainingOut], str | None]:
+    lists: ListsDep, filters: PublicFilters, page: PageParams
+) -> tuple[list[FinancedTraining], str | None]:
+    """Keyset pages on (training_start, dossier_id), without a total."""
     found = await queries.financed_trainings(
-        ctx,
+        lists,
         year=filters.year,
         department=filters.department,
         siret=filters.siret,
         after=page.after(types=[date, UUID]),
         limit=page.limit,
     )
-    more = len(found) > page.limit
-    shown: list[FinancedTraining] = found[: page.limit]
-    next_cursor = encode_cursor(shown[-1].sort_key) if more and shown else None
-    return [_out(line) for line in shown], next_cursor
+    shown = found[: page.limit]
+    next_cursor = encode_cursor(shown[-1].sort_key) if len(found) > page.limit else None
+    return shown, next_cursor
 
 
-def _out(line: FinancedTraining) -> FinancedTrainingOut:
-    return FinancedTrainingOut(
-        family_name=line.family_name,
-        given_names=line.given_names,
-        cost_cents=line.cost_cents,
-        title=line.title,
-        theme_code=line.theme_code,
-        organisme_name=line.organisme_name,
-        siret=line.siret,
-        start_date=line.training_start,
-        end_date=line.training_end,
-    )
-
-
-def _csv(items: list[FinancedTrainingOut], next_cursor: str | None) -> Response:
-    body = to_csv(COLUMNS, ([getattr(item, column) for column in COLUMNS] for item in items))
+def _csv(lines: list[FinancedTraining], next_cursor: str | None) -> Response:
+    bodies = (financed_training_body(line) for line in lines)
+    body = to_csv(COLUMNS, ([item[column] for column in COLUMNS] for item in bodies))
     headers = {"Content-Disposition": 'attachment; filename="financed-trainings.csv"'}
     if next_cursor is not None:
         headers["X-Next-Cursor"] = next_cursor
@@ -83,15 +81,14 @@ def _csv(items: list[FinancedTrainingOut], next_cursor: str | None) -> Response:
     summary="Financed trainings (R-PUB-1): élu's name, cost, subject, organisation, dates; nothing else",
 )
 async def financed_trainings(
-    request: Request,
-    ctx: ContextDep,
-    filters: Annotated[PublicFilters, Depends()],
-    page: Annotated[PageParams, Depends()],
-) -> Response | Page[FinancedTrainingOut]:
-    items, next_cursor = await _page(ctx, filters, page)
+    request: Request, lists: ListsDep, filters: FiltersDep, page: PageDep
+) -> Response:
+    lines, next_cursor = await _page(lists, filters, page)
     if CSV_MEDIA_TYPE in request.headers.get("accept", ""):
-        return _csv(items, next_cursor)
-    return Page[FinancedTrainingOut](items=items, next_cursor=next_cursor)
+        return _csv(lines, next_cursor)
+    return json_response(
+        {"items": [financed_training_body(line) for line in lines], "next_cursor": next_cursor}
+    )
 
 
 @router.get(
@@ -100,7 +97,5 @@ async def financed_trainings(
     responses={200: {"content": {CSV_MEDIA_TYPE: {}}}, **problem_responses(422)},
     summary="The same list as CSV (cells neutralised against formula injection); next page in X-Next-Cursor",
 )
-async def financed_trainings_csv(
-    ctx: ContextDep, filters: Annotated[PublicFilters, Depends()], page: Annotated[PageParams, Depends()]
-) -> Response:
-    return _csv(*await _page(ctx, filters, page))
+async def financed_trainings_csv(lists: ListsDep, filters: FiltersDep, page: PageDep) -> Response:
+    return _csv(*await _page(lists, filters, page))

@@ -11,7 +11,7 @@ from dossier.adapters.repository import DossierFilter, FinancedTraining
 from dossier.domain.controls import Control, ControlStatus
 from dossier.domain.dossier import Dossier
 from dossier.use_cases.access import Caller
-from dossier.use_cases.ports import Context
+from dossier.use_cases.ports import Context, Lists
 
 
 def scope(callers: list[Caller], wanted: DossierFilter) -> DossierFilter:
@@ -34,9 +34,9 @@ def scope(callers: list[Caller], wanted: DossierFilter) -> DossierFilter:
 
 
 async def list_dossiers(
-    ctx: Context, callers: list[Caller], wanted: DossierFilter, *, after: tuple[Any, ...] | None, limit: int
+    lists: Lists, callers: list[Caller], wanted: DossierFilter, *, after: tuple[Any, ...] | None, limit: int
 ) -> list[Dossier]:
-    return await ctx.repo.list_dossiers(scope(callers, wanted), after=after, limit=limit)
+    return await lists.list_dossiers(scope(callers, wanted), after=after, limit=limit)
 
 
 async def list_controls(
@@ -46,7 +46,7 @@ async def list_controls(
 
 
 async def financed_trainings(
-    ctx: Context,
+    lists: Lists,
     *,
     year: int | None,
     department: str | None,
@@ -55,6 +55,6 @@ async def financed_trainings(
     limit: int,
 ) -> list[FinancedTraining]:
     """R-PUB-1: the dossiers in a financed status, in training-start order."""
-    return await ctx.repo.financed_trainings(
+    return await lists.financed_trainings(
         year=year, department=department, siret=siret, after=after, limit=limit
     )

@@ -188,13 +188,13 @@ async def import_status_report(
 
 
 async def _bounded_body(request: Request) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_REPORT_BYTES:
-            raise RuleBroken("R-PAY-3", "the status report is larger than 20 MB", field="file")
+    """The report's bytes, read once through `request.body()` (cached, so `idempotent` can hash it too:
+    reading `request.stream()` here made every report sent with an `Idempotency-Key` a 500)."""
+    body = await request.body()
+    if len(body) > MAX_REPORT_BYTES:
+        raise RuleBroken("R-PAY-3", "the status report is larger than 20 MB", field="file")
     if not body:
         raise RuleBroken(
             "R-PAY-3", "the status report is empty: send the pain.002 XML as the body", field="file"
         )
-    return bytes(body)
+    return body

@@ -1,5 +1,5 @@
 """The small seams use cases take: what they need of their repositories. `adapters/repository.py` implements
-them on PostgreSQL; `payout.testing.fakes` in memory, for fast tests of the orchestration."""
+them on PostgreSQL; `tests/unit/fakes.py` in memory, for fast tests of the orchestration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""In-memory stores for the use cases (the seams of `payout.use_cases.ports`)."""
+"""In-memory stores for the unit tests of the use cases (the seams of `payout.use_cases.ports`), kept honest
+by `tests/integration/test_fakes_contract.py` (the same scenarios on these and on PostgreSQL). Every method
+of a port is implemented: a fake that raises on a path no test takes yet would pass until one does."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from uuid import UUID
 from payout.adapters.repository import Outcome, Plan
 from payout.domain.allocation import Allocation
 from payout.domain.batches import Batch, ItemOutcome
-from payout.domain.payments import Payment
+from payout.domain.payments import Payment, PaymentStatus
 
 
 @dataclass
@@ -49,6 +51,8 @@ class FakeDossiers:
 @dataclass
 class FakePayments:
     rows: dict[UUID, Payment] = field(default_factory=dict)
+    verified_details: dict[str, UUID] = field(default_factory=dict)
+    """SIRET → the organisme's verified bank details (the real store joins its bank-details table)."""
 
     async def add(self, payment: Payment, now: datetime) -> None:
         assert all(p.dossier_id != payment.dossier_id for p in self.rows.values()), (
@@ -64,7 +68,19 @@ class FakePayments:
         return {pid: self._stored(self.rows[pid]) for pid in payment_ids if pid in self.rows}
 
     async def batchable(self, limit: int) -> list[tuple[Payment, UUID]]:
-        raise NotImplementedError
+        """As `PaymentRepository.batchable`: due payments, and rejected ones whose organisme has newer
+        verified details, of a positive amount, each with the verified details to pay into, oldest deadline
+        first."""
+        found = []
+        for payment in sorted(self.rows.values(), key=lambda p: (p.deadline, p.payment_id)):
+            details = self.verified_details.get(payment.siret)
+            if details is None or payment.amount_cents <= 0:
+                continue
+            if payment.status is PaymentStatus.DUE or (
+                payment.status is PaymentStatus.REJECTED and payment.bank_details_id != details
+            ):
+                found.append((self._stored(payment), details))
+        return found[:limit]
 
     @staticmethod
     def _stored(payment: Payment) -> Payment:
@@ -79,9 +95,13 @@ class FakeBatches:
     batch: Batch
     outcomes: dict[str, tuple[UUID, ItemOutcome, str | None]] = field(default_factory=dict)
     reports: list[dict[str, int]] = field(default_factory=list)
+    documents: dict[UUID, bytes] = field(default_factory=dict)
 
     async def add(self, batch: Batch, document: bytes) -> None:
-        raise NotImplementedError
+        """Keeps the batch as the current one, and its SEPA document."""
+        assert batch.batch_id not in self.documents, "a batch added twice"
+        self.batch = batch
+        self.documents[batch.batch_id] = document
 
     async def get(self, batch_id: UUID, *, for_update: bool = False) -> Batch | None:
         return self.batch if batch_id == self.batch.batch_id else None

@@ -1,0 +1,180 @@
+"""The whole journey, many dossiers at once, on the six services (one uvicorn process each), Kafka, PG.
+
+Run: ``uv run python bench/journey.py [--dossiers 300] [--concurrency 60]`` with KAFKA_BOOTSTRAP_SERVERS and
+DIFE_PG_ADMIN_URL naming the stack (else the local stack is started). Results: ``bench/results/journey.json``.
+
+Targets (issue 13): ≥ 50 dossiers/s sustained through the whole journey, p99 OF validation → ``plan_ready``
+≤ 250 ms, peak RSS ≤ 200 MB per service; it also reports the p99 of every other hop and the consumer lag at
+the end. The journeys are the fault suite's (tests-e2e/faults/journeys.py), without faults: élus, the OF and
+its sessions are set up first (not timed); then submit → validation → plan_ready → acceptance, the clock to
+the session's day, entry → exit → a control decided `validated`, then payout's batch, its release, pain.002.
+
+How hops are timed: the Kafka record timestamp of each event (set when the service's relay produced it, in
+real time; the services' test clocks are frozen, so ``ce_time`` cannot be used), per dossier, between
+consecutive events of its journey. Hops driven by the client (élu, OF, agent) include the client's own
+pace and the phase barrier (every dossier is accepted before the clock moves to the session's day); the
+automated hops (validated → plan_ready, service_done_validated → payment_ordered, payment_settled → paid)
+measure the platform alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests-e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import latency_summary_ms, load_average, stack_env, write_result
+from driver import START, Dife
+from faults import journeys
+from faults.invariants import Event, read_topics
+from faults.suite import paris_morning, quiesce
+from faults.supervisor import Stack, dispose_platform, start_platform
+from servicekit import devtokens
+from servicekit.testing.plugin import JwtKeys
+
+RSS_TARGET_MB = 200
+PLAN_READY_P99_TARGET_MS = 250
+RATE_TARGET = 50
+HOPS = (
+    ("dife.dossier.dossier_submitted.v1", "dife.dossier.dossier_validated.v1"),
+    ("dife.dossier.dossier_validated.v1", "dife.funding.plan_ready.v1"),
+    ("dife.funding.plan_ready.v1", "dife.dossier.dossier_accepted.v1"),
+    ("dife.dossier.dossier_accepted.v1", "dife.dossier.training_started.v1"),
+    ("dife.dossier.training_started.v1", "dife.dossier.training_completed.v1"),
+    ("dife.dossier.training_completed.v1", "dife.dossier.service_done_declared.v1"),
+    ("dife.dossier.service_done_declared.v1", "dife.dossier.service_done_validated.v1"),
+    ("dife.dossier.service_done_validated.v1", "dife.payout.payment_ordered.v1"),
+    ("dife.payout.payment_ordered.v1", "dife.payout.payment_sent.v1"),
+    ("dife.payout.payment_sent.v1", "dife.payout.payment_settled.v1"),
+    ("dife.payout.payment_settled.v1", "dife.dossier.dossier_paid.v1"),
+)
+
+
+def short(event_type: str) -> str:
+    return event_type.removeprefix("dife.").removesuffix(".v1")
+
+
+def hop_latencies(events: list[Event]) -> dict[str, dict[str, Any]]:
+    """Per hop: the p50/p95/p99/max of (first time of `to`) − (first time of `from`) over the dossiers."""
+    first: dict[tuple[str, str], int] = {}
+    for event in events:
+        key = (event.subject, event.type)
+        if key not in first or event.timestamp_ms < first[key]:
+            first[key] = event.timestamp_ms
+    samples: dict[str, list[float]] = defaultdict(list)
+    dossiers = {subject for subject, kind in first if kind == "dife.dossier.dossier_submitted.v1"}
+    for dossier in dossiers:
+        for source, target in HOPS:
+            if (dossier, source) in first and (dossier, target) in first:
+                delta = first[(dossier, target)] - first[(dossier, source)]
+                samples[f"{short(source)} → {short(target)}"].append(delta / 1000)
+    return {hop: {"n": len(values), **latency_summary_ms(values)} for hop, values in samples.items()}
+
+
+async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
+    env = stack_env()
+    stack = Stack(env["KAFKA_BOOTSTRAP_SERVERS"], env["DIFE_PG_ADMIN_URL"])
+    keys = JwtKeys()
+    platform = await start_platform(stack, keys.public_pem)
+    stats = journeys.Stats()
+    api = journeys.Api(platform.url, stats)
+    mint = functools.partial(
+        devtokens.mint_token, keys.private_pem, issuer=journeys.TEST_ISSUER, audience=journeys.TEST_AUDIENCE
+    )
+    try:
+        await platform.set_clock(START)
+        urls = {name: platform.url(name) for name in platform.services}
+        async with Dife.connect(urls, mint, settle_s=300) as dife:
+            world = await journeys.setup_world(dife, dossiers)
+        await quiesce(platform)
+        all_journeys = journeys.journeys_of(world)
+        cpu_before = {name: s.cpu_seconds() for name, s in platform.services.items()}
+        started = time.monotonic()
+        phases: dict[str, float] = {}
+
+        async def phase(name: str, step: Any) -> None:
+            began = time.monotonic()
+            await journeys.run_phase(all_journeys, step, concurrency=concurrency, stats=stats)
+            phases[name] = round(time.monotonic() - began, 2)
+
+        await phase("request", lambda j: journeys.phase_request(api, world, j))
+        await platform.set_clock(paris_morning(world.session_start))
+        await phase("training", lambda j: journeys.phase_training(api, world, j))
+        await quiesce(platform)
+        began = time.monotonic()
+        await journeys.pay_everything(api, world, all_journeys)
+        phases["payment"] = round(time.monotonic() - began, 2)
+        lags = await quiesce(platform)
+        elapsed = time.monotonic() - started
+        events = [
+            e
+            for e in await read_topics(stack.kafka_bootstrap, platform.topic_prefix)
+            if not e.topic.endswith(".dlt")
+        ]
+        paid = len({e.subject for e in events if e.type == "dife.dossier.dossier_paid.v1"})
+        hops = hop_latencies(events)
+        plan_ready = hops.get("dossier.dossier_validated → funding.plan_ready", {})
+        services = {
+            name: {
+                "peak_rss_mb": s.peak_rss_mb(),
+                "cpu_s": round(s.cpu_seconds() - cpu_before[name], 2),
+                "cpu_ms_per_dossier": round((s.cpu_seconds() - cpu_before[name]) * 1000 / max(paid, 1), 2),
+            }
+            for name, s in platform.services.items()
+        }
+        return {
+            "dossiers": dossiers,
+            "paid": paid,
+            "failures": stats.failures[:10],
+            "elapsed_s": round(elapsed, 2),
+            "phases_s": phases,
+            "dossiers_per_s": round(paid / elapsed, 2),
+            "request_phase_dossiers_per_s": round(dossiers / phases["request"], 2),
+            "hops": hops,
+            "plan_ready_p99_ms": plan_ready.get("p99_ms"),
+            "services": services,
+            "consumer_lag_at_end": lags,
+            "total_lag_at_end": sum(lags.values()),
+            "retries": dict(stats.retries),
+            "targets": {
+                "dossiers_per_s": RATE_TARGET,
+                "plan_ready_p99_ms": PLAN_READY_P99_TARGET_MS,
+                "peak_rss_mb": RSS_TARGET_MB,
+            },
+            "load_average_at_end": load_average(),
+        }
+    finally:
+        await api.close()
+        await dispose_platform(platform)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dossiers", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=60)
+    args = parser.parse_args()
+    load_before = load_average()
+    metrics = asyncio.run(bench(args.dossiers, args.concurrency))
+    metrics["load_average_at_start"] = load_before
+    write_result("journey", metrics, {"dossiers": args.dossiers, "concurrency": args.concurrency})
+    for key in ("paid", "elapsed_s", "phases_s", "dossiers_per_s", "plan_ready_p99_ms", "total_lag_at_end"):
+        print(f"{key}: {metrics[key]}")
+    for hop, figures in metrics["hops"].items():
+        print(f"  {hop}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms (n={figures['n']})")
+    for name, figures in metrics["services"].items():
+        print(
+            f"  {name}: peak RSS {figures['peak_rss_mb']} MB, {figures['cpu_ms_per_dossier']} ms CPU/dossier"
+        )
+    print(f"load average: start {metrics['load_average_at_start']}, end {metrics['load_average_at_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
