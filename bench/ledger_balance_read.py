@@ -126,7 +126,10 @@ async def main(args: argparse.Namespace) -> None:
         ids = [
             str(r["elu_id"])
             for r in await connection.fetch(
-                "SELECT elu_id FROM accounts ORDER BY random() LIMIT $1", args.tokens
+                # R-ACT-1: an élu token reads only the account its login (sub = elu_id here) activated.
+                "UPDATE accounts SET subject = elu_id::text, status = 'active' WHERE elu_id IN "
+                "(SELECT elu_id FROM accounts ORDER BY random() LIMIT $1) RETURNING elu_id",
+                args.tokens,
             )
         ]
         await connection.close()

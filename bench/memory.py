@@ -100,9 +100,15 @@ async def ledger(rows: int, elus: int) -> dict[str, Any]:
 
 
 async def _some_elus(bench: Bench, count: int) -> list[str]:
+    """``count`` élus whose account is linked to the login ``sub`` = their elu_id, as if each had activated it
+    (R-ACT-1: an élu token reads only the account its login activated)."""
     connection = await asyncpg.connect(bench.database_url.replace("+asyncpg", ""))
     try:
-        rows = await connection.fetch("SELECT elu_id FROM accounts ORDER BY random() LIMIT $1", count)
+        rows = await connection.fetch(
+            "UPDATE accounts SET subject = elu_id::text, status = 'active' WHERE elu_id IN "
+            "(SELECT elu_id FROM accounts ORDER BY random() LIMIT $1) RETURNING elu_id",
+            count,
+        )
     finally:
         await connection.close()
     return [str(row["elu_id"]) for row in rows]

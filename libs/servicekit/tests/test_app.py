@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -47,6 +48,23 @@ def sample_router() -> APIRouter:
             return 201, {"id": thing_id, "name": body.name}
 
         return await idempotent(session, request, principal, create)
+
+    @router.post("/uploads", status_code=202)
+    async def upload(
+        request: Request,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(require_roles("agent"))],
+    ) -> JSONResponse:
+        """Streams its body itself (never whole in memory): the idempotency fingerprint is its digest."""
+        digest, size = hashlib.sha256(), 0
+        async for piece in request.stream():
+            digest.update(piece)
+            size += len(piece)
+
+        async def accept() -> tuple[int, Any]:
+            return 202, {"id": uuid.uuid4(), "size": size}
+
+        return await idempotent(session, request, principal, accept, body_digest=digest.hexdigest())
 
     return router
 
@@ -126,6 +144,19 @@ async def test_the_same_idempotency_key_with_another_body_is_409(
     assert other.status_code == 409
     assert other.headers["content-type"].startswith("application/problem+json")
     assert await things(client) == 1
+
+
+async def test_a_streamed_body_is_fingerprinted_by_its_digest_for_idempotency(
+    client: httpx.AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    headers = {**bearer("agent", sub="agent-1"), "Idempotency-Key": "k-stream"}
+    first = await client.post("/v1/uploads", content=b"a;b\n" * 1000, headers=headers)
+    again = await client.post("/v1/uploads", content=b"a;b\n" * 1000, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() == {"id": first.json()["id"], "size": 4000}
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = await client.post("/v1/uploads", content=b"a;c\n" * 1000, headers=headers)
+    assert other.status_code == 409
 
 
 async def test_a_failed_request_releases_its_idempotency_key(

@@ -176,6 +176,8 @@ _ALL: list[Event] = [
         reason="duplicate credit of the 2027 campaign",
         balance_after_cents=euros(700),
         by="agent:3f2c",
+        adjustment_id=UUID("0190f1c2-7d44-7a6b-9c1e-5b2f3a4d6e81"),
+        value_date=date(2027, 4, 2),
     ),
     OrganismeRegistered(siret=SIRET, name="Institut de formation des élus", nda="11755555575"),
     OrganismeAgrementChanged(

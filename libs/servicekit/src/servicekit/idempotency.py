@@ -66,8 +66,13 @@ async def idempotent(
     request: Request,
     principal: Principal | None,
     compute: Callable[[], Awaitable[tuple[int, Any]]],
+    *,
+    body_digest: str | None = None,
 ) -> JSONResponse:
-    """Run ``compute`` (returning ``(status, body)``) once per ``Idempotency-Key``; replay its answer then."""
+    """Run ``compute`` (returning ``(status, body)``) once per ``Idempotency-Key``; replay its answer then.
+
+    ``body_digest``: a fingerprint of the body (e.g. its SHA-256) when the endpoint streamed the body itself
+    (a large upload, never held whole in memory): it stands for the body in the request's fingerprint."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         status, body = await compute()
@@ -75,7 +80,8 @@ async def idempotent(
     if not 1 <= len(key) <= 255:
         raise InvalidIdempotencyKey("Idempotency-Key must be 1 to 255 characters")
     owner = _owner(principal)
-    request_hash = _request_hash(request, await request.body())
+    body = body_digest.encode() if body_digest is not None else await request.body()
+    request_hash = _request_hash(request, body)
     inserted = await session.scalar(
         pg_insert(idempotency_keys)
         .values(principal=owner, key=key, request_hash=request_hash)

@@ -72,15 +72,16 @@ async def test_an_elu_reading_another_elus_account_gets_403_R_ACT_1(
     client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
 ) -> None:
     await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
-    elu = await find_elu(client, agent, "Dupont", "Elise", date(1961, 3, 5))
+    elu = (await _activate(client, bearer, "fc-dupont")).json()
     for path in (
         f"/v1/accounts/{elu['elu_id']}",
         f"/v1/accounts/{elu['elu_id']}/movements",
+        f"/v1/accounts/{elu['elu_id']}/holds",
         f"/v1/elus/{elu['elu_id']}",
     ):
         other = await client.get(path, headers=bearer("elu", sub="someone-else"))
         assert other.status_code == 403, path
-        assert (await client.get(path, headers=bearer("elu", sub=elu["elu_id"]))).status_code == 200
+        assert (await client.get(path, headers=bearer("elu", sub="fc-dupont"))).status_code == 200
         assert (await client.get(path)).status_code == 401
     organisme = await client.get(f"/v1/accounts/{elu['elu_id']}", headers=bearer("organisme", siret="1" * 14))
     assert organisme.status_code == 403

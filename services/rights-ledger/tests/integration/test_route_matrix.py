@@ -1,6 +1,6 @@
 """The authorization matrix of every route (servicekit.testing.authz): no token → 401, each role a route does
-not grant → 403, a granted role on its own élu is let through, an élu on another élu → 403 (also with agent
-or ops beside it in the token)."""
+not grant → 403, a granted role on its own élu (the account its login activated) is let through, an élu on
+another élu → 403 (also with agent or ops beside it in the token)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from servicekit.testing.authz import Row, check_matrix, row
 from .conftest import CM_HEADER, cm_row, csv_file, find_elu, import_rne
 
 STAFF = ("agent", "ops")
+ROUX_CLAIMS = {"family_name": "ROUX", "given_name": "Anne", "birthdate": "1972-02-02", "gender": "female"}
+ROUX_NIR = "272027511100565"
+"""A valid NIR agreeing with Anne Roux: woman (2), born in (19)72, in February (02)."""
 ELU_OR_AGENT = ("elu", "agent")
 
 ROWS = [
@@ -48,6 +51,11 @@ async def test_every_route_holds_its_row_of_the_authorization_matrix(
     )
     own = (await find_elu(client, agent, "Roux", "Anne", date(1972, 2, 2)))["elu_id"]
     other = (await find_elu(client, agent, "Blanc", "Luc", date(1973, 3, 3)))["elu_id"]
+    # R-ACT-1: an élu's own account is the one its login activated (the élu token's sub is that login).
+    activated = await client.post(
+        "/v1/accounts/activation", json={"nir": ROUX_NIR}, headers=bearer("elu", sub=own, **ROUX_CLAIMS)
+    )
+    assert activated.status_code == 200, activated.text
 
     def identity(role: str) -> dict[str, Any]:
         return {
@@ -57,7 +65,10 @@ async def test_every_route_holds_its_row_of_the_authorization_matrix(
         }.get(role, {"sub": f"{role}-1"})
 
     async def path(entry: Row, role: str, mine: bool) -> str:
-        filled = entry.path.replace("{elu_id}", own if mine else other).replace("{job_id}", str(uuid.uuid4()))
+        # A revocation by the matrix's agent would unlink the élu's own account from its login: aim at the
+        # other élu (never activated: 409 past the authorization check).
+        elu_id = own if mine and not entry.path.endswith("/revocation") else other
+        filled = entry.path.replace("{elu_id}", elu_id).replace("{job_id}", str(uuid.uuid4()))
         if filled == "/v1/registry/imports":
             return f"{filled}?file_type=cm&snapshot_date=2026-01-15"
         return filled

@@ -194,8 +194,11 @@ def test_an_agents_adjustment_is_published_with_the_balance_after_R_ACC_2() -> N
             reason="duplicate credit",
             balance_after_cents=29_000,
             by="agent-7",
+            adjustment_id=movement.adjustment_id,
+            value_date=date(2026, 9, 1),
         )
     ]
+    assert movement.adjustment_id is not None
 
 
 # R-FUN-1 / R-END-1 / R-FUN-5 / R-PAY-2: the answers to funding and payout.

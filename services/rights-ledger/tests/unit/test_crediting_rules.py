@@ -21,6 +21,7 @@ from rights_ledger.domain.mandates import (
 )
 from rights_ledger.domain.parameters import (
     CampaignFamily,
+    CampaignRef,
     MandateFamily,
     RightsParameters,
     campaign_date,
@@ -28,6 +29,8 @@ from rights_ledger.domain.parameters import (
     crediting_date,
     parameters_at,
 )
+
+CAMPAIGN_2026 = CampaignRef(2026, CampaignFamily.MUNICIPAL)
 
 NOW = datetime(2026, 3, 30, tzinfo=UTC)
 P2026 = parameters_at(date(2026, 3, 30))
@@ -40,10 +43,12 @@ def test_credit_is_400_euros_capped_at_800_euros_R_ACC_2(balance: int, credited:
 
 def test_credit_is_capped_at_800_euros_R_ACC_2() -> None:
     account = Account(uuid4(), balance_cents=50_000)
-    movement = account.credit(P2026, NOW, "campaign municipal 2026")
+    movement = account.credit(
+        P2026, NOW, "campaign municipal 2026", campaign=CAMPAIGN_2026, on=date(2026, 3, 30)
+    )
     assert movement is not None and movement.amount_cents == 30_000
     assert account.balance_cents == 80_000
-    assert account.credit(P2026, NOW, "again") is None
+    assert account.credit(P2026, NOW, "again", campaign=CAMPAIGN_2026, on=date(2026, 3, 30)) is None
 
 
 def test_credit_is_never_negative_above_a_lowered_cap_R_ACC_2() -> None:
@@ -91,7 +96,13 @@ def test_two_mandates_of_one_family_give_one_credit_of_400_euros_in_march_R_ACC_
     assert crediting_family(mandates, date(2025, 3, 30)) is CampaignFamily.MUNICIPAL
     assert credited_in_campaign(mandates, CampaignFamily.MUNICIPAL, 2025)
     account = Account(uuid4())
-    movement = account.credit(parameters_at(date(2025, 3, 30)), NOW, "campaign municipal 2025")
+    movement = account.credit(
+        parameters_at(date(2025, 3, 30)),
+        NOW,
+        "campaign municipal 2025",
+        campaign=CampaignRef(2025, CampaignFamily.MUNICIPAL),
+        on=date(2025, 3, 30),
+    )
     assert movement is not None and movement.amount_cents == 40_000
     assert account.journal == [movement]
 
@@ -142,10 +153,10 @@ def test_no_expiry_while_a_mandate_runs_R_END_1() -> None:
 
 def test_expiry_is_an_explicit_movement_of_the_available_balance_R_END_1() -> None:
     account = Account(uuid4(), balance_cents=60_000, held_cents=10_000)
-    movement = account.expire(NOW, "expiry run")
+    movement = account.expire(NOW, "expiry run", as_of=NOW.date())
     assert movement is not None
     assert (movement.kind, movement.amount_cents, movement.balance_after_cents) == ("expiry", 50_000, 10_000)
-    assert account.expire(NOW, "again") is None
+    assert account.expire(NOW, "again", as_of=NOW.date()) is None
 
 
 ENDED = [Mandate(MandateFamily.MUNICIPAL, date(2020, 6, 28), date(2026, 3, 22))]

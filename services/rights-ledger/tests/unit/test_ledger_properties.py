@@ -17,13 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rights_ledger.domain.ledger import Account, Hold, HoldStatus, MovementKind
 from rights_ledger.domain.mandates import AccountStatus, Mandate
-from rights_ledger.domain.parameters import parameters_at
+from rights_ledger.domain.parameters import CampaignFamily, CampaignRef, parameters_at
 from rights_ledger.use_cases.holds import capture_hold, place_hold, release_hold
 from servicekit.clock import MovableClock
 from servicekit.rules import InvalidTransition, RuleBroken, RuleError
 from servicekit.testing.fakes import FakeOutbox
 
 from .fakes import MemoryAccounts
+
+CAMPAIGN_2026 = CampaignRef(2026, CampaignFamily.MUNICIPAL)
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 PARAMS = parameters_at(date(2026, 3, 30))
@@ -39,7 +41,7 @@ class Model:
         account = self.account
         if kind == "credit":
             expected = max(0, min(PARAMS.yearly_credit_cents, PARAMS.cap_cents - account.balance_cents))
-            movement = account.credit(PARAMS, NOW, "campaign")
+            movement = account.credit(PARAMS, NOW, "campaign", campaign=CAMPAIGN_2026, on=date(2026, 3, 30))
             assert (movement.amount_cents if movement else 0) == expected
             assert account.balance_cents <= PARAMS.cap_cents
         elif kind == "hold" and slot not in self.holds:
@@ -55,7 +57,7 @@ class Model:
             self._adjust(amount - 40_000)
         elif kind == "expire":
             expected = account.available_cents
-            movement = account.expire(NOW, "expiry run")
+            movement = account.expire(NOW, "expiry run", as_of=NOW.date())
             assert (movement.amount_cents if movement else 0) == expected
             assert account.available_cents == 0
 
@@ -233,5 +235,5 @@ def test_balance_never_exceeds_the_cap_after_a_credit_R_ACC_2(starts: list[int])
     for start in starts:
         account = Account(uuid4(), balance_cents=min(start, PARAMS.cap_cents))
         for _ in range(4):
-            account.credit(PARAMS, NOW, "campaign")
+            account.credit(PARAMS, NOW, "campaign", campaign=CAMPAIGN_2026, on=date(2026, 3, 30))
             assert account.balance_cents <= PARAMS.cap_cents

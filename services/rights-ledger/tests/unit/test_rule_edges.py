@@ -20,10 +20,12 @@ from rights_ledger.domain.mandates import (
     rights_usable_until,
 )
 from rights_ledger.domain.nir import InvalidNir, nir_disagreements, nir_hash, nir_key, validate_nir
-from rights_ledger.domain.parameters import CampaignFamily, parameters_at
+from rights_ledger.domain.parameters import CampaignFamily, CampaignRef, parameters_at
 from rights_ledger.domain.rne import RneFormatError, parse_date, parse_rne
 from rights_ledger.domain.snapshot import SnapshotLimits, check_readable_enough
 from servicekit.rules import RuleBroken
+
+CAMPAIGN_2026 = CampaignRef(2026, CampaignFamily.MUNICIPAL)
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -103,14 +105,14 @@ def test_add_months_keeps_the_year_right_at_the_edges_of_a_year_R_END_1(months: 
 
 def test_an_expiry_leaving_nothing_but_one_held_cent_expires_the_rest_R_END_1() -> None:
     account = Account(uuid4(), balance_cents=40_001, held_cents=1)
-    movement = account.expire(NOW, "expiry run")
+    movement = account.expire(NOW, "expiry run", as_of=NOW.date())
     assert movement is not None
     assert (movement.amount_cents, account.balance_cents, account.available_cents) == (40_000, 1, 0)
 
 
 def test_an_available_balance_of_one_cent_expires_R_END_1() -> None:
     account = Account(uuid4(), balance_cents=1)
-    movement = account.expire(NOW, "expiry run")
+    movement = account.expire(NOW, "expiry run", as_of=NOW.date())
     assert movement is not None and movement.kind is MovementKind.EXPIRY
     assert (movement.amount_cents, account.balance_cents) == (1, 0)
 
@@ -433,12 +435,18 @@ def test_a_windows_line_ending_is_not_part_of_the_last_field_R_REG_1() -> None:
 
 def test_every_movement_records_who_when_what_and_why_R_FUN_5() -> None:
     account = Account(uuid4(), balance_cents=0)
-    credit = account.credit(parameters_at(date(2026, 3, 30)), NOW, "campaign municipal 2026")
+    credit = account.credit(
+        parameters_at(date(2026, 3, 30)),
+        NOW,
+        "campaign municipal 2026",
+        campaign=CAMPAIGN_2026,
+        on=date(2026, 3, 30),
+    )
     hold = Hold(uuid4(), account.elu_id, 10_000, "dossier-1")
     placed = account.place_hold(hold, NOW)
     capture, release = account.capture(hold, 4_000, NOW)
     adjustment = account.adjust(-1_000, 80_000, NOW, "agent correction")
-    expiry = account.expire(NOW, "expiry run 2026-09-01")
+    expiry = account.expire(NOW, "expiry run 2026-09-01", as_of=NOW.date())
     assert credit is not None and expiry is not None
     movements = [credit, placed, capture, release, adjustment, expiry]
     assert account.journal == movements

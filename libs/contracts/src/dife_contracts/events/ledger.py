@@ -4,7 +4,7 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from dife_contracts import topics
 from dife_contracts.enums import HoldRejectionReason, MandateFamily, RneFileType
@@ -146,6 +146,12 @@ class AccountAdjusted(LedgerEvent):
     reason: str
     balance_after_cents: Cents
     by: str
+    adjustment_id: UUID | None = Field(
+        default=None, description="The adjustment as the movements name it (absent before 2026-11)."
+    )
+    value_date: date | None = Field(
+        default=None, description="The Paris date the adjustment takes effect (absent before 2026-11)."
+    )
 
 
 class PensionLiquidated(LedgerEvent):

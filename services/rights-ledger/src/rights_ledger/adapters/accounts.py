@@ -256,7 +256,12 @@ def _movement_row(movement: Movement, actor: str | None) -> dict[str, object]:
         "balance_after_cents": movement.balance_after_cents,
         "held_after_cents": movement.held_after_cents,
         "at": movement.at,
+        "value_date": movement.value_date,
         "reference": movement.reference,
         "hold_id": movement.hold_id,
+        "dossier_id": movement.dossier_id,
+        "campaign_year": movement.campaign.year if movement.campaign else None,
+        "campaign_family": movement.campaign.family.value if movement.campaign else None,
+        "adjustment_id": movement.adjustment_id,
         "actor": actor,
     }

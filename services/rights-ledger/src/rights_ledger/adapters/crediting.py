@@ -28,6 +28,7 @@ LOWEST_ID, HIGHEST_ID = UUID(int=0), UUID(int=2**128 - 1)
 # credited_in_campaign: a mandate runs on the campaign date; the longest-held one (earliest start, municipal
 # first on a tie) is of the campaign's family, or the campaign is the year's last one (catch_up).
 # credit_amount: min(yearly, cap − balance), never negative; one credit per élu per year (primary key).
+# The credit's value date is the campaign's date (never after today: R-ACC-3), its campaign (year, family).
 _CREDIT_CHUNK_SQL = """
     WITH longest AS (
         SELECT DISTINCT ON (m.elu_id) m.elu_id, m.family
@@ -55,9 +56,10 @@ _CREDIT_CHUNK_SQL = """
         RETURNING a.elu_id, c.amount_cents, a.balance_cents, a.held_cents
     ), journal AS (
         INSERT INTO movements (elu_id, kind, counterparty, amount_cents, balance_delta_cents,
-                               held_delta_cents, balance_after_cents, held_after_cents, at, reference)
+                               held_delta_cents, balance_after_cents, held_after_cents, at, reference,
+                               value_date, campaign_year, campaign_family)
         SELECT elu_id, 'credit', 'fund', amount_cents, amount_cents, 0, balance_cents, held_cents,
-               :at, :reference
+               :at, :reference, :on, :year, :campaign_family
         FROM updated
         RETURNING elu_id, amount_cents, balance_after_cents
     ), published AS (
@@ -85,6 +87,7 @@ _TOTALS_SQL = """
 """
 
 # rights_usable_until: last mandate end + 6 months, or up to the pension's liquidation; expiry_due: after it.
+# The expiry's value date is the run's as_of (never after today: R-END-1).
 _EXPIRY_SQL = """
     WITH ended AS (
         SELECT m.elu_id, max(m.end_date) AS last_end
@@ -110,9 +113,9 @@ _EXPIRY_SQL = """
         RETURNING a.elu_id, l.amount_cents, a.balance_cents, a.held_cents
     )
     INSERT INTO movements (elu_id, kind, counterparty, amount_cents, balance_delta_cents, held_delta_cents,
-                           balance_after_cents, held_after_cents, at, reference)
+                           balance_after_cents, held_after_cents, at, reference, value_date)
     SELECT elu_id, 'expiry', 'expired', amount_cents, -amount_cents, 0, balance_cents, held_cents,
-           :at, :reference
+           :at, :reference, :as_of
     FROM updated
     RETURNING elu_id, amount_cents
 """

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.tables import elus, hold_rejections, holds, mandates, movements
 from rights_ledger.domain.identity import PersonKey
+from rights_ledger.domain.parameters import CampaignFamily, CampaignRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,9 @@ class EluRecord:
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One movement as the élu's statement shows it; ``seq`` orders the journal (the page cursor)."""
+    """One movement as the élu's statement shows it; ``seq`` orders the journal (the page cursor); ``at`` is
+    when it was recorded, ``value_date`` the Paris date it takes effect; the typed references that apply to
+    its kind are set (campaign: credit; hold and dossier: hold, capture, release; adjustment)."""
 
     seq: int
     id: UUID
@@ -52,7 +55,30 @@ class JournalEntry:
     balance_after_cents: int
     held_after_cents: int
     at: datetime
+    value_date: date
     reference: str | None
+    campaign: CampaignRef | None
+    hold_id: UUID | None
+    dossier_id: UUID | None
+    adjustment_id: UUID | None
+
+
+_JOURNAL_COLUMNS = (
+    "seq",
+    "id",
+    "kind",
+    "amount_cents",
+    "balance_delta_cents",
+    "held_delta_cents",
+    "balance_after_cents",
+    "held_after_cents",
+    "at",
+    "value_date",
+    "reference",
+    "hold_id",
+    "dossier_id",
+    "adjustment_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +152,24 @@ class EluRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def journal_page(self, elu_id: UUID, *, after_seq: int | None, limit: int) -> list[JournalEntry]:
-        query = select(*(movements.c[name] for name in JournalEntry.__slots__)).where(
+        columns = [movements.c[name] for name in _JOURNAL_COLUMNS]
+        query = select(*columns, movements.c.campaign_year, movements.c.campaign_family).where(
             movements.c.elu_id == elu_id
         )
         if after_seq is not None:
             query = query.where(movements.c.seq > after_seq)
         rows = await self.session.execute(query.order_by(movements.c.seq).limit(limit + 1))
-        return [JournalEntry(**row._mapping) for row in rows]
+        return [
+            JournalEntry(
+                **{name: row._mapping[name] for name in _JOURNAL_COLUMNS},
+                campaign=(
+                    CampaignRef(row.campaign_year, CampaignFamily(row.campaign_family))
+                    if row.campaign_year is not None
+                    else None
+                ),
+            )
+            for row in rows
+        ]
 
     async def holds_of(self, elu_id: UUID, *, limit: int) -> list[HoldRecord]:
         """The élu's holds and refused hold requests, newest first."""

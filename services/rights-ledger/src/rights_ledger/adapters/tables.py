@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, LargeBinary, MetaData, Table, Text, Uuid
 
 metadata = MetaData()
 
@@ -65,8 +65,13 @@ movements = Table(
     Column("balance_after_cents", BigInteger, nullable=False),
     Column("held_after_cents", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+    Column("value_date", Date, nullable=False),
     Column("reference", Text),
     Column("hold_id", Uuid),
+    Column("dossier_id", Uuid),
+    Column("campaign_year", Integer),
+    Column("campaign_family", Text),
+    Column("adjustment_id", Uuid),
     Column("actor", Text),
 )
 
@@ -128,4 +133,12 @@ hold_rejections = Table(
     Column("reason", Text, nullable=False),
     Column("detail", Text, nullable=False),
     Column("rejected_at", DateTime(timezone=True)),
+)
+
+rne_upload_chunks = Table(
+    "rne_upload_chunks",
+    metadata,
+    Column("upload_id", Uuid, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("chunk", LargeBinary, nullable=False),
 )

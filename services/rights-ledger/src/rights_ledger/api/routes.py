@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from starlette.datastructures import UploadFile
 
 from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.adapters.elus import EluRecord, EluRepository
+from rights_ledger.adapters.uploads import UploadStore
 from rights_ledger.api.schemas import (
     AccountOut,
     ActivationIn,
@@ -40,7 +42,9 @@ from rights_ledger.api.schemas import (
 from rights_ledger.api.state import LedgerDep
 from rights_ledger.use_cases import ACCRUAL_CAMPAIGN, EXPIRY_RUN, RNE_IMPORT
 from rights_ledger.use_cases import accounts as account_cases
+from rights_ledger.use_cases import registry as registry_cases
 from rights_ledger.use_cases.campaigns import campaign_params, expiry_params
+from rights_ledger.use_cases.registry import UPLOAD_CHUNK_BYTES
 
 Agent = Annotated[Principal, Depends(require_roles("agent"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "ops"))]
@@ -87,26 +91,36 @@ async def post_import(
     dry_run: Annotated[bool, Query(description="Report what would change, change nothing")] = False,
 ) -> JSONResponse:
     """The body is the CSV itself, or a `multipart/form-data` form with the file in the field `file` (what
-    an HTML file input sends). Refused above the settings' limits unless `force=true` (R-REG-1, R-REG-2)."""
-    body = await _uploaded_file(request)
+    an HTML file input sends). Refused above the settings' limits unless `force=true` (R-REG-1, R-REG-2).
+    The file is stored in chunks as it streams in, never held whole in memory (the job reads it back the
+    same way)."""
+    uploads = UploadStore(session)
+    stored = await registry_cases.store_upload(uploads, _uploaded_pieces(request))
     params = {
         "file_type": file_type.value,
         "snapshot_date": snapshot_date.isoformat(),
         "force": force,
         "dry_run": dry_run,
+        "upload_id": str(stored.upload_id),
+        "upload_lines": stored.lines,
     }
+    submitted = False
 
     async def compute() -> tuple[int, Any]:
-        job = await submit_job(
-            request, session, kind=RNE_IMPORT, params=params, principal=principal, payload=body
-        )
+        nonlocal submitted
+        job = await submit_job(request, session, kind=RNE_IMPORT, params=params, principal=principal)
+        submitted = True
         return 202, job
 
-    return await idempotent(session, request, principal, compute)
+    answer = await idempotent(session, request, principal, compute, body_digest=stored.sha256)
+    if not submitted:
+        await uploads.delete(stored.upload_id)  # a replayed request: its file was imported already
+    return answer
 
 
-async def _uploaded_file(request: Request) -> bytes:
-    """The CSV body itself, or the ``file`` field of a form (servicekit's guard has limited the size)."""
+async def _uploaded_pieces(request: Request) -> AsyncIterator[bytes]:
+    """The CSV body itself, or the ``file`` field of a form (spooled to disk by the form parser), piece by
+    piece (servicekit's guard limits the size as the body streams)."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=10) as form:
             upload = form.get("file")
@@ -114,8 +128,12 @@ async def _uploaded_file(request: Request) -> bytes:
                 raise RuleBroken(
                     "R-REG-1", "the form carries the RNE file in a field named 'file'", field="file"
                 )
-            return await upload.read()
-    return await request.body()
+            while piece := await upload.read(UPLOAD_CHUNK_BYTES):
+                yield piece
+        return
+    async for piece in request.stream():
+        if piece:
+            yield piece
 
 
 job_routes(registry, path="/registry/imports", kind=RNE_IMPORT, roles=("agent",), create=False)

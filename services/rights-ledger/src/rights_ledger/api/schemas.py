@@ -78,7 +78,24 @@ class AccountOut(BaseModel):
     reinsertion_until: date | None
 
 
+class CampaignRefOut(BaseModel):
+    """A credit's campaign: one year's campaign of one family (R-ACC-3)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    year: int
+    family: CampaignFamily
+
+
 class MovementOut(BaseModel):
+    """One movement of the account (the journal is append-only). ``at`` is when the ledger recorded it,
+    ``value_date`` the Paris date it takes effect (a credit: its campaign's date; an expiry: the run's
+    ``as_of``; otherwise the Paris day of ``at``; never later than that day). The typed references are set
+    where they apply: ``campaign`` on a credit, ``hold_id`` and ``dossier_id`` on a hold, capture or release,
+    ``adjustment_id`` on an adjustment; ``reference`` is a human-readable label."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID
     kind: Literal["credit", "hold", "capture", "release", "expiry", "adjustment"]
     amount_cents: int
@@ -86,8 +103,13 @@ class MovementOut(BaseModel):
     held_delta_cents: int
     balance_after_cents: int
     held_after_cents: int
-    at: datetime
+    at: datetime = Field(description="When the ledger recorded the movement")
+    value_date: date = Field(description="The Paris date the movement takes effect")
     reference: str | None
+    campaign: CampaignRefOut | None = None
+    hold_id: UUID | None = None
+    dossier_id: UUID | None = None
+    adjustment_id: UUID | None = None
 
 
 class HoldOut(BaseModel):
@@ -140,4 +162,6 @@ class AdjustmentIn(BaseModel):
 
 class AdjustmentOut(BaseModel):
     movement_id: UUID
+    adjustment_id: UUID
+    value_date: date
     balance_after_cents: int

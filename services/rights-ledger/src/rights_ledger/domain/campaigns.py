@@ -13,6 +13,7 @@ from servicekit.rules import RuleBroken
 from rights_ledger.domain.parameters import (
     CAMPAIGN_FAMILY,
     CampaignFamily,
+    CampaignRef,
     RightsParameters,
     campaign_date,
     parameters_at,
@@ -34,6 +35,11 @@ class CampaignPlan:
     first_families: tuple[MandateFamily, ...]
     catch_up: bool
     reference: str
+
+    @property
+    def ref(self) -> CampaignRef:
+        """The typed reference its credits carry."""
+        return CampaignRef(self.year, self.family)
 
 
 def ensure_campaign_due(family: CampaignFamily, year: int, today: date) -> date:

@@ -7,6 +7,11 @@ append-only and each entry carries its deltas, so ``balance = Σ balance_delta``
 
 A hold is pending, then either posted (captured, maybe partially: the rest is released in the same step) or
 voided (released). It resolves at most once.
+
+Each movement says what it refers to with typed references (the campaign of a credit, the hold and dossier of
+a hold movement, the adjustment of an adjustment) and when it takes effect: ``value_date``, a Paris date,
+beside ``at``, the instant it was recorded. Money is never moved with a value date after the Paris day of
+its recording.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from dife_contracts.events import (
     HoldReleased,
 )
 from dife_contracts.events.ledger import LedgerEvent
+from servicekit.clock import paris_date
 from servicekit.rules import Conflict, InvalidTransition, RuleBroken
 
 from rights_ledger.domain.mandates import AccountStatus, Mandate, hold_rejection
-from rights_ledger.domain.parameters import RightsParameters, credit_amount
+from rights_ledger.domain.parameters import CampaignRef, RightsParameters, credit_amount
 
 
 class MovementKind(enum.StrEnum):
@@ -84,7 +90,11 @@ _REJECTION_DETAILS = {
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """One journal entry; ``amount_cents`` is its absolute size, the deltas its effect on the two sums."""
+    """One journal entry; ``amount_cents`` is its absolute size, the deltas its effect on the two sums.
+
+    ``at`` is when it was recorded, ``value_date`` the Paris date it takes effect (never after ``at``'s Paris
+    day); ``reference`` is the human label, the typed references say which campaign, hold, dossier or
+    adjustment it belongs to (``None`` where one does not apply)."""
 
     id: UUID
     elu_id: UUID
@@ -95,8 +105,23 @@ class Movement:
     balance_after_cents: int
     held_after_cents: int
     at: datetime
+    value_date: date
     reference: str | None = None
     hold_id: UUID | None = None
+    dossier_id: UUID | None = None
+    campaign: CampaignRef | None = None
+    adjustment_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """The typed references of one movement (only those that apply to its kind are set)."""
+
+    reference: str | None = None
+    hold_id: UUID | None = None
+    dossier_id: UUID | None = None
+    campaign: CampaignRef | None = None
+    adjustment_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +163,15 @@ class ActivationRevoked:
     reason: str
     by: str
     at: datetime
+
+
+def _of_hold(hold: Hold) -> References:
+    """The references of a hold's movements: the hold and the dossier it finances."""
+    return References(
+        reference=hold.reference,
+        hold_id=hold.hold_id,
+        dossier_id=hold.terms.dossier_id if hold.terms is not None else None,
+    )
 
 
 def hold_rejected_without_account(request: DifeHoldRequested) -> HoldRejected:
@@ -183,9 +217,19 @@ class Account:
         balance_delta: int,
         held_delta: int,
         at: datetime,
-        reference: str | None = None,
-        hold_id: UUID | None = None,
+        references: References,
+        value_date: date | None = None,
     ) -> Movement:
+        """Append one movement; its value date is ``at``'s Paris day unless an earlier one is given (a
+        campaign's date, an expiry's ``as_of``); a later one would move money ahead of time: refused."""
+        recorded_on = paris_date(at)
+        if value_date is None:
+            value_date = recorded_on
+        if value_date > recorded_on:
+            raise AssertionError(
+                f"ledger invariant broken: value date {value_date.isoformat()} after the day of recording "
+                f"{recorded_on.isoformat()}"
+            )
         self.balance_cents += balance_delta
         self.held_cents += held_delta
         if self.balance_cents < 0 or self.held_cents < 0 or self.held_cents > self.balance_cents:
@@ -200,19 +244,27 @@ class Account:
             balance_after_cents=self.balance_cents,
             held_after_cents=self.held_cents,
             at=at,
-            reference=reference,
-            hold_id=hold_id,
+            value_date=value_date,
+            reference=references.reference,
+            hold_id=references.hold_id,
+            dossier_id=references.dossier_id,
+            campaign=references.campaign,
+            adjustment_id=references.adjustment_id,
         )
         self.journal.append(movement)
         return movement
 
-    def credit(self, parameters: RightsParameters, at: datetime, reference: str) -> Movement | None:
-        """R-ACC-1/R-ACC-2: credit ``min(yearly, cap − balance)``; None when the cap leaves nothing."""
+    def credit(
+        self, parameters: RightsParameters, at: datetime, reference: str, *, campaign: CampaignRef, on: date
+    ) -> Movement | None:
+        """R-ACC-1/R-ACC-2: credit ``min(yearly, cap − balance)``; None when the cap leaves nothing.
+        R-ACC-3: the credit takes effect on the campaign's date ``on`` (its value date)."""
         amount = credit_amount(self.balance_cents, parameters)
         if amount == 0:
             return None
         self.cap_cents = parameters.cap_cents
-        return self._record(MovementKind.CREDIT, amount, amount, 0, at, reference)
+        references = References(reference=reference, campaign=campaign)
+        return self._record(MovementKind.CREDIT, amount, amount, 0, at, references, value_date=on)
 
     def place_hold(self, hold: Hold, at: datetime) -> Movement:
         """R-FUN-1/R-FUN-5: reserve ``hold.amount_cents`` out of the available balance, or refuse."""
@@ -223,9 +275,7 @@ class Account:
                 INSUFFICIENT_RIGHTS,
                 f"hold of {hold.amount_cents} cents exceeds the available {self.available_cents} cents",
             )
-        return self._record(
-            MovementKind.HOLD, hold.amount_cents, 0, hold.amount_cents, at, hold.reference, hold.hold_id
-        )
+        return self._record(MovementKind.HOLD, hold.amount_cents, 0, hold.amount_cents, at, _of_hold(hold))
 
     def capture(self, hold: Hold, amount_cents: int, at: datetime) -> list[Movement]:
         """R-PAY-2: post ``amount_cents`` of a pending hold and release the rest, in one resolution."""
@@ -236,20 +286,12 @@ class Account:
         if amount_cents > 0:
             movements.append(
                 self._record(
-                    MovementKind.CAPTURE,
-                    amount_cents,
-                    -amount_cents,
-                    -amount_cents,
-                    at,
-                    hold.reference,
-                    hold.hold_id,
+                    MovementKind.CAPTURE, amount_cents, -amount_cents, -amount_cents, at, _of_hold(hold)
                 )
             )
         rest = hold.amount_cents - amount_cents
         if rest > 0:
-            movements.append(
-                self._record(MovementKind.RELEASE, rest, 0, -rest, at, hold.reference, hold.hold_id)
-            )
+            movements.append(self._record(MovementKind.RELEASE, rest, 0, -rest, at, _of_hold(hold)))
         hold.status = HoldStatus.POSTED
         hold.captured_cents = amount_cents
         return movements
@@ -258,17 +300,20 @@ class Account:
         """R-DOS-5 / R-FUN-5: void a pending hold: everything reserved comes back."""
         self._ensure_pending(hold, "release")
         movement = self._record(
-            MovementKind.RELEASE, hold.amount_cents, 0, -hold.amount_cents, at, hold.reference, hold.hold_id
+            MovementKind.RELEASE, hold.amount_cents, 0, -hold.amount_cents, at, _of_hold(hold)
         )
         hold.status = HoldStatus.VOIDED
         return movement
 
-    def expire(self, at: datetime, reference: str) -> Movement | None:
-        """R-END-1: the available balance expires as an explicit movement (held rights stay held)."""
+    def expire(self, at: datetime, reference: str, *, as_of: date) -> Movement | None:
+        """R-END-1: the available balance expires as an explicit movement (held rights stay held), with the
+        run's ``as_of`` as its value date."""
         amount = self.available_cents
         if amount <= 0:
             return None
-        return self._record(MovementKind.EXPIRY, amount, -amount, 0, at, reference)
+        return self._record(
+            MovementKind.EXPIRY, amount, -amount, 0, at, References(reference=reference), value_date=as_of
+        )
 
     def adjust(self, amount_cents: int, cap_cents: int, at: datetime, reason: str) -> Movement:
         """Audited correction by an agent: never below the held rights (so ≥ 0), never above the cap."""
@@ -286,7 +331,8 @@ class Account:
             )
         if amount_cents > 0:
             self.cap_cents = cap_cents
-        return self._record(MovementKind.ADJUSTMENT, abs(amount_cents), amount_cents, 0, at, reason)
+        references = References(reference=reason, adjustment_id=uuid4())
+        return self._record(MovementKind.ADJUSTMENT, abs(amount_cents), amount_cents, 0, at, references)
 
     @staticmethod
     def _ensure_pending(hold: Hold, wanted: str) -> None:
@@ -411,6 +457,8 @@ class Account:
                 reason=reason,
                 balance_after_cents=self.balance_cents,
                 by=by,
+                adjustment_id=movement.adjustment_id,
+                value_date=movement.value_date,
             )
         )
         return movement

@@ -22,6 +22,14 @@ class CampaignFamily(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignRef:
+    """Which campaign a credit comes from: one year's campaign of one family (R-ACC-3)."""
+
+    year: int
+    family: CampaignFamily
+
+
+@dataclass(frozen=True, slots=True)
 class RightsParameters:
     """R-ACC-1/R-ACC-2: the yearly credit and the cap of the counter, in force from ``effective_from``."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -104,18 +104,30 @@ class ParsedRne:
         return self.loaded + len(self.rejected)
 
 
-_DETECTION_CHUNK = 1 << 20
+_CHUNK_BYTES = 1 << 20
+
+Chunks = Callable[[], Iterable[bytes | memoryview]]
+"""A file as pieces of bytes that can be read again from the start (once to detect the encoding, once to
+parse): an upload stored in chunks is never held whole in memory."""
 
 
-def detect_encoding(data: bytes) -> str:
-    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1).
-    Decoded chunk by chunk and thrown away: a 50 MB file is never held twice in memory as text."""
+def as_chunks(data: bytes | Chunks) -> Chunks:
+    """The pieces of a file given whole (views of ``_CHUNK_BYTES``, no copy), or the pieces as given."""
+    if not isinstance(data, bytes):
+        return data
     view = memoryview(data)
+    return lambda: (view[start : start + _CHUNK_BYTES] for start in range(0, len(view), _CHUNK_BYTES))
+
+
+def detect_encoding(data: bytes | Chunks) -> str:
+    """R-REG-1: UTF-8 (with or without BOM), else the latin-1 family of older exports (cp1252, latin-1).
+    Decoded piece by piece and thrown away: the file is never held in memory as text."""
+    chunks = as_chunks(data)
     for encoding in ("utf-8-sig", "cp1252"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            for start in range(0, len(view), _DETECTION_CHUNK):
-                decoder.decode(view[start : start + _DETECTION_CHUNK])
+            for chunk in chunks():
+                decoder.decode(chunk)
             decoder.decode(b"", final=True)
             return encoding
         except UnicodeDecodeError:
@@ -123,10 +135,26 @@ def detect_encoding(data: bytes) -> str:
     return "latin-1"  # decodes every byte
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """The whole file as text and its encoding (`detect_encoding`)."""
-    encoding = detect_encoding(data)
-    return data.decode(encoding), encoding
+class _ChunkStream(io.RawIOBase):
+    """A readable binary stream over pieces of bytes (what ``io.TextIOWrapper`` decodes line by line)."""
+
+    def __init__(self, chunks: Iterable[bytes | memoryview]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            following = next(self._chunks, None)
+            if following is None:
+                return 0
+            self._pending = memoryview(following)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 @lru_cache(maxsize=100_000)
@@ -186,11 +214,12 @@ class BadLine(ValueError):
     """One physical line that cannot be split into fields (a stray quote, a NUL byte)."""
 
 
-def physical_lines(data: bytes, encoding: str) -> Iterator[tuple[int, str]]:
+def physical_lines(data: bytes | Chunks, encoding: str) -> Iterator[tuple[int, str]]:
     """R-REG-1: every physical line with its number (the header is line 1), decoded as it is read; a final
     newline ends the last line and makes no line of its own. A field never spans two lines in the RNE: a
-    line is a row."""
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="\n")
+    line is a row. A line may span two pieces of the file, a character too."""
+    raw = io.BufferedReader(_ChunkStream(as_chunks(data)()))
+    stream = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
     for number, line in enumerate(stream, start=1):
         yield number, line.removesuffix("\n").removesuffix("\r")
 
@@ -215,10 +244,11 @@ def parse_rne(data: bytes, file_type: RneFileType, snapshot_date: date | None = 
 
 
 def read_rne(
-    data: bytes, file_type: RneFileType, snapshot_date: date | None = None
+    data: bytes | Chunks, file_type: RneFileType, snapshot_date: date | None = None
 ) -> tuple[ParsedRne, Iterator[RneRecord]]:
     """R-REG-1/R-REG-2: one RNE file, streamed: the header is checked now, the records come as they are read
-    (so a 50 MB file is never all in memory as rows), and the rejected lines are noted as they pass.
+    (so a 50 MB file is never all in memory as rows, nor whole as bytes when given as ``Chunks``), and the
+    rejected lines are noted as they pass.
 
     Every physical line after the header is either a record or rejected (``rows_read`` = loaded + rejected):
     an empty line, a stray quote or a NUL byte is a rejected line, never a lost one. Line numbers count the

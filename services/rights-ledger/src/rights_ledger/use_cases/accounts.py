@@ -10,8 +10,9 @@ from datetime import date
 from uuid import UUID
 
 from dife_contracts.events import PensionLiquidated
-from servicekit.auth import Principal
+from servicekit.auth import ELU_ID_CLAIM, Principal
 from servicekit.clock import Clock
+from servicekit.errors import Forbidden
 from servicekit.rules import Conflict, NotFound, RuleBroken, RulesBroken
 
 from rights_ledger.adapters.accounts import AccountState
@@ -24,17 +25,33 @@ from rights_ledger.domain.parameters import parameters_at
 from rights_ledger.domain.rne import pad_commune_code
 from rights_ledger.use_cases.ports import Accounts, Elus, Outbox
 
+NOT_LINKED = (
+    "R-ACT-1: this login is not linked to this account (never activated by it, or its activation was "
+    "revoked): an élu reads and acts only on the account their login activated"
+)
+
 
 def _ensure_owner_of(principal: Principal, elu_id: UUID, linked_subject: str | None) -> None:
-    """R-ACT-1: staff see any account; an élu only their own, named by the token (``sub`` or the ``elu_id``
-    claim: `Principal.ensure_elu`) or by the identity provider's subject linked to it at activation."""
-    if linked_subject is not None and principal.has_role("elu") and principal.sub == linked_subject:
+    """R-ACT-1: staff see any account; an élu only the account their login is linked to **now**: the token's
+    ``sub`` must be the subject the current activation recorded. A token naming the élu (``sub`` = elu_id,
+    or an ``elu_id`` claim) is not enough: once an agent revokes the activation, the same token gets 403 at
+    once, not when it expires. An ``elu_id`` claim naming another élu is refused too. The answer is the same
+    whether the account exists, is another élu's or was revoked."""
+    if principal.is_staff:
         return
-    principal.ensure_elu(elu_id)
+    if not principal.has_role("elu"):
+        raise Forbidden("only the élu concerned, an agent or ops may access this élu's data")
+    claimed = principal.claims.get(ELU_ID_CLAIM)
+    if claimed is not None and str(claimed) != str(elu_id):
+        raise Forbidden(NOT_LINKED)
+    if linked_subject is None or principal.sub != linked_subject:
+        raise Forbidden(NOT_LINKED)
 
 
 async def ensure_owner(accounts: Accounts, principal: Principal, elu_id: UUID) -> None:
-    if principal.is_staff or principal.elu_id == str(elu_id):
+    """R-ACT-1: the ownership check of every élu endpoint but the hot balance read (which folds the linked
+    subject into its one query)."""
+    if principal.is_staff:
         return
     linked = await accounts.linked_subject(elu_id) if principal.has_role("elu") else None
     _ensure_owner_of(principal, elu_id, linked)
@@ -152,6 +169,8 @@ def _one_elu(matches: list[EluRecord], commune_code: str | None) -> EluRecord:
 @dataclass(frozen=True, slots=True)
 class Adjusted:
     movement_id: UUID
+    adjustment_id: UUID
+    value_date: date
     balance_after_cents: int
 
 
@@ -165,7 +184,9 @@ async def adjust(
     cap = parameters_at(clock.today()).cap_cents
     movement = account.adjust_by_agent(amount_cents, cap, clock.now(), reason, by=principal.sub)
     await accounts.save(account, actor=principal.sub)
-    return Adjusted(movement.id, account.balance_cents)
+    if movement.adjustment_id is None:
+        raise AssertionError("an adjustment movement names its adjustment")
+    return Adjusted(movement.id, movement.adjustment_id, movement.value_date, account.balance_cents)
 
 
 async def revoke_activation(

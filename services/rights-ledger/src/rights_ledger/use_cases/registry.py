@@ -6,10 +6,13 @@ says what changed.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
+from uuid import UUID, uuid4
 
 from dife_contracts.enums import MandateFamily, RneFileType
 from servicekit.rules import RuleBroken
@@ -24,6 +27,46 @@ from rights_ledger.domain.snapshot import (
 )
 
 MAX_REJECTED_IN_REPORT = 10_000
+UPLOAD_CHUNK_BYTES = 1 << 20
+"""Size of the pieces an upload is stored in: a few of them in memory at a time, whatever the file's size."""
+
+
+class UploadChunks(Protocol):
+    async def append(self, upload_id: UUID, seq: int, chunk: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An RNE file stored in chunks: how many, its size, its line count (for progress) and its SHA-256 (the
+    idempotency fingerprint of the request that brought it)."""
+
+    upload_id: UUID
+    chunks: int
+    size: int
+    lines: int
+    sha256: str
+
+
+async def store_upload(store: UploadChunks, pieces: AsyncIterator[bytes]) -> StoredUpload:
+    """R-REG-1: store an uploaded file as it streams in, ``UPLOAD_CHUNK_BYTES`` at a time (issue 8: an
+    import's memory does not grow with its file)."""
+    upload_id, digest = uuid4(), hashlib.sha256()
+    buffer, seq, size, lines = bytearray(), 0, 0, 0
+    async for piece in pieces:
+        digest.update(piece)
+        size += len(piece)
+        lines += piece.count(b"\n")
+        buffer += piece
+        while len(buffer) >= UPLOAD_CHUNK_BYTES:
+            await store.append(upload_id, seq, bytes(buffer[:UPLOAD_CHUNK_BYTES]))
+            del buffer[:UPLOAD_CHUNK_BYTES]
+            seq += 1
+    if buffer:
+        await store.append(upload_id, seq, bytes(buffer))
+        seq += 1
+    return StoredUpload(upload_id, seq, size, lines, digest.hexdigest())
+
+
 AMBIGUOUS_REASON = "R-ACT-1: several élus share this identity (homonyms); the line cannot be attributed"
 
 
