@@ -136,6 +136,13 @@ class Stack:
     def collectivite(self, siren: str = SIREN_A) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub=siren, roles=['collectivite'], siren=siren)}"}
 
+    async def own_code(self, code: str, siren: str) -> None:
+        """An agent records that `siren` owns the collectivité code `code` (R-FUN-2)."""
+        response = await self.client.put(
+            f"/v1/collectivite-codes/{code}", json={"siren": siren}, headers=self.agent()
+        )
+        assert response.status_code == 200, response.text
+
     async def dispatch(self, event: Event, *, envelope: Envelope | None = None) -> bool:
         """Run funding's handler of `event` through the inbox, without Kafka (False: a replay, no effect)."""
         funding_for = self.app.state.kit.service.funding_for
@@ -237,7 +244,12 @@ def start_funding(
         clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))
         app = create_app(settings, clock=clock)
         async with running_app(app) as client:
-            yield Stack(app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token)
+            running = Stack(
+                app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token
+            )
+            for code, siren in ((COMMUNE_A, SIREN_A), (COMMUNE_B, SIREN_B)):  # R-FUN-2: an agent's reference
+                await running.own_code(code, siren)
+            yield running
 
     return start
 
@@ -423,6 +435,17 @@ class FakePayments:
         return True
 
 
+@dataclass
+class FakeCodes:
+    owners: dict[str, str] = field(default_factory=dict)
+
+    async def owner_of(self, collectivite_code: str) -> str | None:
+        return self.owners.get(collectivite_code)
+
+    async def register(self, collectivite_code: str, siren: str, registered_by: str) -> str:
+        return self.owners.setdefault(collectivite_code, siren)
+
+
 @pytest.fixture
 def funding() -> Funding:
     """Funding on in-memory fakes (unit tests)."""
@@ -438,6 +461,7 @@ def fake_funding() -> Funding:
         envelopes=FakeEnvelopes(),
         requests=FakeRequests(),
         payments=FakePayments(),
+        codes=FakeCodes(),
         outbox=FakeOutbox(),
         scheduler=FakeScheduler(),
         clock=MovableClock(datetime(2027, 2, 1, 9, tzinfo=UTC)),

@@ -158,6 +158,7 @@ class DossierFacts:
     training_start: date
     training_end: date
     acceptance_deadline: date
+    theme_code: str | None = None
 
 
 @dataclass(frozen=True)

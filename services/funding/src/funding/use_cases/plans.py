@@ -51,6 +51,7 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
         training_start=event.training_start,
         training_end=event.training_end,
         acceptance_deadline=event.answer_deadline,
+        theme_code=event.theme_code,
     )
     available = await funding.balances.locked_available(event.elu_id)
     if available > 0:  # a second statement: it sees plans committed while it waited for the lock
@@ -77,7 +78,8 @@ async def _capacities(funding: Funding, facts: DossierFacts) -> tuple[list[TopUp
     if facts.purpose is not TrainingPurpose.MANDATE:  # no envelope is even locked for reinsertion
         return [], []
     codes = collectivite_codes(await funding.mandates.of(facts.elu_id), facts.training_start)
-    candidates = await funding.envelopes.lock_candidates(codes, facts.training_start, facts.training_end)
+    locked = await funding.envelopes.lock_candidates(codes, facts.training_start, facts.training_end)
+    candidates = [envelope for envelope in locked if envelope.serves_theme(facts.theme_code)]
     used = await funding.envelopes.elu_reserved([e.envelope_id for e in candidates], facts.elu_id)
     capacities = [
         TopUpCapacity(

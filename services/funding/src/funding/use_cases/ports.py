@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from funding.adapters.repositories import (
     BalanceRepository,
+    CodeOwnerRepository,
     CofundingRequest,
     EnvelopeRepository,
     EnvelopeWithCreation,
@@ -62,6 +63,13 @@ class Envelopes(Protocol):
     async def give_back(self, envelope_id: UUID, elu_id: UUID, amount_cents: int) -> None: ...
 
 
+class CodeOwners(Protocol):
+    """Which SIREN owns a collectivité code (R-FUN-2)."""
+
+    async def owner_of(self, collectivite_code: str) -> str | None: ...
+    async def register(self, collectivite_code: str, siren: str, registered_by: str) -> str: ...
+
+
 class Requests(Protocol):
     async def add(self, request: CofundingRequest) -> None: ...
     async def get(self, request_id: UUID) -> CofundingRequest | None: ...
@@ -92,6 +100,7 @@ class Funding:
     envelopes: Envelopes
     requests: Requests
     payments: Payments
+    codes: CodeOwners
     outbox: Outbox
     scheduler: Scheduler
     clock: Clock
@@ -123,6 +132,7 @@ def funding_in(
         envelopes=EnvelopeRepository(session),
         requests=RequestRepository(session),
         payments=PaymentRepository(session),
+        codes=CodeOwnerRepository(session),
         outbox=outbox or SessionOutbox(session),
         scheduler=scheduler or SessionScheduler(session),
         clock=config.clock,
