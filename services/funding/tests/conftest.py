@@ -25,7 +25,7 @@ from dife_contracts.events import DossierValidated, EluRegistered, Mandate, Righ
 from fastapi import FastAPI
 from funding.adapters.repositories import CofundingRequest, EnvelopeWithCreation, PaymentIntent
 from funding.app import create_app
-from funding.consumers import dossier_handlers, ledger_handlers
+from funding.consumers import dossier_handlers, ledger_handlers, payout_handlers
 from funding.domain.balances import BalanceChange
 from funding.domain.cofunding import Envelope as CofundingEnvelope
 from funding.domain.cofunding import EnvelopeStatus
@@ -47,7 +47,11 @@ COMMUNE_A, COMMUNE_B = "31555", "75056"
 START, END = date(2027, 3, 15), date(2027, 3, 16)
 DEADLINE = date(2027, 2, 5)
 
-SOURCES = {topics.LEDGER: "/dife/rights-ledger", topics.DOSSIER: "/dife/dossier"}
+SOURCES = {
+    topics.LEDGER: "/dife/rights-ledger",
+    topics.DOSSIER: "/dife/dossier",
+    topics.PAYOUT: "/dife/payout",
+}
 
 
 def validated(
@@ -146,9 +150,11 @@ class Stack:
     async def dispatch(self, event: Event, *, envelope: Envelope | None = None) -> bool:
         """Run funding's handler of `event` through the inbox, without Kafka (False: a replay, no effect)."""
         funding_for = self.app.state.kit.service.funding_for
-        handlers = (
-            dossier_handlers(funding_for) if event.topic == topics.DOSSIER else ledger_handlers(funding_for)
-        )
+        handlers = {
+            topics.DOSSIER: dossier_handlers,
+            topics.LEDGER: ledger_handlers,
+            topics.PAYOUT: payout_handlers,
+        }[event.topic](funding_for)
         return await dispatch(self.app, handlers, event, envelope=envelope)
 
     async def outbox(self, dossier_id: UUID) -> list[str]:
@@ -398,6 +404,10 @@ class FakeRequests:
         self.rows[request_id].status = status
         if granted_cents is not None:
             self.rows[request_id].granted_cents = granted_cents
+
+    async def set_amounts(self, request_id: UUID, requested_cents: int, granted_cents: int | None) -> None:
+        self.rows[request_id].requested_cents = requested_cents
+        self.rows[request_id].granted_cents = granted_cents
 
     async def list_of(
         self, siren: str | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int

@@ -22,7 +22,10 @@ from funding.use_cases.ports import Funding, FundingConfig, funding_in
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     config = FundingConfig(
-        clock=clock, policy=settings.consumed_exit_policy, max_hold_attempts=settings.max_hold_attempts
+        clock=clock,
+        policy=settings.consumed_exit_policy,
+        max_hold_attempts=settings.max_hold_attempts,
+        settlement=settings.settlement_policy,
     )
 
     def funding_for(session: AsyncSession) -> Funding:

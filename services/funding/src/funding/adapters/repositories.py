@@ -427,6 +427,14 @@ class RequestRepository:
             update(cofunding_requests).where(cofunding_requests.c.request_id == request_id).values(**values)
         )
 
+    async def set_amounts(self, request_id: UUID, requested_cents: int, granted_cents: int | None) -> None:
+        """A request grown to cover a DIFE gap (R-FUN-2): the amount asked, and granted if automatic."""
+        await self.session.execute(
+            update(cofunding_requests)
+            .where(cofunding_requests.c.request_id == request_id)
+            .values(requested_cents=requested_cents, granted_cents=granted_cents)
+        )
+
     async def list_of(
         self, siren: str | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[CofundingRequest]:

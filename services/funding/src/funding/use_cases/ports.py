@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
@@ -28,7 +28,7 @@ from funding.adapters.repositories import (
 from funding.domain.balances import BalanceChange
 from funding.domain.cofunding import Envelope
 from funding.domain.plan import FundingPlan
-from funding.domain.policy import ConsumedExitPolicy
+from funding.domain.policy import ConsumedExitPolicy, SettlementPolicy
 
 
 class Plans(Protocol):
@@ -75,6 +75,9 @@ class Requests(Protocol):
     async def get(self, request_id: UUID) -> CofundingRequest | None: ...
     async def envelopes_asked(self, dossier_id: UUID) -> set[UUID]: ...
     async def set_status(self, request_id: UUID, status: str, granted_cents: int | None = None) -> None: ...
+    async def set_amounts(
+        self, request_id: UUID, requested_cents: int, granted_cents: int | None
+    ) -> None: ...
     async def list_of(
         self, siren: str | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[CofundingRequest]: ...
@@ -106,6 +109,7 @@ class Funding:
     clock: Clock
     policy: ConsumedExitPolicy
     max_hold_attempts: int
+    settlement: SettlementPolicy = field(default_factory=SettlementPolicy)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class FundingConfig:
     clock: Clock
     policy: ConsumedExitPolicy
     max_hold_attempts: int
+    settlement: SettlementPolicy = field(default_factory=SettlementPolicy)
 
 
 def funding_in(
@@ -138,4 +143,5 @@ def funding_in(
         clock=config.clock,
         policy=config.policy,
         max_hold_attempts=config.max_hold_attempts,
+        settlement=config.settlement,
     )
