@@ -18,7 +18,12 @@ from funding.domain.plan import (
     PlanStatus,
     TopUpCapacity,
 )
-from funding.domain.policy import SettlementPolicy, UnusedTopUpOnSettlement
+from funding.domain.policy import (
+    CofundingOnConsumedExit,
+    ConsumedExitPolicy,
+    SettlementPolicy,
+    UnusedTopUpOnSettlement,
+)
 
 DIFE, COLL, CARD = FundingSource.DIFE, FundingSource.COLLECTIVITE, FundingSource.ELU_CARD
 INSUFFICIENT = HoldRejectionReason.INSUFFICIENT_RIGHTS
@@ -267,3 +272,39 @@ def test_a_plan_not_ready_or_already_settled_is_not_settled_again_R_PAY_2() -> N
     plan.ended_topups.clear()
     plan.settle(10_000, policy=RETURN)
     assert plan.ended_topups == [] and plan.status is PlanStatus.CLOSED
+
+
+def test_no_gap_is_covered_once_the_card_is_paid_or_its_payment_started_R_FUN_2() -> None:
+    paid = FundingPlan.propose(facts(100_000), dife_available_cents=60_000)
+    paid.confirm_card(amount_cents=40_000, provider_reference="pi_1")
+    assert paid.cover_dife_gap([topup(50_000)]) == ([], [])
+    started = FundingPlan.propose(facts(100_000), dife_available_cents=60_000)
+    assert started.card_line is not None
+    started.card_line.reference = "intent"
+    assert started.cover_dife_gap([topup(50_000)]) == ([], [])
+
+
+def test_a_new_envelope_line_is_recorded_requested_and_granted_for_its_amount_R_FUN_2() -> None:
+    plan = FundingPlan.propose(facts(100_000), dife_available_cents=100_000)
+    plan.on_hold_rejected(INSUFFICIENT, 70_000)
+    plan.events.clear()
+    new, _ = plan.cover_dife_gap([topup(10_000)])
+    assert [(line.source, line.amount_cents, line.status, line.envelope_id) for line in new] == [
+        (COLL, 10_000, LineStatus.SECURED, ENV_A)
+    ]
+    assert [type(e) for e in plan.events] == [PlanProposed, CofundingRequested, CofundingDecided]
+    assert shape(plan)[-1] == (CARD, 20_000, LineStatus.PENDING)
+
+
+def test_the_default_settlement_policy_returns_the_unused_top_up_R_PAY_2() -> None:
+    assert SettlementPolicy().unused_topup is UnusedTopUpOnSettlement.RETURN
+
+
+def test_a_top_up_consumed_by_a_late_cancellation_is_recorded_consumed_R_DOS_5() -> None:
+    plan = ready_plan()
+    plan.exit(
+        "no-show", rights_consumed=True, policy=ConsumedExitPolicy(cofunding=CofundingOnConsumedExit.CONSUME)
+    )
+    request_id = plan.topup_lines[0].request_id
+    assert request_id is not None
+    assert plan.ended_topups == [EndedTopUp(ENV_A, request_id, 0, consumed=True)]
