@@ -32,6 +32,7 @@ from funding.domain.plan import (
     LineStatus,
     PlanStatus,
     TopUpCapacity,
+    compute_lines,
 )
 from funding.domain.policy import CardOnConsumedExit, ConsumedExitPolicy
 from servicekit.rules import Conflict, InvalidTransition, RuleBroken, RulesBroken
@@ -495,3 +496,48 @@ def test_a_12_digit_timestamp_is_read_a_13_digit_one_is_malformed_R_FUN_4() -> N
 
 def test_only_v1_carries_a_signature_R_FUN_4() -> None:
     assert check_signature(f"t=100,v0={digest(100)}", BODY, [SECRET], 100) is SignatureCheck.MALFORMED
+
+
+# ---- compute_lines edges (R-FUN-2, R-FUN-3, R-FUN-5)
+
+
+def test_a_price_of_zero_reads_word_for_word_one_cent_is_planned_R_FUN_5() -> None:
+    with pytest.raises(RuleBroken) as error:
+        compute_lines(price_cents=0, purpose=MANDATE, dife_available_cents=0)
+    assert error.value == RuleBroken(
+        "R-FUN-5", "a plan needs a training price above zero", field="price_cents"
+    )
+    assert [
+        (line.source, line.amount_cents)
+        for line in compute_lines(price_cents=1, purpose=MANDATE, dife_available_cents=0)
+    ] == [(CARD, 1)]
+
+
+def test_a_one_cent_top_up_is_taken_an_empty_envelope_is_skipped_not_the_end_R_FUN_2() -> None:
+    empty = TopUpCapacity(UUID(int=2), "213100017", "DEL-0", 0, True)
+    one = TopUpCapacity(UUID(int=3), "213100017", "DEL-1", 1, True)
+    lines = compute_lines(price_cents=10, purpose=MANDATE, dife_available_cents=0, topups=[empty, one])
+    assert [(line.source, line.amount_cents, line.envelope_id) for line in lines] == [
+        (COLL, 1, UUID(int=3)),
+        (CARD, 9, None),
+    ]
+
+
+def test_an_envelope_listed_twice_is_asked_once_R_FUN_2() -> None:
+    lines = compute_lines(
+        price_cents=100, purpose=MANDATE, dife_available_cents=0, topups=[topup(30), topup(30)]
+    )
+    assert [(line.source, line.amount_cents) for line in lines] == [(COLL, 30), (CARD, 70)]
+
+
+def test_a_zero_commitment_gives_no_line_R_FUN_3() -> None:
+    lines = compute_lines(
+        price_cents=100,
+        purpose=REINSERTION,
+        dife_available_cents=0,
+        externals=[ExternalCommitment(CPF, "CPF-0", 0), ExternalCommitment(CPF, "CPF-1", 10)],
+    )
+    assert [(line.source, line.amount_cents, line.reference) for line in lines] == [
+        (CPF, 10, "CPF-1"),
+        (CARD, 90, None),
+    ]
