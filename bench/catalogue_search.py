@@ -1,12 +1,17 @@
 """Catalogue search benchmark: 100,000 published offers, text + filters at 200 req/s, open loop.
 
 Runs on its own: starts the local stack if ``DIFE_PG_ADMIN_URL`` / ``KAFKA_BOOTSTRAP_SERVERS`` are not set,
-creates a fresh database with the catalogue's real migrations, generates offers across every département
-(French titles from the répertoire's themes and CPF certifications, in and around each préfecture), starts
-the catalogue under uvicorn and sends searches on a fixed schedule (open loop: a request's latency counts
-from when it was due, so a slow server cannot slow the load down and hide its own queueing).
+creates a fresh database with the catalogue's real migrations (``--reuse`` keeps it and only migrates it),
+generates offers across every département (French titles from the répertoire's themes and CPF
+certifications, in and around each préfecture), starts the catalogue under uvicorn (one worker) and sends
+the search page's query mix with vegeta (Go, built by ``common.ensure_vegeta``): open loop at a fixed rate,
+so a slow server cannot slow the load down and hide its own queueing. Each query has text and one or two
+filters, 20 % sort by distance, facets are always on. Reports p50/p95/p99, the achieved rate, errors, the
+server's CPU per search (utime + stime of the uvicorn process from /proc) and the database's (its backends),
+then a ramp of short runs finds the highest rate whose p95 stays within 30 ms.
 
-    uv run python bench/catalogue_search.py [--offers 100000] [--rate 200] [--duration 30]
+    uv run python bench/catalogue_search.py [--reuse] [--rate 200] [--duration 30] [--ramp 300 400 …]
+        [--profile stacks.txt]   # py-spy's collapsed stacks of the server during the measured run
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,10 +42,18 @@ from stdnum import luhn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import free_port, latency_summary_ms, stack_env, write_result  # noqa: E402
+from common import (  # noqa: E402
+    cpu_seconds,
+    ensure_vegeta,
+    free_port,
+    load_average,
+    stack_env,
+    write_result,
+)
 
 CATALOGUE = REPO / "services" / "catalogue"
 BENCH_DATABASE = "catalogue_bench"
+TARGET_P95_MS, TARGET_P99_MS = 30, 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,27 +420,23 @@ def stack_urls() -> tuple[str, str]:
 
 
 async def prepare_database(admin_url: str, count: int, reuse: bool) -> str:
-    """A database of the catalogue's schema holding ``count`` published offers; reused if asked and right."""
+    """A database of the catalogue's schema holding ``count`` published offers; if asked and it holds them,
+    the previous run's database, migrated to the current head (new indexes are built on its rows)."""
+    from servicekit.migrations import upgrade_to_head
+
     base = admin_url.rsplit("/", 1)[0]
     dsn = f"{base}/{BENCH_DATABASE}"
+    async_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    if reuse and await _offer_count(admin_url, dsn) == count:
+        print(f"reusing {BENCH_DATABASE} with {count} offers (migrated to head)")
+        await asyncio.to_thread(upgrade_to_head, CATALOGUE / "alembic.ini", async_url)
+        return dsn
     admin = await asyncpg.connect(admin_url)
     try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE)
-        if exists and reuse:
-            connection = await asyncpg.connect(dsn)
-            try:
-                if await connection.fetchval("SELECT count(*) FROM offers") == count:
-                    print(f"reusing {BENCH_DATABASE} with {count} offers")
-                    return dsn
-            finally:
-                await connection.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
     finally:
         await admin.close()
-    from servicekit.migrations import upgrade_to_head
-
-    async_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
     await asyncio.to_thread(upgrade_to_head, CATALOGUE / "alembic.ini", async_url)
     started = time.perf_counter()
     await load(dsn, count)
@@ -433,20 +444,19 @@ async def prepare_database(admin_url: str, count: int, reuse: bool) -> str:
     return dsn
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its children so far, from /proc (Linux); 0 elsewhere."""
-    total = 0.0
-    for candidate in [pid, *_children(pid)]:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    with contextlib.suppress(OSError):
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return []
+async def _offer_count(admin_url: str, dsn: str) -> int | None:
+    """The offers of the bench database, or None when there is no such database."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE):
+            return None
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM offers"))
+    finally:
+        await connection.close()
 
 
 @contextlib.contextmanager
@@ -465,7 +475,7 @@ def catalogue_server(dsn: str, kafka: str, port: int, workers: int) -> Any:
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "catalogue.app:create_app_from_env",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-        "--workers", str(workers),
+        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env)
     try:
@@ -587,41 +597,144 @@ async def open_loop(
     return latencies, errors, totals
 
 
+def write_targets(path: Path, base_url: str, queries: list[dict[str, str]]) -> None:
+    """One vegeta target per line (vegeta sends them in order, cycling): the query mix as URLs."""
+    with path.open("w") as targets:
+        for params in queries:
+            targets.write(json.dumps({"method": "GET", "url": f"{base_url}/v1/offers?{urlencode(params)}"}))
+            targets.write("\n")
+
+
+def backend_pids(dsn: str) -> list[int]:
+    """The PostgreSQL backends serving the catalogue's connections (their CPU is the database's share)."""
+
+    async def fetch() -> list[int]:
+        connection = await asyncpg.connect(dsn)
+        try:
+            rows = await connection.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                BENCH_DATABASE,
+            )
+        finally:
+            await connection.close()
+        return [int(row["pid"]) for row in rows]
+
+    return asyncio.run(fetch())
+
+
+def attack(
+    vegeta: Path, targets: Path, rate: float, seconds: float, server_pid: int, dsn: str
+) -> dict[str, Any]:
+    """Open loop: vegeta sends at ``rate`` whatever the server answers (it adds workers and connections
+    rather than wait) and times each request from its send. Server and database CPU come from /proc around
+    the attack: the server process (utime + stime) and the PostgreSQL backends of its connections (those
+    opened during the attack count from zero)."""
+    load, cpu_before = load_average(), cpu_seconds(server_pid)
+    database_before = sum(cpu_seconds(pid) for pid in backend_pids(dsn))
+    command = [str(vegeta), "attack", "-format", "json", "-targets", str(targets), "-rate", f"{int(rate)}/1s"]
+    command += ["-duration", f"{seconds}s", "-timeout", "10s", "-keepalive=true", "-http2=false"]
+    attacked = subprocess.run(command, check=True, capture_output=True)
+    server_cpu = cpu_seconds(server_pid) - cpu_before
+    database_cpu = sum(cpu_seconds(pid) for pid in backend_pids(dsn)) - database_before
+    report = json.loads(
+        subprocess.run(
+            [str(vegeta), "report", "-type", "json"], input=attacked.stdout, check=True, capture_output=True
+        ).stdout
+    )
+    latencies = report["latencies"]
+    requests = max(int(report["requests"]), 1)
+    ok = int((report.get("status_codes") or {}).get("200", 0))
+    return {
+        "rate_rps": rate,
+        "achieved_rps": round(report["throughput"], 1),
+        "requests": report["requests"],
+        "errors": report["requests"] - ok,
+        "p50_ms": round(latencies["50th"] / 1e6, 3),
+        "p95_ms": round(latencies["95th"] / 1e6, 3),
+        "p99_ms": round(latencies["99th"] / 1e6, 3),
+        "max_ms": round(latencies["max"] / 1e6, 3),
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / requests, 3),
+        "database_cpu_ms_per_request": round(database_cpu * 1000 / requests, 3),
+        "load_average_before": load,
+    }
+
+
+def meets_target(step: dict[str, Any]) -> bool:
+    return step["p95_ms"] <= TARGET_P95_MS and not step["errors"]
+
+
+def sample_matches(port: int, queries: list[dict[str, str]]) -> int:
+    """The median ``total`` of a sample of the mix (checks that the searches find something)."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        totals = sorted(
+            int(client.get("/v1/offers", params=params).raise_for_status().json()["total"])
+            for params in queries
+        )
+    return totals[len(totals) // 2]
+
+
+def profile(seconds: float, server_pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server (collapsed stacks, idle frames left out), for the attack's length."""
+    py_spy = shutil.which("py-spy") or "py-spy"
+    command = [py_spy, "record", "--pid", str(server_pid), "--duration", str(int(seconds)), "--rate", "250"]
+    command += ["--format", "raw", "--output", str(output), "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def run(args: argparse.Namespace) -> None:
+    vegeta = ensure_vegeta()
     admin_url, kafka = stack_urls()
     dsn = await prepare_database(admin_url, args.offers, args.reuse)
     port = free_port()
-    with catalogue_server(dsn, kafka, port, args.workers) as server:
+    base_url = f"http://127.0.0.1:{port}"
+    rng = random.Random(7)
+    warm_up, queries = query_mix(rng, 1000), query_mix(rng, 20_000)
+    steps: list[dict[str, Any]] = []
+    with catalogue_server(dsn, kafka, port, args.workers) as server, tempfile.TemporaryDirectory() as scratch:
         await wait_until_up(port)
-        connections = HttpConnections(port, args.connections)
-        await connections.open()
-        try:
-            rng = random.Random(7)
-            await open_loop(connections, query_mix(rng, int(args.rate * 5)), args.rate / 2)
-            queries = query_mix(rng, int(args.rate * args.duration))
-            started, cpu_before = time.perf_counter(), cpu_seconds(server.pid)
-            latencies, errors, totals = await open_loop(connections, queries, args.rate)
-            elapsed, server_cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu_before
-        finally:
-            await connections.close()
-    totals.sort()
+        targets, warm_targets = Path(scratch) / "targets.jsonl", Path(scratch) / "warm.jsonl"
+        write_targets(targets, base_url, queries)
+        write_targets(warm_targets, base_url, warm_up)
+        median_matches = await asyncio.to_thread(sample_matches, port, warm_up[:100])
+        # Warm-up (not recorded): the read pool's connections, prepared statements, PostgreSQL's caches.
+        await asyncio.to_thread(attack, vegeta, warm_targets, args.rate / 2, 5, server.pid, dsn)
+        profiler = profile(args.duration, server.pid, args.profile) if args.profile else None
+        measured = await asyncio.to_thread(attack, vegeta, targets, args.rate, args.duration, server.pid, dsn)
+        if profiler is not None:
+            profiler.wait(timeout=60)
+        # Up the ramp until a rate misses the target: above the measured rate when it met the target, under
+        # it when it missed (on a busy machine).
+        upwards = meets_target(measured)
+        for rate in sorted(args.ramp):
+            if (rate > args.rate) != upwards:
+                continue
+            steps.append(
+                await asyncio.to_thread(attack, vegeta, targets, rate, args.ramp_seconds, server.pid, dsn)
+            )
+            if not meets_target(steps[-1]):
+                break
+    within = [step["rate_rps"] for step in [measured, *steps] if meets_target(step)]
     metrics = {
-        **latency_summary_ms(latencies),
-        "requests": len(latencies),
-        "errors": errors,
-        "achieved_rate_per_s": round(len(latencies) / elapsed, 1),
-        "median_matches": totals[len(totals) // 2] if totals else 0,
-        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(latencies)), 2),
-        "machine_load_average_1min": round(os.getloadavg()[0], 2),
-        "p95_target_ms": 30,
+        **measured,
+        "median_matches": median_matches,
+        "p95_target_ms": TARGET_P95_MS,
+        "p99_target_ms": TARGET_P99_MS,
+        "max_rps_with_p95_within_target": max(within, default=None),
+        "ramp": [
+            {key: step[key] for key in ("rate_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "errors")}
+            | {"cpu_ms": step["server_cpu_ms_per_request"], "load": step["load_average_before"][0]}
+            for step in steps
+        ],
     }
     params = {
         "offers": args.offers,
         "target_rate_per_s": args.rate,
         "duration_s": args.duration,
-        "mix": "q + 1-2 filters (département, région, modality, price, session window), 20 % distance sort",
-        "server": f"uvicorn, {args.workers} worker process(es), PostgreSQL 18 local",
-        "connections": args.connections,
+        "ramp_seconds": args.ramp_seconds,
+        "mix": "q + 1-2 filters (département, région, modality, price, session window), 20 % distance sort, "
+        "facets on",
+        "server": f"uvicorn (uvloop, httptools), {args.workers} worker process(es), PostgreSQL 18 local",
+        "load_generator": "vegeta (Go), open loop at a fixed rate, keep-alive, 20,000 distinct queries",
     }
     write_result("catalogue_search", metrics, params)
 
@@ -634,8 +747,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second, open loop")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of measured load")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections to the server")
     parser.add_argument("--reuse", action="store_true", help="keep the generated database of a previous run")
+    parser.add_argument(
+        "--ramp",
+        type=int,
+        nargs="*",
+        default=[300, 400, 500, 600],
+        help="rates tried, upwards until one misses, for the highest within the target",
+    )
+    parser.add_argument("--ramp-seconds", type=float, default=10)
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy's collapsed stacks of the server during the measured run"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -9,6 +9,7 @@ from servicekit.clock import Clock
 from catalogue.api.offers import router as offers_router
 from catalogue.api.organismes import router as organismes_router
 from catalogue.api.search import router as search_router
+from catalogue.api.state import catalogue_state
 from catalogue.api.themes import router as themes_router
 from catalogue.consumers.dossier import consumer_spec
 from catalogue.settings import Settings
@@ -20,8 +21,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         settings,
         title="DIFE catalogue",
         description="Training organisations and their agréments, offers and sessions, national search.",
-        routers=[themes_router, organismes_router, search_router, offers_router],
+        # The search first: the hot path is matched against fewer routes.
+        routers=[search_router, themes_router, organismes_router, offers_router],
         consumers=[consumer_spec()],
+        service_state=catalogue_state,
         clock=clock,
     )
 

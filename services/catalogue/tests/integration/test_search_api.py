@@ -7,6 +7,9 @@ from datetime import date
 from typing import Any
 
 import pytest
+from catalogue.adapters.search import SqlOfferIndex, open_search_pool
+from catalogue.domain.search import Position, SearchFilters, SearchResult, SortOrder
+from servicekit.db import plain_url
 
 
 def place(
@@ -224,3 +227,68 @@ async def test_paging_while_offers_are_added_has_no_duplicates_or_gaps(
             break
     assert len(seen) == len(set(seen))
     assert set(before) <= set(seen)
+
+
+async def test_text_searches_answer_the_same_on_generic_plans(corpus: Any) -> None:
+    """The pool of searches with words keeps generic plans (planned once per statement shape); each page,
+    total and facet count is the same as with plans made for the values."""
+    dsn = plain_url(corpus.settings.database_url)
+    generic = await open_search_pool(dsn, max_size=1, generic_plans=True)
+    custom = await open_search_pool(dsn, max_size=1)
+    try:
+        async with generic.acquire() as connection:
+            assert await connection.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        async with custom.acquire() as connection:
+            assert await connection.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+        on_generic, on_custom = SqlOfferIndex(generic, custom), SqlOfferIndex(custom, custom)
+        searches = [
+            (SearchFilters(q="elus"), SortOrder.RELEVANCE),
+            (SearchFilters(q="finances locales", modality="remote"), SortOrder.RELEVANCE),
+            (SearchFilters(q="elus OR finances", region="84"), SortOrder.START_DATE),
+            (SearchFilters(q="elus OR communication", max_price_cents=60_000), SortOrder.PRICE),
+            (SearchFilters(q="elus", near=(45.764, 4.836), department="69"), SortOrder.DISTANCE),
+            (SearchFilters(q="elus", starts_after=date(2027, 1, 1), starts_before=date(2027, 9, 1)),
+             SortOrder.RELEVANCE),
+        ]  # fmt: skip
+        # Seven runs: past the five after which PostgreSQL would otherwise weigh a generic plan.
+        for _ in range(7):
+            for filters, sort in searches:
+                expected = await on_custom.search(filters, sort=sort, after=None, limit=2)
+                assert _summary(await on_generic.search(filters, sort=sort, after=None, limit=2)) == (
+                    _summary(expected)
+                ), filters
+                assert expected.total > 0, filters
+                if expected.has_more:
+                    last = expected.hits[-1]
+                    after = Position(key=last.sort_key, offer_id=last.id)
+                    assert _summary(
+                        await on_generic.search(filters, sort=sort, after=after, limit=2)
+                    ) == _summary(await on_custom.search(filters, sort=sort, after=after, limit=2))
+    finally:
+        await generic.close()
+        await custom.close()
+
+
+def _summary(result: SearchResult) -> tuple[Any, ...]:
+    return ([hit.id for hit in result.hits], result.has_more, result.total, result.facets)
+
+
+async def test_the_query_string_is_read_as_fastapi_read_it(corpus: Any) -> None:
+    """The search validates its query string itself (one pass): unknown parameters are ignored, a repeated one
+    counts for its last value, and a bad value is a problem naming ``query.<parameter>``."""
+    in_the_rhone = {"statut", "marches", "bilan"}
+    assert set(await found(corpus, department="69", utm_source="newsletter")) == in_the_rhone
+    response = await corpus.client.get("/v1/offers?department=33&department=69&limit=100")
+    names = {offer_id: name for name, offer_id in corpus.ids.items()}
+    assert {names.get(item["id"]) for item in response.json()["items"]} == in_the_rhone
+    for params, field in (
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 101}, "query.limit"),
+        ({"max_price_cents": -1}, "query.max_price_cents"),
+        ({"kind": "leisure"}, "query.kind"),
+        ({"starts_after": "2027-02-30"}, "query.starts_after"),
+        ({"radius_km": 0, "near": "45.7,4.8"}, "query.radius_km"),
+    ):
+        response = await corpus.client.get("/v1/offers", params=params)
+        assert response.status_code == 422, params
+        assert [error["field"] for error in response.json()["errors"]] == [field], params

@@ -71,3 +71,20 @@ def test_the_idempotency_key_header_is_documented_where_it_is_honoured() -> None
     ]:
         headers = [p["name"] for p in paths[path][method].get("parameters", []) if p["in"] == "header"]
         assert headers == ["Idempotency-Key"], (path, headers)
+
+
+def test_the_search_documents_each_query_parameter_with_its_constraints() -> None:
+    """The search reads its query string itself (one validation pass), so its parameters are documented from
+    the same model that validates them."""
+    parameters = {p["name"]: p for p in _document()["paths"]["/v1/offers"]["get"]["parameters"]}
+    assert set(parameters) == {
+        "q", "kind", "theme", "department", "region", "modality", "starts_after", "starts_before",
+        "max_price_cents", "organisme", "near", "radius_km", "sort", "cursor", "limit",
+    }  # fmt: skip
+    assert all(p["in"] == "query" and p["required"] is False for p in parameters.values())
+    assert parameters["limit"]["schema"]["maximum"] == 100
+    assert parameters["limit"]["schema"]["minimum"] == 1
+    assert parameters["department"]["schema"]["anyOf"][0]["pattern"] == r"^(\d{2}|2[AB]|97\d)$"
+    assert parameters["modality"]["schema"]["anyOf"][0]["enum"] == ["in_person", "remote", "mixed"]
+    assert parameters["q"]["description"] == "Words in French; accents optional"
+    assert "$ref" not in str(parameters)

@@ -13,8 +13,11 @@ so an offer's relevance does not change when others are added either.
 from __future__ import annotations
 
 import math
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from typing import Any
+
+import asyncpg
 
 from catalogue.domain.search import (
     FACETS,
@@ -111,7 +114,10 @@ def _sort_key(sort: SortOrder, ts_query: str | None, distance: str | None) -> tu
     """The sort expression, whether it descends, whether it may be null (nulls last), its SQL type."""
     if sort is SortOrder.RELEVANCE:
         assert ts_query is not None
-        return f"ts_rank(o.search_vector, {ts_query})::float8", True, False, "float8"
+        # The query as an InitPlan, computed once: inline, PostgreSQL would fold and parse the words again
+        # for every matching row (a third of the scan of a broad search). The WHERE keeps the inline form,
+        # whose value the planner sees for its estimates.
+        return f"ts_rank(o.search_vector, (SELECT {ts_query}))::float8", True, False, "float8"
     if sort is SortOrder.PRICE:
         return "o.price_ht_cents", False, False, "bigint"
     if sort is SortOrder.DISTANCE:
@@ -189,36 +195,42 @@ async def search_offers(
 ) -> SearchResult:
     """Run the search on a driver (asyncpg) connection: one statement, so one consistent snapshot."""
     rows = await driver.fetch(*_flatten(matches_statement(filters, sort, after, limit)))
-    page = [row for row in rows if row["part"] == 1]
-    page.sort(key=lambda row: _order_key(row, sort))
-    hits = [
-        SearchHit(
-            **{name: row[name] for name in _HIT_NAMES},
-            organisme_name=row["organisme_name"],
-            distance_km=row["distance_km"],
-            sort_key=None if row["sort_key"] is None else _SORT_VALUE[sort](row["sort_key"]),
-        )
-        for row in page[:limit]
-    ]
-    result = SearchResult(hits=hits, has_more=len(page) > limit, total=0)
+    page = []
     facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    everything = (1 << len(FACETS)) - 1
+    total = 0
     for row in rows:
-        if row["part"] != 2:
+        if row[0] == 1:
+            page.append(row)
             continue
-        # GROUPING() sets a bit per column left out of the group, the first column being the highest bit.
-        for position, name in enumerate(FACETS):
-            if row["grouping"] == everything - (1 << (len(FACETS) - 1 - position)):
-                value = row[_FACET_COLUMNS[position]]
-                if name == "modality":
-                    result.total += row["n"]
-                if value is not None:
-                    facet_counts[name][value] = row["n"]
-    result.facets = {
+        name, column = _FACET_OF_GROUPING[row["grouping"]]
+        value, count = row[column], row["n"]
+        if name == "modality":
+            total += count
+        if value is not None:
+            facet_counts[name][value] = count
+    page.sort(key=lambda row: _order_key(row, sort))
+    sort_value = _SORT_VALUE[sort]
+    hits = []
+    for row in page[:limit]:
+        values = [row[column] for column in _HIT_FIELD_COLUMNS]
+        values.append(None if row["sort_key"] is None else sort_value(row["sort_key"]))
+        hits.append(SearchHit(*values))
+    facets = {
         name: [Facet(value, n) for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
         for name, counts in facet_counts.items()
     }
-    return result
+    return SearchResult(hits=hits, has_more=len(page) > limit, total=total, facets=facets)
+
+
+# GROUPING() sets a bit per column left out of the group, the first column being the highest bit: the facet
+# (and its column) each grouping value of a facet row stands for.
+_FACET_OF_GROUPING: dict[int, tuple[str, str]] = {
+    (1 << len(FACETS)) - 1 - (1 << (len(FACETS) - 1 - position)): (name, _FACET_COLUMNS[position])
+    for position, name in enumerate(FACETS)
+}
+# The page row's columns in the order of ``SearchHit``'s fields but the last (``sort_key``, parsed), so that
+# a hit is built from its row without an intermediate dict (this runs for each hit of each search).
+_HIT_FIELD_COLUMNS = tuple(field.name for field in dataclass_fields(SearchHit))[:-1]
 
 
 def _order_key(row: Any, sort: SortOrder) -> tuple[Any, ...]:
@@ -237,13 +249,46 @@ def _flatten(statement: tuple[str, list[Any]]) -> list[Any]:
     return [text, *args]
 
 
-class SqlOfferIndex:
-    """The ``OfferIndex`` of the use cases on a connection of servicekit's plain asyncpg read pool."""
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to undo between two searches: a search is one read-only statement that sets no session state,
+    so the pool's default reset (``RESET ALL``, ``UNLISTEN *``, ``CLOSE ALL``, unlock all: one more round trip
+    and four statements for PostgreSQL to run per search) is skipped. asyncpg still rolls back a transaction
+    left open."""
 
-    def __init__(self, driver: Any) -> None:
-        self._driver = driver
+
+async def open_search_pool(dsn: str, *, max_size: int, generic_plans: bool = False) -> asyncpg.Pool:
+    """A plain asyncpg pool for the search (libpq-form ``dsn``), without the per-release reset; with
+    ``generic_plans``, its connections plan each statement shape once (see ``SqlOfferIndex``)."""
+    settings = {"plan_cache_mode": "force_generic_plan"} if generic_plans else {}
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        reset=_keep_session,
+        server_settings=settings,
+        # Idle connections stay open: no timer to arm and cancel on every release.
+        max_inactive_connection_lifetime=0,
+    )
+
+
+class SqlOfferIndex:
+    """The ``OfferIndex`` of the use cases: a connection per search, one statement.
+
+    A search with words and no radius runs on ``text_pool``, whose connections keep one generic plan per
+    statement shape: whatever the words and filter values, the best plan is the same bitmap scan of the GIN
+    index on the text and the equality filters (``offers_pub_text_filters``), and planning the statement
+    again for every search cost PostgreSQL as much CPU as running it. The other searches keep a plan made
+    for their values (the database's ``force_custom_plan``), as the best index depends on them: without
+    words, an organisme's SIRET, a département or every remote offer; with a radius, the bounding box on
+    (lat, lon), whose size decides between that btree and the text."""
+
+    def __init__(self, text_pool: asyncpg.Pool, other_pool: asyncpg.Pool) -> None:
+        self._text_pool = text_pool
+        self._other_pool = other_pool
 
     async def search(
         self, filters: SearchFilters, *, sort: SortOrder, after: Position | None, limit: int
     ) -> SearchResult:
-        return await search_offers(self._driver, filters, sort=sort, after=after, limit=limit)
+        pool = self._text_pool if filters.q and filters.radius_km is None else self._other_pool
+        async with pool.acquire() as connection:
+            return await search_offers(connection, filters, sort=sort, after=after, limit=limit)
