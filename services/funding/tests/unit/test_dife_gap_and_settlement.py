@@ -308,3 +308,25 @@ def test_a_top_up_consumed_by_a_late_cancellation_is_recorded_consumed_R_DOS_5()
     request_id = plan.topup_lines[0].request_id
     assert request_id is not None
     assert plan.ended_topups == [EndedTopUp(ENV_A, request_id, 0, consumed=True)]
+
+
+def test_a_one_cent_capacity_still_grows_a_top_up_R_FUN_2() -> None:
+    plan = shrunk(30_001)
+    _, grown = plan.cover_dife_gap([topup(1)], asked={ENV_A})
+    assert [g.extra_cents for g in grown] == [1]
+    assert shape(plan)[1:] == [(COLL, 30_001, LineStatus.SECURED), (CARD, 29_999, LineStatus.PENDING)]
+
+
+def test_an_envelope_with_nothing_left_does_not_stop_the_next_one_R_FUN_2() -> None:
+    plan = shrunk(30_000)
+    new, grown = plan.cover_dife_gap([topup(0), topup(5_000, envelope=ENV_B)], asked={ENV_A})
+    assert grown == [] and [(line.envelope_id, line.amount_cents) for line in new] == [(ENV_B, 5_000)]
+
+
+def test_an_envelope_offered_twice_is_asked_once_R_FUN_2() -> None:
+    plan = shrunk(30_000)
+    new, grown = plan.cover_dife_gap(
+        [topup(5_000, envelope=ENV_B), topup(5_000, envelope=ENV_B)], asked={ENV_A}
+    )
+    assert grown == [] and [(line.envelope_id, line.amount_cents) for line in new] == [(ENV_B, 5_000)]
+    assert len(plan.topup_lines) == 2 and shape(plan)[-1] == (CARD, 25_000, LineStatus.PENDING)

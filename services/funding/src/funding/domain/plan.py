@@ -383,6 +383,8 @@ class FundingPlan:
             line = by_envelope.get(topup.envelope_id)
             if take <= 0:
                 continue
+            if line in new_lines:
+                continue  # one request per envelope and dossier, even if the envelope is offered twice
             if line is not None and (line.status is LineStatus.PENDING or topup.automatic):
                 line.amount_cents += take
                 grown.append(TopUpGrowth(line, take))
