@@ -541,3 +541,16 @@ def test_a_zero_commitment_gives_no_line_R_FUN_3() -> None:
         (CPF, 10, "CPF-1"),
         (CARD, 90, None),
     ]
+
+
+def test_a_one_cent_commitment_is_a_secured_line_and_a_reference_counts_once_R_FUN_3() -> None:
+    lines = compute_lines(
+        price_cents=100,
+        purpose=REINSERTION,
+        dife_available_cents=0,
+        externals=[ExternalCommitment(CPF, "CPF-1", 1), ExternalCommitment(CPF, "CPF-1", 5)],
+    )
+    assert [(line.source, line.amount_cents, line.status, line.reference) for line in lines] == [
+        (CPF, 1, LineStatus.SECURED, "CPF-1"),
+        (CARD, 99, LineStatus.PENDING, None),
+    ]
