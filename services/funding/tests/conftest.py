@@ -25,7 +25,7 @@ from dife_contracts.events import DossierValidated, EluRegistered, Mandate, Righ
 from fastapi import FastAPI
 from funding.adapters.repositories import CofundingRequest, EnvelopeWithCreation, PaymentIntent
 from funding.app import create_app
-from funding.consumers import dossier_handlers, ledger_handlers
+from funding.consumers import dossier_handlers, ledger_handlers, payout_handlers
 from funding.domain.balances import BalanceChange
 from funding.domain.cofunding import Envelope as CofundingEnvelope
 from funding.domain.cofunding import EnvelopeStatus
@@ -47,7 +47,11 @@ COMMUNE_A, COMMUNE_B = "31555", "75056"
 START, END = date(2027, 3, 15), date(2027, 3, 16)
 DEADLINE = date(2027, 2, 5)
 
-SOURCES = {topics.LEDGER: "/dife/rights-ledger", topics.DOSSIER: "/dife/dossier"}
+SOURCES = {
+    topics.LEDGER: "/dife/rights-ledger",
+    topics.DOSSIER: "/dife/dossier",
+    topics.PAYOUT: "/dife/payout",
+}
 
 
 def validated(
@@ -136,12 +140,21 @@ class Stack:
     def collectivite(self, siren: str = SIREN_A) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub=siren, roles=['collectivite'], siren=siren)}"}
 
+    async def own_code(self, code: str, siren: str) -> None:
+        """An agent records that `siren` owns the collectivité code `code` (R-FUN-2)."""
+        response = await self.client.put(
+            f"/v1/collectivite-codes/{code}", json={"siren": siren}, headers=self.agent()
+        )
+        assert response.status_code == 200, response.text
+
     async def dispatch(self, event: Event, *, envelope: Envelope | None = None) -> bool:
         """Run funding's handler of `event` through the inbox, without Kafka (False: a replay, no effect)."""
         funding_for = self.app.state.kit.service.funding_for
-        handlers = (
-            dossier_handlers(funding_for) if event.topic == topics.DOSSIER else ledger_handlers(funding_for)
-        )
+        handlers = {
+            topics.DOSSIER: dossier_handlers,
+            topics.LEDGER: ledger_handlers,
+            topics.PAYOUT: payout_handlers,
+        }[event.topic](funding_for)
         return await dispatch(self.app, handlers, event, envelope=envelope)
 
     async def outbox(self, dossier_id: UUID) -> list[str]:
@@ -237,7 +250,12 @@ def start_funding(
         clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))
         app = create_app(settings, clock=clock)
         async with running_app(app) as client:
-            yield Stack(app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token)
+            running = Stack(
+                app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token
+            )
+            for code, siren in ((COMMUNE_A, SIREN_A), (COMMUNE_B, SIREN_B)):  # R-FUN-2: an agent's reference
+                await running.own_code(code, siren)
+            yield running
 
     return start
 
@@ -387,6 +405,10 @@ class FakeRequests:
         if granted_cents is not None:
             self.rows[request_id].granted_cents = granted_cents
 
+    async def set_amounts(self, request_id: UUID, requested_cents: int, granted_cents: int | None) -> None:
+        self.rows[request_id].requested_cents = requested_cents
+        self.rows[request_id].granted_cents = granted_cents
+
     async def list_of(
         self, siren: str | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[CofundingRequest]:
@@ -423,6 +445,17 @@ class FakePayments:
         return True
 
 
+@dataclass
+class FakeCodes:
+    owners: dict[str, str] = field(default_factory=dict)
+
+    async def owner_of(self, collectivite_code: str) -> str | None:
+        return self.owners.get(collectivite_code)
+
+    async def register(self, collectivite_code: str, siren: str, registered_by: str) -> str:
+        return self.owners.setdefault(collectivite_code, siren)
+
+
 @pytest.fixture
 def funding() -> Funding:
     """Funding on in-memory fakes (unit tests)."""
@@ -438,6 +471,7 @@ def fake_funding() -> Funding:
         envelopes=FakeEnvelopes(),
         requests=FakeRequests(),
         payments=FakePayments(),
+        codes=FakeCodes(),
         outbox=FakeOutbox(),
         scheduler=FakeScheduler(),
         clock=MovableClock(datetime(2027, 2, 1, 9, tzinfo=UTC)),

@@ -244,6 +244,7 @@ _ALL: list[Event] = [
         training_end=TRAINING_END,
         validated_at=AT,
         answer_deadline=date(2026, 5, 8),
+        theme_code="EP-02",
     ),
     DossierAccepted(dossier_id=DOSSIER_ID, elu_id=ELU_ID, accepted_at=AT),
     DossierRefused(

@@ -111,6 +111,7 @@ def test_validation_records_the_acceptance_deadline_and_its_event_R_DOS_1() -> N
         training_end=START,
         validated_at=now,
         answer_deadline=date(2027, 2, 9),
+        theme_code="FAL-03",  # funding matches envelope themes on it (R-FUN-2)
     )
 
 

@@ -23,7 +23,10 @@ from funding.use_cases.ports import Funding, FundingConfig, funding_in
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     clock = clock or clock_for(settings)
     config = FundingConfig(
-        clock=clock, policy=settings.consumed_exit_policy, max_hold_attempts=settings.max_hold_attempts
+        clock=clock,
+        policy=settings.consumed_exit_policy,
+        max_hold_attempts=settings.max_hold_attempts,
+        settlement=settings.settlement_policy,
     )
 
     def funding_for(session: AsyncSession) -> Funding:
@@ -37,7 +40,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         settings,
         title="DIFE funding",
         description="The funding plan of every dossier: DIFE first, collectivité top-ups, CPF/CEC, card.",
-        routers=[plans.router, cofunding.envelopes_router, cofunding.requests_router, psp.router],
+        routers=[
+            plans.router,
+            cofunding.envelopes_router,
+            cofunding.requests_router,
+            cofunding.codes_router,
+            psp.router,
+        ],
         consumers=consumer_specs(funding_for),
         jobs=job_kinds(funding_for),
         service_state=service_state,

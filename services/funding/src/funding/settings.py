@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from servicekit.settings import KitSettings
 
-from funding.domain.policy import MAX_HOLD_ATTEMPTS, ConsumedExitPolicy
+from funding.domain.policy import MAX_HOLD_ATTEMPTS, ConsumedExitPolicy, SettlementPolicy
 
 _DEV_PSP_SECRET = "funding-dev-only-psp-secret"
 
@@ -36,6 +36,11 @@ class Settings(KitSettings, PspSettings):
         default_factory=ConsumedExitPolicy,
         description="R-DOS-5 (policy): what a late cancellation or no-show does to the top-up and card lines "
         "(FUNDING_CONSUMED_EXIT_POLICY__COFUNDING=release|consume, …__CARD=refund|keep). The one place.",
+    )
+    settlement_policy: SettlementPolicy = Field(
+        default_factory=SettlementPolicy,
+        description="R-PAY-2 (policy): what happens to the part of a top-up the service did not use once "
+        "payout orders the payment (FUNDING_SETTLEMENT_POLICY__UNUSED_TOPUP=return|keep). The one place.",
     )
     max_hold_attempts: int = Field(default=MAX_HOLD_ATTEMPTS, ge=1, le=10)
 

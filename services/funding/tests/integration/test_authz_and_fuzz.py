@@ -41,6 +41,15 @@ ROWS = [
         owned=["collectivite"],
         body={"approved": False},
     ),
+    row("PUT", "/v1/collectivite-codes/{collectivite_code}", "agent", body={"siren": "213100017"}),
+    row(
+        "GET",
+        "/v1/collectivite-codes/{collectivite_code}",
+        "collectivite",
+        "agent",
+        "ops",
+        owned=["collectivite"],
+    ),
     row("GET", "/v1/jobs", "agent", "ops"),
     row("GET", "/v1/jobs/{job_id}", "agent", "ops"),
 ]
@@ -80,7 +89,12 @@ async def test_every_route_answers_as_its_row_of_the_authorization_matrix(
     api_only: Any, bearer: Callable[..., dict[str, str]]
 ) -> None:
     stack = api_only
-    resources: dict[str, dict[bool, str]] = {"dossier_id": {}, "envelope_id": {}, "request_id": {}}
+    resources: dict[str, dict[bool, str]] = {
+        "dossier_id": {},
+        "envelope_id": {},
+        "request_id": {},
+        "collectivite_code": {True: "31555", False: "75056"},
+    }
     for own, elu, siret, siren, commune in (
         (True, ELU_A, SIRET_A, SIREN_A, "31555"),
         (False, ELU_B, SIRET_B, SIREN_B, "75056"),

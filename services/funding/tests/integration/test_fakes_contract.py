@@ -147,6 +147,17 @@ async def test_a_dossier_asks_one_envelope_once(subject: Subject) -> None:
     await subject.funding.requests.set_status(pending.request_id, "approved", 1_000)
     stored = await subject.funding.requests.get(pending.request_id)
     assert stored is not None and (stored.status, stored.granted_cents) == ("approved", 1_000)
+    await subject.funding.requests.set_amounts(pending.request_id, 1_500, 1_500)
+    grown = await subject.funding.requests.get(pending.request_id)
+    assert grown is not None and (grown.requested_cents, grown.granted_cents) == (1_500, 1_500)
+
+
+async def test_a_collectivite_code_has_one_owner(subject: Subject) -> None:
+    codes = subject.funding.codes
+    assert await codes.owner_of("31555") is None
+    assert await codes.register("31555", "213100017", "agent-1") == "213100017"
+    assert await codes.register("31555", "217500016", "agent-2") == "213100017"
+    assert await codes.owner_of("31555") == "213100017"
 
 
 async def test_a_provider_notification_counts_once(subject: Subject) -> None:

@@ -10,8 +10,14 @@ from dife_contracts.enums import HoldRejectionReason, MandateFamily
 from dife_contracts.events import HoldPlaced, HoldRejected, HoldReleased, RightsCredited, RightsExpired
 from funding.domain.balances import next_available
 from funding.domain.card import SignatureCheck, check_signature, sign
-from funding.domain.cofunding import DecisionMode, Envelope, collectivite_codes
-from servicekit.rules import InvalidTransition, RulesBroken
+from funding.domain.cofunding import (
+    DecisionMode,
+    Envelope,
+    check_code_registration,
+    collectivite_codes,
+    owns_code,
+)
+from servicekit.rules import InvalidTransition, RuleBroken, RulesBroken
 
 TODAY = date(2026, 11, 27)
 
@@ -30,6 +36,7 @@ def envelope(**changes: object) -> Envelope:
         decision_mode=DecisionMode.AUTOMATIC,
         themes=[],
         today=TODAY,
+        code_owner="213100017",
     )
     fields.update(changes)
     return Envelope.create(**fields)
@@ -190,3 +197,60 @@ def test_a_valid_envelope_keeps_what_it_was_given_open_and_unreserved_R_FUN_2() 
         date(2027, 1, 1),
         TODAY,
     )
+
+
+# ---- a collectivité tops up only its own élus (R-FUN-2)
+
+
+def test_a_siren_owns_the_code_registered_to_it_and_not_one_registered_to_another_R_FUN_2() -> None:
+    assert owns_code("213100017", "31555", "213100017")
+    assert not owns_code("217500016", "31555", "213100017")
+    assert not owns_code("213100017", "31555", None)
+
+
+def test_an_epci_owns_its_own_siren_as_code_without_registration_R_FUN_2() -> None:
+    assert owns_code("200046977", "200046977", None)
+    assert not owns_code("213100017", "200046977", None)
+
+
+def test_an_envelope_for_a_code_the_siren_does_not_own_is_refused_naming_the_code_R_FUN_2() -> None:
+    with pytest.raises(RulesBroken) as error:
+        envelope(collectivite_code="75056", code_owner="217500016")
+    assert error.value.broken == [
+        RuleBroken(
+            "R-FUN-2",
+            "SIREN 213100017 does not own the collectivité code 75056: "
+            "a collectivité tops up only its own élus",
+            field="collectivite_code",
+        )
+    ]
+    assert envelope(collectivite_code="75056", siren="217500016", code_owner="217500016").siren == "217500016"
+
+
+def test_an_epcis_siren_registers_only_to_itself_other_codes_to_anyone_R_FUN_2() -> None:
+    with pytest.raises(RuleBroken) as error:
+        check_code_registration("200046977", "213100017")
+    assert error.value == RuleBroken(
+        "R-FUN-2",
+        "the code 200046977 is an EPCI's SIREN: it belongs to SIREN 200046977 only",
+        field="collectivite_code",
+    )
+    check_code_registration("200046977", "200046977")
+    check_code_registration("31555", "213100017")
+    check_code_registration("20004697", "213100017")  # 8 digits: not a SIREN
+    check_code_registration("2A0040000", "213100017")  # 9 characters, not all digits: not a SIREN
+
+
+# ---- envelope themes (R-FUN-2)
+
+
+def test_an_envelope_without_themes_serves_every_training_R_FUN_2() -> None:
+    assert envelope(themes=[]).serves_theme("FAL-03")
+    assert envelope(themes=[]).serves_theme(None)
+
+
+def test_a_themed_envelope_serves_its_themes_only_and_not_an_unknown_theme_R_FUN_2() -> None:
+    themed = envelope(themes=["FAL-03", "EP-02"])
+    assert themed.serves_theme("FAL-03") and themed.serves_theme("EP-02")
+    assert not themed.serves_theme("FAL-04")
+    assert not themed.serves_theme(None)

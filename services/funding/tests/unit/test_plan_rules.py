@@ -333,7 +333,18 @@ def test_rights_consumed_keeps_the_dife_and_follows_the_default_policy_for_the_r
         LineStatus.RELEASED,
         LineStatus.REFUNDED,
     ]
-    assert [type(e) for e in plan.events[before:]] == [CardRefundOrdered]
+    assert plan.events[before:] == []  # payout refunds a ready plan's card (R-PAY-2): no second refund
+
+
+def test_rights_consumed_before_the_plan_is_ready_refunds_the_card_here_R_DOS_5() -> None:
+    """Payout never saw a plan that was not ready: funding orders that card refund itself."""
+    plan = FundingPlan.propose(facts(100_000), dife_available_cents=50_000)
+    plan.confirm_card(amount_cents=50_000, provider_reference="pi_1")
+    before = len(plan.events)
+    plan.exit("late cancellation", rights_consumed=True, policy=ConsumedExitPolicy())
+    assert [line.status for line in plan.lines] == [LineStatus.CONSUMED, LineStatus.REFUNDED]
+    [refund] = plan.events[before:]
+    assert isinstance(refund, CardRefundOrdered) and refund.amount_cents == 50_000
 
 
 def test_rights_consumed_with_a_keep_everything_policy_releases_nothing_R_DOS_5() -> None:
@@ -390,8 +401,8 @@ def test_a_captured_hold_shows_the_dife_line_consumed_R_FUN_5() -> None:
 def test_when_the_dife_shrinks_an_envelope_not_yet_asked_takes_part_of_the_card_R_FUN_2() -> None:
     plan = FundingPlan.propose(facts(100_000), dife_available_cents=100_000)
     plan.on_hold_rejected(HoldRejectionReason.INSUFFICIENT_RIGHTS, 60_000)
-    new = plan.add_topups([topup(30_000)])
-    assert [line.amount_cents for line in new] == [30_000]
+    new, grown = plan.cover_dife_gap([topup(30_000)])
+    assert [line.amount_cents for line in new] == [30_000] and grown == []
     assert shape(plan) == [
         (DIFE, 60_000, LineStatus.PENDING),
         (COLL, 30_000, LineStatus.SECURED),
@@ -401,11 +412,11 @@ def test_when_the_dife_shrinks_an_envelope_not_yet_asked_takes_part_of_the_card_
 
 def test_no_topup_is_added_to_a_reinsertion_plan_or_once_the_card_payment_started_R_FUN_2() -> None:
     reinsertion = FundingPlan.propose(facts(100_000, REINSERTION), dife_available_cents=0)
-    assert reinsertion.add_topups([topup(30_000)]) == []
+    assert reinsertion.cover_dife_gap([topup(30_000)]) == ([], [])
     started = FundingPlan.propose(facts(100_000), dife_available_cents=0)
     assert started.card_line is not None
     started.card_line.reference = "intent"
-    assert started.add_topups([topup(30_000)]) == []
+    assert started.cover_dife_gap([topup(30_000)]) == ([], [])
 
 
 def test_each_refused_external_commitment_names_its_rule_and_field_R_FUN_3() -> None:

@@ -51,6 +51,7 @@ def validated(
 async def envelope(
     funding: Funding, mode: DecisionMode = DecisionMode.AUTOMATIC, budget: int = 100_000
 ) -> Any:
+    await cofunding.register_code(funding, "31555", SIREN, "agent-1")
     return await cofunding.create_envelope(
         funding,
         SIREN,

@@ -57,6 +57,10 @@ class DossierValidated(DossierEvent):
     training_end: date
     validated_at: AwareDatetime
     answer_deadline: date = Field(description="Last day for the élu to accept (R-DOS-1).")
+    theme_code: str | None = Field(
+        default=None,
+        description="Theme of the offer in the répertoire (R-OFR-1); none for a reinsertion training.",
+    )
 
 
 class DossierAccepted(DossierEvent):

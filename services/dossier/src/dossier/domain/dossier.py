@@ -222,6 +222,7 @@ class Dossier:
                 training_end=self.training_end,
                 validated_at=now,
                 answer_deadline=self.accept_by,
+                theme_code=self.theme_code,
             ),
         )
 

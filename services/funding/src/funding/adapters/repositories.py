@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from funding.adapters.tables import (
     cofunding_requests,
+    collectivite_codes,
     dife_balances,
     elu_mandates,
     envelope_elu_reservations,
@@ -72,6 +73,7 @@ class PlanRepository:
             training_start=row["training_start"],
             training_end=row["training_end"],
             acceptance_deadline=row["acceptance_deadline"],
+            theme_code=row["theme_code"],
         )
         return FundingPlan(
             facts=facts,
@@ -96,6 +98,7 @@ class PlanRepository:
                 training_start=facts.training_start,
                 training_end=facts.training_end,
                 acceptance_deadline=facts.acceptance_deadline,
+                theme_code=facts.theme_code,
                 status=plan.status.value,
                 lines=[_line_to_json(line) for line in plan.lines],
                 hold_attempts=plan.hold_attempts,
@@ -338,6 +341,33 @@ class EnvelopeRepository:
         )
 
 
+class CodeOwnerRepository:
+    """Which SIREN owns each collectivité code (commune INSEE code, département, région): registered by
+    agents, read when a collectivité publishes an envelope (R-FUN-2)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def owner_of(self, collectivite_code: str) -> str | None:
+        value = await self.session.scalar(
+            select(collectivite_codes.c.siren).where(
+                collectivite_codes.c.collectivite_code == collectivite_code
+            )
+        )
+        return str(value) if value is not None else None
+
+    async def register(self, collectivite_code: str, siren: str, registered_by: str) -> str:
+        """Record the owner unless the code has one already; returns the code's owner after the call."""
+        await self.session.execute(
+            insert(collectivite_codes)
+            .values(collectivite_code=collectivite_code, siren=siren, registered_by=registered_by)
+            .on_conflict_do_nothing()
+        )
+        owner = await self.owner_of(collectivite_code)
+        assert owner is not None
+        return owner
+
+
 @dataclass
 class CofundingRequest:
     request_id: UUID
@@ -395,6 +425,14 @@ class RequestRepository:
             values["granted_cents"] = granted_cents
         await self.session.execute(
             update(cofunding_requests).where(cofunding_requests.c.request_id == request_id).values(**values)
+        )
+
+    async def set_amounts(self, request_id: UUID, requested_cents: int, granted_cents: int | None) -> None:
+        """A request grown to cover a DIFE gap (R-FUN-2): the amount asked, and granted if automatic."""
+        await self.session.execute(
+            update(cofunding_requests)
+            .where(cofunding_requests.c.request_id == request_id)
+            .values(requested_cents=requested_cents, granted_cents=granted_cents)
         )
 
     async def list_of(

@@ -34,6 +34,7 @@ plans = Table(
     Column("training_start", Date, nullable=False),
     Column("training_end", Date, nullable=False),
     Column("acceptance_deadline", Date, nullable=False),
+    Column("theme_code", Text),
     Column("status", Text, nullable=False),
     Column("lines", JSONB, nullable=False),
     Column("hold_attempts", Integer, nullable=False),
@@ -118,6 +119,16 @@ cofunding_requests = Table(
         "status IN ('pending', 'approved', 'refused', 'released', 'consumed')", name="requests_status"
     ),
     Index("requests_by_siren", "siren", "status", "created_at", "request_id"),
+)
+
+collectivite_codes = Table(
+    "collectivite_codes",
+    metadata,
+    Column("collectivite_code", Text, primary_key=True),
+    Column("siren", Text, nullable=False),
+    Column("registered_by", Text, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("collectivite_codes_by_siren", "siren"),
 )
 
 payment_intents = Table(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
@@ -16,14 +16,25 @@ from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams
 
 from funding.api.deps import FundingDep
-from funding.api.schemas import DecisionIn, EnvelopeIn, EnvelopeOut, RequestOut
+from funding.api.schemas import (
+    COLLECTIVITE_CODE_PATTERN,
+    CodeOwnerIn,
+    CodeOwnerOut,
+    DecisionIn,
+    EnvelopeIn,
+    EnvelopeOut,
+    RequestOut,
+)
 from funding.use_cases import cofunding as cases
 
 envelopes_router = APIRouter(prefix="/v1/cofunding-envelopes", tags=["co-funding"])
 requests_router = APIRouter(prefix="/v1/cofunding-requests", tags=["co-funding"])
+codes_router = APIRouter(prefix="/v1/collectivite-codes", tags=["co-funding"])
 
 Collectivite = Annotated[Principal, Depends(require_roles("collectivite"))]
 CollectiviteOrStaff = Annotated[Principal, Depends(require_roles("collectivite", "agent", "ops"))]
+Agent = Annotated[Principal, Depends(require_roles("agent"))]
+CodePath = Annotated[str, Path(pattern=COLLECTIVITE_CODE_PATTERN)]
 
 
 def _own_siren(principal: Principal) -> str:
@@ -153,3 +164,29 @@ async def decide(
         ensure_siren=principal.ensure_siren,
     )
     return _request_out(decided)
+
+
+@codes_router.put(
+    "/{collectivite_code}",
+    response_model=CodeOwnerOut,
+    summary="Record which SIREN owns a collectivité code (agent; R-FUN-2)",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def put_code_owner(
+    collectivite_code: CodePath, body: CodeOwnerIn, funding: FundingDep, principal: Agent
+) -> CodeOwnerOut:
+    owner = await cases.register_code(funding, collectivite_code, body.siren, principal.sub)
+    return CodeOwnerOut(collectivite_code=owner.collectivite_code, siren=owner.siren)
+
+
+@codes_router.get(
+    "/{collectivite_code}",
+    response_model=CodeOwnerOut,
+    summary="The SIREN that owns a collectivité code",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_code_owner(
+    collectivite_code: CodePath, funding: FundingDep, principal: CollectiviteOrStaff
+) -> CodeOwnerOut:
+    owner = await cases.code_owner(funding, collectivite_code, principal.ensure_siren)
+    return CodeOwnerOut(collectivite_code=owner.collectivite_code, siren=owner.siren)

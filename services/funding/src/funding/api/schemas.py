@@ -17,7 +17,8 @@ MAX_CENTS = 10**12
 AmountCents = Annotated[int, Strict(), Field(ge=0, le=MAX_CENTS)]
 PositiveAmountCents = Annotated[int, Strict(), Field(gt=0, le=MAX_CENTS)]
 CleanText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-CollectiviteCode = Annotated[str, StringConstraints(pattern=r"^(\d{2,9}|2[AB]\d{0,3}|97\d{1,3})$")]
+COLLECTIVITE_CODE_PATTERN = r"^(\d{2,9}|2[AB]\d{0,3}|97\d{1,3})$"
+CollectiviteCode = Annotated[str, StringConstraints(pattern=COLLECTIVITE_CODE_PATTERN)]
 
 
 class Strict_(BaseModel):
@@ -123,6 +124,17 @@ class EnvelopeOut(BaseModel):
             decision_mode=envelope.decision_mode,
             status=envelope.status,
         )
+
+
+class CodeOwnerIn(Strict_):
+    """The SIREN that owns a collectivité code (R-FUN-2), as an agent read it from the official registers."""
+
+    siren: Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
+
+
+class CodeOwnerOut(BaseModel):
+    collectivite_code: str
+    siren: str
 
 
 class RequestOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Handlers of the events funding consumes: the dossier's lifecycle and the ledger's answers and movements.
+"""Handlers of the events funding consumes: the dossier's lifecycle, the ledger's answers and movements, and
+payout's payment orders.
 
 Thin: the servicekit consumer gives the transaction and the inbox row (a replayed event is a no-op); each
 handler calls one use case. Handlers are built per app, bound to its configuration.
@@ -21,6 +22,7 @@ from dife_contracts.events import (
     HoldPlaced,
     HoldRejected,
     HoldReleased,
+    PaymentOrdered,
     RightsCredited,
     RightsExpired,
 )
@@ -101,9 +103,21 @@ def ledger_handlers(funding_for: FundingFor) -> EventHandlers:
     return handlers
 
 
+def payout_handlers(funding_for: FundingFor) -> EventHandlers:
+    """Payout's payment order: the lines end as payout drew them (R-PAY-2), unused top-ups go back."""
+    handlers = EventHandlers()
+
+    @handlers.on(PaymentOrdered)
+    async def on_payment_ordered(session: AsyncSession, event: PaymentOrdered, meta: EventMeta) -> None:
+        await plan_cases.payment_ordered(funding_for(session), event.dossier_id, event.amount_cents)
+
+    return handlers
+
+
 def consumer_specs(funding_for: FundingFor) -> list[ConsumerSpec]:
     """One group per topic: a dossier's events and an élu's ledger events each keep their own order."""
     return [
         ConsumerSpec(name="dossiers", topics=[topics.DOSSIER], handlers=dossier_handlers(funding_for)),
         ConsumerSpec(name="ledger", topics=[topics.LEDGER], handlers=ledger_handlers(funding_for)),
+        ConsumerSpec(name="payout", topics=[topics.PAYOUT], handlers=payout_handlers(funding_for)),
     ]

@@ -10,7 +10,7 @@ from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
-from servicekit.rules import Checks, InvalidTransition
+from servicekit.rules import Checks, InvalidTransition, RuleBroken
 
 
 class DecisionMode(StrEnum):
@@ -57,9 +57,19 @@ class Envelope:
         decision_mode: DecisionMode,
         themes: list[str],
         today: date,
+        code_owner: str | None,
     ) -> Envelope:
-        """R-FUN-2: a top-up rests on a deliberation already taken: budget, ceiling, validity."""
+        """R-FUN-2: a top-up rests on a deliberation already taken: budget, ceiling, validity; and a
+        collectivité tops up only its own élus: `code_owner` is the SIREN the reference names as owner of
+        `collectivite_code` (None when the code is not registered)."""
         checks = Checks()
+        if not owns_code(siren, collectivite_code, code_owner):
+            checks.fail(
+                "R-FUN-2",
+                f"SIREN {siren} does not own the collectivité code {collectivite_code}: "
+                "a collectivité tops up only its own élus",
+                field="collectivite_code",
+            )
         if not deliberation_reference.strip():
             checks.fail("R-FUN-2", "the deliberation reference is required", field="deliberation_reference")
         if deliberation_date > today:
@@ -101,6 +111,12 @@ class Envelope:
             and training_end <= self.valid_until
         )
 
+    def serves_theme(self, theme_code: str | None) -> bool:
+        """R-FUN-2: an envelope with themes serves only trainings whose offer theme is among them; one
+        without themes serves every mandate training. A training of unknown theme is not served by a
+        themed envelope (the deliberation restricted its money to those themes)."""
+        return not self.themes or theme_code in self.themes
+
     def capacity_for(self, elu_reserved_cents: int) -> int:
         """R-FUN-2: never more than the budget left nor the élu's ceiling left."""
         if self.status is not EnvelopeStatus.OPEN:
@@ -112,6 +128,24 @@ class Envelope:
         if self.status is EnvelopeStatus.CLOSED:
             raise InvalidTransition(current=self.status, wanted="close", allowed=())
         self.status = EnvelopeStatus.CLOSED
+
+
+def owns_code(siren: str, collectivite_code: str, code_owner: str | None) -> bool:
+    """R-FUN-2: a SIREN owns a collectivité code when the code is the SIREN itself (the RNE names an EPCI by
+    its SIREN) or when the reference registered by an agent names that SIREN as the code's owner (a commune's
+    INSEE code, a département or région code: no rule derives a SIREN from them)."""
+    return collectivite_code == siren or code_owner == siren
+
+
+def check_code_registration(collectivite_code: str, siren: str) -> None:
+    """R-FUN-2: a 9-digit code is an EPCI's SIREN and belongs to that SIREN alone: registering it to another
+    SIREN would let one collectivité top up another's élus."""
+    if len(collectivite_code) == 9 and collectivite_code.isdigit() and collectivite_code != siren:
+        raise RuleBroken(
+            "R-FUN-2",
+            f"the code {collectivite_code} is an EPCI's SIREN: it belongs to SIREN {collectivite_code} only",
+            field="collectivite_code",
+        )
 
 
 def collectivite_codes(mandates: list[tuple[str, date, date | None]], on: date) -> list[str]:

@@ -7,7 +7,7 @@ each step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -34,6 +34,8 @@ from funding.domain.policy import (
     CardOnConsumedExit,
     CofundingOnConsumedExit,
     ConsumedExitPolicy,
+    SettlementPolicy,
+    UnusedTopUpOnSettlement,
 )
 
 
@@ -158,15 +160,26 @@ class DossierFacts:
     training_start: date
     training_end: date
     acceptance_deadline: date
+    theme_code: str | None = None
+
+
+@dataclass(frozen=True)
+class TopUpGrowth:
+    """A top-up line of the plan that grew by `extra_cents` to cover a DIFE gap (R-FUN-2)."""
+
+    line: Line
+    extra_cents: int
 
 
 @dataclass(frozen=True)
 class EndedTopUp:
-    """A top-up line that ended: `returned_cents` go back to the envelope (0 when consumed)."""
+    """A top-up line that ended: `returned_cents` go back to the envelope; `consumed` when the collectivité
+    pays some or all of it (its request ends `consumed`, else `released`)."""
 
     envelope_id: UUID
     request_id: UUID
     returned_cents: int
+    consumed: bool
 
 
 @dataclass
@@ -340,10 +353,18 @@ class FundingPlan:
             )
         )
 
-    def add_topups(self, topups: Sequence[TopUpCapacity]) -> list[Line]:
-        """R-FUN-2: when the DIFE line shrank, envelopes this plan has not asked yet may take part of the
-        card's remainder (never for reinsertion, never once the card payment has started). Returns the new
-        lines."""
+    def cover_dife_gap(
+        self, topups: Sequence[TopUpCapacity], asked: Collection[UUID] = ()
+    ) -> tuple[list[Line], list[TopUpGrowth]]:
+        """R-FUN-2: when the DIFE line shrank, the élu's top-ups take the new gap before the card, within each
+        envelope's rules (`capacity_cents`: budget left and this élu's ceiling left), in envelope order:
+        - a top-up line of this plan still waiting for its manual decision, or granted automatically, grows
+          by what its envelope can still give (the collectivité is asked again for the new amount);
+        - an envelope not asked yet by this dossier (`asked`: every envelope it asked, whatever the answer)
+          gets a new request;
+        - a manual request already decided is not asked again: the collectivité decided on what it was asked.
+        The card takes the rest. Never for reinsertion, never once the card payment has started.
+        Returns the new lines and the grown ones, for the caller to reserve on their envelopes."""
         card = self.card_line
         if (
             self.status is not PlanStatus.PROPOSED
@@ -352,29 +373,44 @@ class FundingPlan:
             or card.status is not LineStatus.PENDING
             or card.reference is not None
         ):
-            return []
-        asked = {line.envelope_id for line in self.topup_lines}
-        fresh = [t for t in topups if t.envelope_id not in asked]
-        others = [line for line in self.lines if line is not card]
-        new_lines = [
-            line
-            for line in compute_lines(
-                price_cents=card.amount_cents,
-                purpose=TrainingPurpose.MANDATE,
-                dife_available_cents=0,
-                topups=fresh,
-            )
-            if line.source is FundingSource.COLLECTIVITE
-        ]
-        if not new_lines:
-            return []
-        self.lines = [*others, *new_lines, card]
+            return [], []
+        by_envelope = {line.envelope_id: line for line in self.topup_lines}
+        gap = card.amount_cents
+        grown: list[TopUpGrowth] = []
+        new_lines: list[Line] = []
+        for topup in topups:
+            take = min(gap, max(topup.capacity_cents, 0))
+            line = by_envelope.get(topup.envelope_id)
+            if take <= 0:
+                continue
+            if line in new_lines:
+                continue  # one request per envelope and dossier, even if the envelope is offered twice
+            if line is not None and (line.status is LineStatus.PENDING or topup.automatic):
+                line.amount_cents += take
+                grown.append(TopUpGrowth(line, take))
+            elif line is None and topup.envelope_id not in asked:
+                [line] = compute_lines(
+                    price_cents=take,
+                    purpose=TrainingPurpose.MANDATE,
+                    dife_available_cents=0,
+                    topups=[topup],
+                )
+                new_lines.append(line)
+                by_envelope[topup.envelope_id] = line
+            else:
+                continue
+            gap -= take
+        if not grown and not new_lines:
+            return [], []
+        self.lines = [line for line in self.lines if line is not card] + new_lines + [card]
         self._rebalance_card()
         self._record_proposed()
+        for growth in grown:
+            self._record_topup_request(growth.line)
         for line in new_lines:
             self._record_topup_request(line)
         self._ready_if_complete()
-        return new_lines
+        return new_lines, grown
 
     def topup_line(self, request_id: UUID) -> Line:
         for line in self.topup_lines:
@@ -551,17 +587,25 @@ class FundingPlan:
     def exit(self, reason: str, *, rights_consumed: bool, policy: ConsumedExitPolicy) -> None:
         """The dossier ended without training (refusal, expiry, cancellation): give back what was reserved.
         R-DOS-5: with `rights_consumed` the DIFE hold stays for payout to capture; other lines follow
-        `policy`."""
+        `policy`. A ready plan's card is then refunded by payout (its late-cancellation allocation publishes
+        `refund_ordered`, having the plan): funding orders no second refund."""
         if self.status in (PlanStatus.FAILED, PlanStatus.CLOSED):
             return
         if not rights_consumed:
             self._give_everything_back(reason)
         else:
+            payout_refunds_the_card = self.status is PlanStatus.READY
             for line in self.lines:
                 if line.status in ENDED:
                     continue
                 if line.source is FundingSource.DIFE:
                     line.status = LineStatus.CONSUMED
+                elif (
+                    line.source is FundingSource.ELU_CARD
+                    and payout_refunds_the_card
+                    and policy.card is CardOnConsumedExit.REFUND
+                ):
+                    line.status = LineStatus.REFUNDED  # payout's late-cancellation refund_ordered (R-PAY-2)
                 elif (
                     line.source is FundingSource.COLLECTIVITE
                     and policy.cofunding is CofundingOnConsumedExit.CONSUME
@@ -603,9 +647,33 @@ class FundingPlan:
         else:
             line.status = LineStatus.RELEASED
 
-    def _end_topup(self, line: Line, *, consumed: bool) -> None:
+    def _end_topup(self, line: Line, *, consumed: bool, returned_cents: int | None = None) -> None:
         assert line.envelope_id is not None and line.request_id is not None
         line.status = LineStatus.CONSUMED if consumed else LineStatus.RELEASED
-        self.ended_topups.append(
-            EndedTopUp(line.envelope_id, line.request_id, 0 if consumed else line.amount_cents)
-        )
+        if returned_cents is None:
+            returned_cents = 0 if consumed else line.amount_cents
+        self.ended_topups.append(EndedTopUp(line.envelope_id, line.request_id, returned_cents, consumed))
+
+    # ---- after the service (R-PAY-2)
+
+    def settle(self, amount_due_cents: int, *, policy: SettlementPolicy) -> None:
+        """R-PAY-2: payout drew the amount due (price × taux de réalisation) from the lines in plan order,
+        DIFE first (the plan's own order, R-FUN-1), each line up to its amount. The DIFE line waits for the
+        ledger's capture; a top-up's unused part returns to its envelope (`policy`); CPF/CEC and the card end
+        drawn or not (payout claims the CPF/CEC share and refunds the card's unused part). Only a ready plan
+        is paid; any other state (or a second payment order) changes nothing."""
+        if self.status is not PlanStatus.READY:
+            return
+        remaining = amount_due_cents
+        for line in self.lines:
+            drawn = min(remaining, line.amount_cents)
+            remaining -= drawn
+            if line.source is FundingSource.DIFE:
+                continue
+            if line.source is FundingSource.COLLECTIVITE:
+                keep = policy.unused_topup is UnusedTopUpOnSettlement.KEEP
+                unused = 0 if keep else line.amount_cents - drawn
+                self._end_topup(line, consumed=drawn > 0 or keep, returned_cents=unused)
+            else:
+                line.status = LineStatus.CONSUMED if drawn > 0 else LineStatus.RELEASED
+        self.status = PlanStatus.CLOSED

@@ -33,6 +33,27 @@ class ConsumedExitPolicy(BaseModel):
     card: CardOnConsumedExit = CardOnConsumedExit.REFUND
 
 
+class UnusedTopUpOnSettlement(StrEnum):
+    """What happens to the part of a collectivité's top-up a service did not use (R-FUN-2, R-PAY-2)."""
+
+    RETURN = "return"
+    KEEP = "keep"
+
+
+class SettlementPolicy(BaseModel):
+    """R-PAY-2 (policy): payout draws price × taux de réalisation from the plan's lines in plan order, DIFE
+    first (`payment_ordered`); funding ends the lines the same way. The DIFE hold is captured for what was
+    drawn and the ledger releases the rest. The part of a collectivité's top-up not drawn follows
+    `unused_topup`: by default it returns to its envelope (budget and the élu's ceiling), because the
+    collectivité pays only what the service used. CPF/CEC: only the drawn share is claimed against its
+    reference (by payout); nothing of them is held here, so nothing returns. Card: the part not drawn is
+    refunded by payout (`refund_ordered`, R-PAY-2), the one owner of that refund; funding orders none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    unused_topup: UnusedTopUpOnSettlement = UnusedTopUpOnSettlement.RETURN
+
+
 MAX_HOLD_ATTEMPTS = 3
 """Default bound of DIFE hold requests per plan (R-FUN-1). A rejection for insufficient rights means another
 dossier took rights between our read and the ledger's decision; the ledger reports the exact available amount,

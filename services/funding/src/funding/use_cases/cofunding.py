@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
-from servicekit.rules import InvalidTransition, NotFound
+from servicekit.rules import Conflict, InvalidTransition, NotFound
 
 from funding.adapters.repositories import CofundingRequest, EnvelopeWithCreation
-from funding.domain.cofunding import DecisionMode, Envelope
+from funding.domain.cofunding import DecisionMode, Envelope, check_code_registration
 from funding.use_cases.plans import commit_plan
 from funding.use_cases.ports import Funding
 
@@ -29,6 +29,7 @@ class NewEnvelope:
 
 
 async def create_envelope(funding: Funding, siren: str, new: NewEnvelope) -> Envelope:
+    """R-FUN-2: a collectivité publishes envelopes only for a code it owns (its own élus)."""
     envelope = Envelope.create(
         envelope_id=uuid4(),
         siren=siren,
@@ -42,9 +43,38 @@ async def create_envelope(funding: Funding, siren: str, new: NewEnvelope) -> Env
         decision_mode=new.decision_mode,
         themes=new.themes,
         today=funding.clock.today(),
+        code_owner=await funding.codes.owner_of(new.collectivite_code),
     )
     await funding.envelopes.add(envelope)
     return envelope
+
+
+@dataclass(frozen=True)
+class CodeOwner:
+    collectivite_code: str
+    siren: str
+
+
+async def register_code(
+    funding: Funding, collectivite_code: str, siren: str, registered_by: str
+) -> CodeOwner:
+    """R-FUN-2: an agent records which SIREN owns a collectivité code; a code has one owner (a second
+    registration to the same SIREN changes nothing, to another one is a conflict)."""
+    check_code_registration(collectivite_code, siren)
+    owner = await funding.codes.register(collectivite_code, siren, registered_by)
+    if owner != siren:
+        raise Conflict(f"the code {collectivite_code} already belongs to SIREN {owner}", rule_id="R-FUN-2")
+    return CodeOwner(collectivite_code, owner)
+
+
+async def code_owner(
+    funding: Funding, collectivite_code: str, ensure_siren: Callable[[str], None]
+) -> CodeOwner:
+    owner = await funding.codes.owner_of(collectivite_code)
+    if owner is None:
+        raise NotFound(f"no SIREN registered for the collectivité code {collectivite_code}")
+    ensure_siren(owner)
+    return CodeOwner(collectivite_code, owner)
 
 
 async def get_envelope(funding: Funding, envelope_id: UUID, ensure_siren: Callable[[str], None]) -> Envelope:

@@ -12,7 +12,15 @@ from servicekit.rules import NotFound
 
 from funding.adapters.repositories import CofundingRequest
 from funding.domain.cofunding import DecisionMode, Envelope, collectivite_codes
-from funding.domain.plan import DossierFacts, FundingPlan, Line, LineStatus, PlanStatus, TopUpCapacity
+from funding.domain.plan import (
+    DossierFacts,
+    FundingPlan,
+    Line,
+    LineStatus,
+    PlanStatus,
+    TopUpCapacity,
+    TopUpGrowth,
+)
 from funding.use_cases.ports import Funding
 
 log = structlog.get_logger(__name__)
@@ -30,9 +38,7 @@ async def commit_plan(funding: Funding, plan: FundingPlan) -> None:
     await funding.plans.save(plan)
     for ended in sorted(plan.ended_topups, key=lambda t: t.envelope_id):
         await funding.envelopes.give_back(ended.envelope_id, plan.elu_id, ended.returned_cents)
-        await funding.requests.set_status(
-            ended.request_id, "consumed" if ended.returned_cents == 0 else "released"
-        )
+        await funding.requests.set_status(ended.request_id, "consumed" if ended.consumed else "released")
     plan.ended_topups.clear()
     await funding.outbox.add_many(plan.events)
     plan.events.clear()
@@ -51,6 +57,7 @@ async def propose_plan(funding: Funding, event: DossierValidated) -> FundingPlan
         training_start=event.training_start,
         training_end=event.training_end,
         acceptance_deadline=event.answer_deadline,
+        theme_code=event.theme_code,
     )
     available = await funding.balances.locked_available(event.elu_id)
     if available > 0:  # a second statement: it sees plans committed while it waited for the lock
@@ -77,7 +84,8 @@ async def _capacities(funding: Funding, facts: DossierFacts) -> tuple[list[TopUp
     if facts.purpose is not TrainingPurpose.MANDATE:  # no envelope is even locked for reinsertion
         return [], []
     codes = collectivite_codes(await funding.mandates.of(facts.elu_id), facts.training_start)
-    candidates = await funding.envelopes.lock_candidates(codes, facts.training_start, facts.training_end)
+    locked = await funding.envelopes.lock_candidates(codes, facts.training_start, facts.training_end)
+    candidates = [envelope for envelope in locked if envelope.serves_theme(facts.theme_code)]
     used = await funding.envelopes.elu_reserved([e.envelope_id for e in candidates], facts.elu_id)
     capacities = [
         TopUpCapacity(
@@ -142,12 +150,27 @@ async def hold_rejected(
     plan = await _plan_or_none(funding, dossier_id)
     if plan is not None:
         plan.on_hold_rejected(reason, available_cents, max_attempts=funding.max_hold_attempts)
-        capacities, candidates = await _capacities(funding, plan.facts)
-        if capacities:
-            asked = await funding.requests.envelopes_asked(dossier_id)
-            fresh = [c for c in capacities if c.envelope_id not in asked]
-            await _reserve(funding, plan, plan.add_topups(fresh), candidates)
+        if plan.status is PlanStatus.PROPOSED:
+            capacities, candidates = await _capacities(funding, plan.facts)
+            if capacities:
+                asked = await funding.requests.envelopes_asked(dossier_id)
+                new_lines, grown = plan.cover_dife_gap(capacities, asked)
+                await _grow(funding, plan, grown, candidates)
+                await _reserve(funding, plan, new_lines, candidates)
         await commit_plan(funding, plan)
+
+
+async def _grow(
+    funding: Funding, plan: FundingPlan, grown: list[TopUpGrowth], candidates: list[Envelope]
+) -> None:
+    """R-FUN-2: reserve what a grown top-up line adds on its (locked) envelope and update its request."""
+    by_id = {envelope.envelope_id: envelope for envelope in candidates}
+    for growth in grown:
+        line = growth.line
+        assert line.envelope_id is not None and line.request_id is not None
+        await funding.envelopes.reserve(by_id[line.envelope_id], plan.elu_id, growth.extra_cents)
+        granted = line.amount_cents if line.status is LineStatus.SECURED else None
+        await funding.requests.set_amounts(line.request_id, line.amount_cents, granted)
 
 
 async def dossier_ended(funding: Funding, dossier_id: UUID, reason: str, *, rights_consumed: bool) -> None:
@@ -159,6 +182,15 @@ async def dossier_ended(funding: Funding, dossier_id: UUID, reason: str, *, righ
     for intent in await funding.payments.pending_of(dossier_id):
         await funding.payments.set_status(intent.intent_id, "superseded")
     await commit_plan(funding, plan)
+
+
+async def payment_ordered(funding: Funding, dossier_id: UUID, amount_due_cents: int) -> None:
+    """R-PAY-2: payout ordered the organisme's payment; the lines end as payout drew them and the unused part
+    of a top-up returns to its envelope (`funding.settlement`)."""
+    plan = await _plan_or_none(funding, dossier_id)
+    if plan is not None:
+        plan.settle(amount_due_cents, policy=funding.settlement)
+        await commit_plan(funding, plan)
 
 
 async def acceptance_deadline_passed(funding: Funding, dossier_id: UUID) -> None:

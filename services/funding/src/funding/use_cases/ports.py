@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from funding.adapters.repositories import (
     BalanceRepository,
+    CodeOwnerRepository,
     CofundingRequest,
     EnvelopeRepository,
     EnvelopeWithCreation,
@@ -27,7 +28,7 @@ from funding.adapters.repositories import (
 from funding.domain.balances import BalanceChange
 from funding.domain.cofunding import Envelope
 from funding.domain.plan import FundingPlan
-from funding.domain.policy import ConsumedExitPolicy
+from funding.domain.policy import ConsumedExitPolicy, SettlementPolicy
 
 
 class Plans(Protocol):
@@ -62,11 +63,21 @@ class Envelopes(Protocol):
     async def give_back(self, envelope_id: UUID, elu_id: UUID, amount_cents: int) -> None: ...
 
 
+class CodeOwners(Protocol):
+    """Which SIREN owns a collectivité code (R-FUN-2)."""
+
+    async def owner_of(self, collectivite_code: str) -> str | None: ...
+    async def register(self, collectivite_code: str, siren: str, registered_by: str) -> str: ...
+
+
 class Requests(Protocol):
     async def add(self, request: CofundingRequest) -> None: ...
     async def get(self, request_id: UUID) -> CofundingRequest | None: ...
     async def envelopes_asked(self, dossier_id: UUID) -> set[UUID]: ...
     async def set_status(self, request_id: UUID, status: str, granted_cents: int | None = None) -> None: ...
+    async def set_amounts(
+        self, request_id: UUID, requested_cents: int, granted_cents: int | None
+    ) -> None: ...
     async def list_of(
         self, siren: str | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[CofundingRequest]: ...
@@ -92,11 +103,13 @@ class Funding:
     envelopes: Envelopes
     requests: Requests
     payments: Payments
+    codes: CodeOwners
     outbox: Outbox
     scheduler: Scheduler
     clock: Clock
     policy: ConsumedExitPolicy
     max_hold_attempts: int
+    settlement: SettlementPolicy = field(default_factory=SettlementPolicy)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class FundingConfig:
     clock: Clock
     policy: ConsumedExitPolicy
     max_hold_attempts: int
+    settlement: SettlementPolicy = field(default_factory=SettlementPolicy)
 
 
 def funding_in(
@@ -123,9 +137,11 @@ def funding_in(
         envelopes=EnvelopeRepository(session),
         requests=RequestRepository(session),
         payments=PaymentRepository(session),
+        codes=CodeOwnerRepository(session),
         outbox=outbox or SessionOutbox(session),
         scheduler=scheduler or SessionScheduler(session),
         clock=config.clock,
         policy=config.policy,
         max_hold_attempts=config.max_hold_attempts,
+        settlement=config.settlement,
     )
