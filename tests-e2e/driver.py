@@ -640,6 +640,17 @@ class Dife:
         siren = siren or siren_for(uuid.uuid4().int)
         return Collectivite(siren, self.headers("collectivite", sub=f"col-{siren}", siren=siren))
 
+    async def register_code_owner(self, collectivite_code: str, siren: str) -> None:
+        """An agent records which SIREN owns the code an envelope covers (R-FUN-2)."""
+        await self.call(
+            "PUT",
+            "funding",
+            f"/v1/collectivite-codes/{collectivite_code}",
+            200,
+            headers=self.agent,
+            json={"siren": siren},
+        )
+
     async def open_envelope(
         self,
         collectivite: Collectivite,
@@ -651,6 +662,7 @@ class Dife:
         valid_until: date,
         automatic: bool = True,
     ) -> dict[str, Any]:
+        await self.register_code_owner(collectivite_code, collectivite.siren)
         body: dict[str, Any] = await self.call(
             "POST",
             "funding",
