@@ -79,10 +79,18 @@ def write_targets(path: Path, base_url: str, requests: list[tuple[str, str]]) ->
             targets.write(json.dumps(line) + "\n")
 
 
-def attack(vegeta: Path, targets: Path, rate: float, seconds: float, server_pid: int) -> dict[str, Any]:
+def attack(
+    vegeta: Path, targets: Path, rate: float, seconds: float, server_pid: int, profile: Path | None = None
+) -> dict[str, Any]:
     """Open loop: vegeta sends at ``rate`` whatever the server's answers, opening connections as needed, and
-    measures each request from its send. Server CPU is read from /proc around the attack."""
+    measures each request from its send. Server CPU is read from /proc around the attack. With ``profile``,
+    py-spy samples the server meanwhile (collapsed stacks, non-blocking) into that file."""
     cpu_before, load = cpu_seconds(server_pid), load_average()
+    profiler = None
+    if profile is not None:
+        spy = [os.environ.get("PY_SPY", "py-spy"), "record", "--pid", str(server_pid), "--format", "raw"]
+        spy += ["--rate", "200", "--nonblocking", "--duration", str(int(seconds)), "-o", str(profile)]
+        profiler = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     command = [str(vegeta), "attack", "-format", "json", "-targets", str(targets), "-rate", f"{int(rate)}/1s"]
     command += ["-duration", f"{seconds}s", "-timeout", "10s", "-keepalive=true", "-http2=false"]
     attacked = subprocess.run(
@@ -91,6 +99,8 @@ def attack(vegeta: Path, targets: Path, rate: float, seconds: float, server_pid:
         capture_output=True,
     )
     cpu_used = cpu_seconds(server_pid) - cpu_before
+    if profiler is not None:
+        profiler.wait(timeout=60)
     report = json.loads(
         subprocess.run(
             [str(vegeta), "report", "-type", "json"], input=attacked.stdout, check=True, capture_output=True
@@ -151,7 +161,7 @@ async def main(args: argparse.Namespace) -> None:
                 # Warm-up (not recorded): connections, prepared statements, the token cache's first fill.
                 await asyncio.to_thread(attack, vegeta, targets, 200, 3, server.pid)
                 measured = await asyncio.to_thread(
-                    attack, vegeta, targets, args.rate, args.seconds, server.pid
+                    attack, vegeta, targets, args.rate, args.seconds, server.pid, args.py_spy
                 )
                 for rate in args.ramp:
                     steps.append(
@@ -200,4 +210,5 @@ if __name__ == "__main__":
         "--ramp", type=int, nargs="*", default=[750, 1000, 1250, 1500], help="rates tried for the maximum"
     )
     parser.add_argument("--ramp-seconds", type=float, default=8)
+    parser.add_argument("--py-spy", type=Path, default=None, help="py-spy the server during the measured run")
     asyncio.run(main(parser.parse_args()))
