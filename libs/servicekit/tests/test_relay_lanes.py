@@ -12,6 +12,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from dife_contracts import Envelope
 from dife_contracts.events import HoldPlaced
+from prometheus_client import REGISTRY
 from servicekit.db import plain_url
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
@@ -222,3 +223,29 @@ async def test_an_interactive_event_published_while_100000_bulk_rows_drain_reach
 async def _published(relay: OutboxRelay, count: int) -> bool:
     await asyncio.sleep(0)
     return relay.published_total >= count
+
+
+async def test_published_events_are_counted_by_topic_and_event_type(
+    sample_db: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    unique_prefix: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    service = f"metrics-{uuid.uuid4().hex[:8]}"
+    async with sessionmaker.begin() as session:
+        await enqueue_many(session, [new_hold_placed() for _ in range(3)], source=SOURCE)
+    relay = OutboxRelay(
+        dsn=plain_url(sample_db), producer=producer, service_name=service, topic_prefix=unique_prefix
+    )
+    connection = await asyncpg.connect(plain_url(sample_db))
+    try:
+        assert await relay.publish_batch(connection) == 3
+    finally:
+        await connection.close()
+
+    published = REGISTRY.get_sample_value(
+        "dife_events_published_total",
+        {"service": service, "topic": HoldPlaced.topic, "type": HoldPlaced.ce_type},
+    )
+    assert published == 3

@@ -181,8 +181,8 @@ class OutboxRelay:
         metrics.RELAY_LATENCY_SECONDS.labels(self._service).observe(
             (datetime.now(UTC) - rows[0]["created_at"]).total_seconds()
         )
-        for topic, count in Counter(row["topic"] for row in rows).items():
-            metrics.EVENTS_PUBLISHED.labels(self._service, topic).inc(count)
+        for (topic, event_type), count in Counter((row["topic"], row["ce_type"]) for row in rows).items():
+            metrics.EVENTS_PUBLISHED.labels(self._service, topic, event_type.decode()).inc(count)
         self.published_total += len(rows)
         return len(rows)
 
