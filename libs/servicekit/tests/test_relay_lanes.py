@@ -9,11 +9,12 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from dife_contracts import Envelope
 from dife_contracts.events import HoldPlaced
 from prometheus_client import REGISTRY
 from servicekit.db import plain_url
+from servicekit.kafka import RelayProducer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE
@@ -123,7 +124,7 @@ async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bu
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
@@ -144,7 +145,7 @@ async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bu
 
     relay = OutboxRelay(
         dsn=plain_url(sample_db),
-        producer=producer,
+        producer=relay_producer,
         service_name="servicekit-tests",
         topic_prefix=unique_prefix,
         batch_size=100,
@@ -190,7 +191,7 @@ async def test_an_interactive_event_published_while_100000_bulk_rows_drain_reach
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
@@ -202,7 +203,7 @@ async def test_an_interactive_event_published_while_100000_bulk_rows_drain_reach
         async with sessionmaker.begin() as session:
             await enqueue_many(session, [new_hold_placed() for _ in range(10_000)], source=SOURCE)
 
-    async with running_relay(sample_db, producer, unique_prefix, batch_size=batch_size) as relay:
+    async with running_relay(sample_db, relay_producer, unique_prefix, batch_size=batch_size) as relay:
         assert await eventually(lambda: _published(relay, batch_size), timeout_s=30, interval_s=0.005)
         async with sessionmaker.begin() as session:
             interactive_id = str(await enqueue(session, new_hold_placed(), source=SOURCE))
@@ -228,7 +229,7 @@ async def _published(relay: OutboxRelay, count: int) -> bool:
 async def test_published_events_are_counted_by_topic_and_event_type(
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
@@ -236,7 +237,7 @@ async def test_published_events_are_counted_by_topic_and_event_type(
     async with sessionmaker.begin() as session:
         await enqueue_many(session, [new_hold_placed() for _ in range(3)], source=SOURCE)
     relay = OutboxRelay(
-        dsn=plain_url(sample_db), producer=producer, service_name=service, topic_prefix=unique_prefix
+        dsn=plain_url(sample_db), producer=relay_producer, service_name=service, topic_prefix=unique_prefix
     )
     connection = await asyncpg.connect(plain_url(sample_db))
     try:

@@ -2,8 +2,9 @@
 
 One relay is active per service database (a session-level advisory lock; other replicas stand by).
 It wakes on the outbox's NOTIFY and polls as a fallback. A row is deleted only after Kafka acknowledged it
-(acks=all, idempotent producer), so a crash at any point republishes rather than loses: at-least-once,
-with consumers deduplicating on the CloudEvents id. Guarantees and their tests: ``OUTBOX.md``.
+(acks=all, idempotent librdkafka producer: `servicekit.kafka.RelayProducer`), so a crash at any point
+republishes rather than loses: at-least-once, with consumers deduplicating on the CloudEvents id.
+Guarantees and their tests: ``OUTBOX.md``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
 from dife_contracts.envelope import CONTENT_TYPE, JSON, SPECVERSION, TRACEPARENT, format_time
 
 from servicekit import metrics
+from servicekit.kafka import RelayProducer
 from servicekit.leader import become_leader, wait_for_wake
-from servicekit.partitioning import partition_for
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE, OUTBOX_NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -104,7 +103,7 @@ class OutboxRelay:
         self,
         *,
         dsn: str,
-        producer: AIOKafkaProducer,
+        producer: RelayProducer,
         service_name: str,
         topic_prefix: str = "",
         batch_size: int = 500,
@@ -146,6 +145,10 @@ class OutboxRelay:
             self.is_active = False
             await connection.close(timeout=2)
 
+    async def stop(self) -> None:
+        """Once its task is cancelled: let the producer finish what is in flight (briefly)."""
+        await self._producer.stop()
+
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
 
@@ -172,10 +175,10 @@ class OutboxRelay:
         rows = await fetch_batch(connection, self._batch_size)
         if not rows:
             return 0
-        deliveries: list[asyncio.Future[Any]] = []
-        for topic in dict.fromkeys(row["topic"] for row in rows):
-            deliveries += await self._send_topic(topic, [row for row in rows if row["topic"] == topic])
-        await asyncio.gather(*deliveries)
+        prefix = self._prefix
+        await self._producer.send_all(
+            (prefix + row["topic"], row["key"], row["payload"], kafka_headers(row)) for row in rows
+        )
         await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
         # The oldest row of the batch waited longest: one observation per batch keeps the hot path cheap.
         metrics.RELAY_LATENCY_SECONDS.labels(self._service).observe(
@@ -185,31 +188,3 @@ class OutboxRelay:
             metrics.EVENTS_PUBLISHED.labels(self._service, topic, event_type.decode()).inc(count)
         self.published_total += len(rows)
         return len(rows)
-
-    async def _send_topic(self, topic: str, rows: Sequence[asyncpg.Record]) -> list[asyncio.Future[Any]]:
-        """Hand the rows to the producer as one batch per partition, each partition's rows in id order."""
-        physical = self._prefix + topic
-        partitions = await self._partitions(physical)
-        builders: dict[int, BatchBuilder] = {}
-        deliveries: list[asyncio.Future[Any]] = []
-        for row in rows:
-            key = row["key"]
-            partition = partition_for(key, partitions)
-            value, headers = row["payload"], kafka_headers(row)
-            builder = builders.get(partition)
-            if builder is not None:
-                if builder.append(key=key, value=value, timestamp=None, headers=headers) is not None:
-                    continue
-                deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
-            builder = builders[partition] = self._producer.create_batch()
-            builder.append(key=key, value=value, timestamp=None, headers=headers)
-        for partition, builder in builders.items():
-            deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
-        return deliveries
-
-    async def _partitions(self, topic: str) -> list[int]:
-        partitions = self._producer.client.cluster.partitions_for_topic(topic)
-        if not partitions:
-            await self._producer.client._wait_on_metadata(topic)
-            partitions = self._producer.client.cluster.partitions_for_topic(topic)
-        return sorted(partitions or ())
