@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from servicekit.db import plain_url
 from servicekit.kafka import RelayProducer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
-from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
+from servicekit.relay import _FETCH_SQL, RELAY_SESSION_SETTINGS, OutboxRelay, fetch_batch, kafka_headers
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE
 from servicekit.testing import Infra, eventually, running_relay
 from servicekit.tracing import current_traceparent
@@ -250,3 +250,23 @@ async def test_published_events_are_counted_by_topic_and_event_type(
         {"service": service, "topic": HoldPlaced.topic, "type": HoldPlaced.ce_type},
     )
     assert published == 3
+
+
+async def test_a_fetch_planned_while_the_outbox_was_empty_still_reads_it_by_its_indexes_once_full(
+    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], new_hold_placed: Callable[..., HoldPlaced]
+) -> None:
+    """The relay's statement is planned (and the plan kept) while the outbox is empty; a campaign then
+    commits 600,000 rows. That kept plan must not scan the outbox once per chosen row."""
+    connection = await asyncpg.connect(plain_url(sample_db), server_settings=RELAY_SESSION_SETTINGS)
+    try:
+        await connection.execute("ALTER TABLE outbox SET (autovacuum_enabled = false); ANALYZE outbox")
+        await connection.execute("SET plan_cache_mode = force_generic_plan")  # kept, as a prepared one is
+        await connection.execute(f"PREPARE relay_fetch(int) AS {_FETCH_SQL}")
+        await connection.execute("EXECUTE relay_fetch(1000)")  # planned now, on an empty outbox
+        async with sessionmaker.begin() as session:
+            await enqueue_many(session, [new_hold_placed() for _ in range(20_000)], source=SOURCE)
+        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000)"))
+    finally:
+        await connection.close()
+
+    assert "Seq Scan" not in plan, plan

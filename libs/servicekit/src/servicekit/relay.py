@@ -69,6 +69,11 @@ _BACKLOG_SQL = """
            coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS oldest_age_s
     FROM outbox
 """
+RELAY_SESSION_SETTINGS = {"enable_seqscan": "off", "plan_cache_mode": "force_custom_plan"}
+"""The relay's connection settings. Its statement is planned when the outbox is often empty (statistics say
+0 rows), and kept: the per-row lookups then became sequential scans, and once a campaign or an import had
+committed 600,000 rows one fetch ran for minutes (the 3.4–70 s outliers of bench/relay.py's lanes phase,
+and a campaign whose outbox never drained). A queue is read by its indexes whatever the statistics say."""
 BACKLOG_EVERY_S = 5.0
 """How often the backlog gauges are refreshed, draining or idle (a count of the outbox is not free)."""
 _SPECVERSION = SPECVERSION.encode()
@@ -134,7 +139,9 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
 
     async def _run_once(self) -> None:
-        connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        connection: asyncpg.Connection = await asyncpg.connect(
+            self._dsn, server_settings=RELAY_SESSION_SETTINGS
+        )
         try:
             await become_leader(connection, RELAY_LOCK, standby_retry_s=self._standby_retry_s)
             self.is_active = True
