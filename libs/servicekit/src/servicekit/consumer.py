@@ -198,28 +198,14 @@ class EventConsumer:
             await consumer.start()  # inside the try: a cancellation while starting still closes it
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
-                if len(batches) == 1:
-                    [(tp, records)] = batches.items()
-                    await self._process_partition(consumer, tp, records)
-                elif batches:
-                    async with asyncio.TaskGroup() as group:
-                        for tp, records in batches.items():
-                            group.create_task(self._process_partition(consumer, tp, records))
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._process(record)
+                        self._processed[tp] = record.offset + 1
+                    self._observe_lag(consumer, tp)
                 await self.commit_processed()
         finally:
             await self._stop(consumer)
-
-    async def _process_partition(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> None:
-        """One partition's records in order; the partitions of a batch side by side. A key stays on its
-        partition, so per-key order holds; each handler locks the rows it changes, so two partitions touching
-        one aggregate serialise in the database. One event at a time overall made throughput the sum of every
-        event's round trips to PostgreSQL (about 10 holds/s on a busy machine)."""
-        for record in records:
-            await self._process(record)
-            self._processed[tp] = record.offset + 1
-        self._observe_lag(consumer, tp)
 
     async def _stop(self, consumer: AIOKafkaConsumer) -> None:
         try:
