@@ -182,10 +182,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            # How long the broker may hold a fetch that finds nothing: records that arrive answer it at once
-            # (fetch_min_bytes=1), so this only sets how often an idle consumer wakes up (at 20 ms, 50 times a
-            # second: most of an idle service's CPU).
-            fetch_max_wait_ms=500,
+            fetch_max_wait_ms=20,
             max_poll_records=500,
             session_timeout_ms=30_000 if self._instance_id else 10_000,
             heartbeat_interval_ms=3_000,
