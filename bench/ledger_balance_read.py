@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_seconds, ensure_vegeta, free_port, load_average, write_result
+from common import cpu_seconds, ensure_vegeta, free_port, load_average, peak_rss_mb, write_result
 from ledger_campaign import setup
 from ledger_support import ROOT, Bench, fresh_bench
+from rights_ledger.app import create_app
+from servicekit.testing import running_app
 
 TARGET_P99_MS = 10
 IDLE_SECONDS = 5
@@ -79,10 +82,18 @@ def write_targets(path: Path, base_url: str, requests: list[tuple[str, str]]) ->
             targets.write(json.dumps(line) + "\n")
 
 
-def attack(vegeta: Path, targets: Path, rate: float, seconds: float, server_pid: int) -> dict[str, Any]:
+def attack(
+    vegeta: Path, targets: Path, rate: float, seconds: float, server_pid: int, profile: Path | None = None
+) -> dict[str, Any]:
     """Open loop: vegeta sends at ``rate`` whatever the server's answers, opening connections as needed, and
-    measures each request from its send. Server CPU is read from /proc around the attack."""
+    measures each request from its send. Server CPU is read from /proc around the attack. With ``profile``,
+    py-spy samples the server meanwhile (collapsed stacks, non-blocking) into that file."""
     cpu_before, load = cpu_seconds(server_pid), load_average()
+    profiler = None
+    if profile is not None:
+        spy = [os.environ.get("PY_SPY", "py-spy"), "record", "--pid", str(server_pid), "--format", "raw"]
+        spy += ["--rate", "200", "--nonblocking", "--duration", str(int(seconds)), "-o", str(profile)]
+        profiler = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     command = [str(vegeta), "attack", "-format", "json", "-targets", str(targets), "-rate", f"{int(rate)}/1s"]
     command += ["-duration", f"{seconds}s", "-timeout", "10s", "-keepalive=true", "-http2=false"]
     attacked = subprocess.run(
@@ -91,6 +102,8 @@ def attack(vegeta: Path, targets: Path, rate: float, seconds: float, server_pid:
         capture_output=True,
     )
     cpu_used = cpu_seconds(server_pid) - cpu_before
+    if profiler is not None:
+        profiler.wait(timeout=60)
     report = json.loads(
         subprocess.run(
             [str(vegeta), "report", "-type", "json"], input=attacked.stdout, check=True, capture_output=True
@@ -118,7 +131,69 @@ async def tokens_for(bench: Bench, ids: list[str]) -> list[tuple[str, str]]:
     return [(f"/v1/accounts/{elu_id}", bench.headers("elu", sub=elu_id)["Authorization"]) for elu_id in ids]
 
 
+async def in_process_cpu(bench: Bench, requests: list[tuple[str, str]], count: int) -> dict[str, Any]:
+    """The app's own CPU per balance read, without HTTP: each request is an ASGI call on the app (its
+    middlewares, routing, token cache, the query on the read pool), one after the other, timed with
+    ``time.process_time``. Far less moved by a busy machine than latency, so levers can be compared."""
+    app = create_app(bench.settings)
+    statuses: Counter[int] = Counter()
+
+    async def read(path: str, authorization: str) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"bench"), (b"authorization", authorization.encode())],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses[message["status"]] += 1
+
+        await app(scope, receive, send)
+
+    async with running_app(app):
+        for path, authorization in requests:  # warm: every token verified once, statements prepared
+            await read(path, authorization)
+        statuses.clear()
+        started_cpu, started = time.process_time(), time.perf_counter()
+        for n in range(count):
+            await read(*requests[n % len(requests)])
+        cpu_s, wall_s = time.process_time() - started_cpu, time.perf_counter() - started
+    return {
+        "in_process_requests": count,
+        "in_process_statuses": dict(statuses),
+        "in_process_cpu_ms_per_request": round(cpu_s * 1000 / count, 3),
+        "in_process_wall_ms_per_request": round(wall_s * 1000 / count, 3),
+        "load_average_before": load_average(),
+    }
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.in_process:
+        async with fresh_bench() as bench:
+            await setup(bench, args.elus)
+            connection = await asyncpg.connect(bench.database_url.replace("+asyncpg", ""))
+            ids = [
+                str(r["elu_id"])
+                for r in await connection.fetch("SELECT elu_id FROM accounts LIMIT $1", args.tokens)
+            ]
+            await connection.close()
+            result = await in_process_cpu(bench, await tokens_for(bench, ids), args.in_process)
+        write_result("ledger_balance_read_in_process", result, {"accounts": args.elus, "tokens": len(ids)})
+        return
     vegeta = ensure_vegeta()
     async with fresh_bench() as bench:
         await setup(bench, args.elus)
@@ -154,7 +229,7 @@ async def main(args: argparse.Namespace) -> None:
                 # Warm-up (not recorded): connections, prepared statements, the token cache's first fill.
                 await asyncio.to_thread(attack, vegeta, targets, 200, 3, server.pid)
                 measured = await asyncio.to_thread(
-                    attack, vegeta, targets, args.rate, args.seconds, server.pid
+                    attack, vegeta, targets, args.rate, args.seconds, server.pid, args.py_spy
                 )
                 for rate in args.ramp:
                     steps.append(
@@ -162,6 +237,7 @@ async def main(args: argparse.Namespace) -> None:
                     )
                     if steps[-1]["p99_ms"] > TARGET_P99_MS or steps[-1]["errors"]:
                         break
+            peak_mb = peak_rss_mb(server.pid)
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), timeout=30)
@@ -171,6 +247,7 @@ async def main(args: argparse.Namespace) -> None:
         {
             **measured,
             "server_idle_cpu_ms_per_s": round(idle_cpu_ms_per_s, 1),
+            "server_peak_rss_mb": peak_mb,
             "target_p99_ms": TARGET_P99_MS,
             "max_rps_with_p99_within_target": max(within, default=None),
             "ramp": [
@@ -203,4 +280,8 @@ if __name__ == "__main__":
         "--ramp", type=int, nargs="*", default=[750, 1000, 1250, 1500], help="rates tried for the maximum"
     )
     parser.add_argument("--ramp-seconds", type=float, default=8)
+    parser.add_argument("--py-spy", type=Path, default=None, help="py-spy the server during the measured run")
+    parser.add_argument(
+        "--in-process", type=int, default=0, help="instead: N reads as ASGI calls, the app's CPU per read"
+    )
     asyncio.run(main(parser.parse_args()))

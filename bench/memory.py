@@ -9,17 +9,23 @@ Target: every service ≤ 200 MB. Each service runs as in production, under uvic
 - **catalogue**: its search mix at 200 req/s for 10 s on ``--offers`` published offers (the catalogue
   search benchmark's data and load).
 
-Services without an app yet (dossier, funding, payout, contributions) are listed as not measured.
+- **dossier, funding, payout, contributions** (``--only at-rest``): started on a fresh migrated database with
+  their consumers, relay and job runner, then ``/healthz``, ``/readyz`` and ``/metrics`` at 200 req/s for
+  10 s (vegeta). No domain load of their own yet: their figures are a floor, said so in the result.
+
+``--only`` picks parts (``ledger``, ``catalogue``, ``at-rest``); all by default.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +34,19 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import catalogue_search
-from common import ensure_vegeta, free_port, load_average, peak_rss_mb, write_result
+from common import ensure_vegeta, free_port, load_average, peak_rss_mb, stack_env, write_result
 from ledger_balance_read import attack, server_env, wait_ready, write_targets
 from ledger_campaign import setup
 from ledger_support import ROOT, Bench, fresh_bench, municipal_csv
+from servicekit.migrations import upgrade_to_head
 
 TARGET_MB = 200
-SERVICES_WITHOUT_APP = ("dossier", "funding", "payout", "contributions")
+SERVICES_WITHOUT_DOMAIN_LOAD = {
+    "dossier": ("DOSSIER", "dossier.app"),
+    "funding": ("FUNDING", "funding.app"),
+    "payout": ("PAYOUT", "payout.app"),
+    "contributions": ("CONTRIBUTIONS", "contributions.app"),
+}
 
 
 def current_rss_mb(pid: int) -> float:
@@ -137,20 +149,76 @@ async def catalogue(offers: int) -> dict[str, Any]:
     }
 
 
+async def at_rest(service: str) -> dict[str, Any]:
+    """One service under uvicorn on a fresh migrated database (consumers, relay and jobs running), its
+    health and metrics endpoints at 200 req/s for 10 s: the floor of its memory, not its domain load."""
+    prefix, module = SERVICES_WITHOUT_DOMAIN_LOAD[service]
+    vegeta = ensure_vegeta()
+    env = stack_env()
+    admin_url = env["DIFE_PG_ADMIN_URL"]
+    name = f"bench_memory_{service}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    port = free_port()
+    try:
+        alembic_ini = ROOT / "services" / service / "alembic.ini"
+        await asyncio.to_thread(upgrade_to_head, alembic_ini, url)
+        server_environment = dict(os.environ) | {
+            f"{prefix}_ENVIRONMENT": "test",
+            f"{prefix}_DATABASE_URL": url,
+            f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"],
+            f"{prefix}_TOPIC_PREFIX": f"bench.{uuid.uuid4().hex[:6]}.",
+            f"{prefix}_TOPIC_PARTITIONS": "3",
+            f"{prefix}_LOG_LEVEL": "WARNING",
+        }
+        command = [sys.executable, "-m", "uvicorn", "--factory", f"{module}:create_app_from_env"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+        command += ["--no-access-log", "--log-level", "warning"]
+        server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=server_environment)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            await wait_ready(base_url)
+            started_mb = current_rss_mb(server.pid)
+            with tempfile.TemporaryDirectory() as scratch:
+                targets = Path(scratch) / "targets.jsonl"
+                write_targets(targets, base_url, [(path, "") for path in ("/healthz", "/readyz", "/metrics")])
+                await asyncio.to_thread(attack, vegeta, targets, 200, 10, server.pid)
+            peak_mb = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), timeout=30)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return {f"{service}_started_mb": started_mb, f"{service}_peak_mb": peak_mb}
+
+
 async def main(args: argparse.Namespace) -> None:
     load = load_average()
     metrics: dict[str, Any] = {}
-    metrics |= await ledger(args.rows, args.elus)
-    metrics |= await catalogue(args.offers)
+    if "ledger" in args.only:
+        metrics |= await ledger(args.rows, args.elus)
+    if "catalogue" in args.only:
+        metrics |= await catalogue(args.offers)
+    if "at-rest" in args.only:
+        for service in SERVICES_WITHOUT_DOMAIN_LOAD:
+            metrics |= await at_rest(service)
+        metrics["health_load_only"] = list(SERVICES_WITHOUT_DOMAIN_LOAD)
     peaks = {name: value for name, value in metrics.items() if name.endswith("_peak_mb")}
     metrics["within_target"] = {name: value <= TARGET_MB for name, value in peaks.items()}
-    metrics["not_measured"] = list(SERVICES_WITHOUT_APP)
     metrics["target_mb"] = TARGET_MB
     metrics["load_average_before"] = load
     write_result(
         "memory",
         metrics,
-        {"rne_rows": args.rows, "ledger_accounts": args.elus, "catalogue_offers": args.offers, "workers": 1},
+        {
+            "rne_rows": args.rows,
+            "ledger_accounts": args.elus,
+            "catalogue_offers": args.offers,
+            "workers": 1,
+            "parts": args.only,
+        },
     )
 
 
@@ -159,4 +227,5 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=500_000, help="rows of the RNE file POSTed to the ledger")
     parser.add_argument("--elus", type=int, default=50_000, help="accounts set up for the balance reads")
     parser.add_argument("--offers", type=int, default=100_000)
+    parser.add_argument("--only", nargs="+", default=["ledger", "catalogue", "at-rest"])
     asyncio.run(main(parser.parse_args()))

@@ -43,7 +43,7 @@ from dife_contracts.events import HoldPlaced
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ensure_kafka_tools, latency_summary_ms, load_average, stack_env, write_result
 from servicekit.db import make_engine, make_sessionmaker, plain_url
-from servicekit.kafka import ensure_topics, make_producer
+from servicekit.kafka import ensure_topics, make_relay_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue_many
 from servicekit.relay import OutboxRelay
@@ -67,8 +67,7 @@ _INSERT_SQL = """
 
 def run_relay(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> None:
     async def main() -> None:
-        producer = make_producer(bootstrap, client_id="bench-relay")
-        await producer.start()
+        producer = make_relay_producer(bootstrap, client_id="bench-relay")
         relay = OutboxRelay(
             dsn=dsn, producer=producer, service_name="bench", topic_prefix=prefix, batch_size=batch_size
         )

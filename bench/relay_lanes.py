@@ -27,7 +27,7 @@ from common import latency_summary_ms, load_average, stack_env, write_result
 from dife_contracts import topics
 from relay import _INSERT_SQL, SCHEMA, SOURCE, event
 from servicekit.db import make_engine, make_sessionmaker, plain_url
-from servicekit.kafka import ensure_topics, make_producer
+from servicekit.kafka import ensure_topics, make_relay_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue_many
 from servicekit.relay import OutboxRelay
@@ -84,8 +84,7 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
         await ensure_topics(bootstrap, [prefix + topics.LEDGER], partitions=12)
         await fill(url, args.bulk)
-        producer = make_producer(bootstrap, client_id="bench-lanes")
-        await producer.start()
+        producer = make_relay_producer(bootstrap, client_id="bench-lanes")
         relay = OutboxRelay(
             dsn=dsn, producer=producer, service_name="bench", topic_prefix=prefix, batch_size=args.batch_size
         )

@@ -1,18 +1,17 @@
-"""Which Kafka producer can carry the relay: the same outbox drain with aiokafka (servicekit's relay) and with
-librdkafka (``confluent-kafka``), beside Kafka's own ProducerPerformance, in one run.
+"""Which Kafka producer can carry the relay: the same outbox drain with aiokafka (the relay's producer until
+issue 17, one producer batch per partition) and with librdkafka (``confluent-kafka``: servicekit's relay now),
+beside Kafka's own ProducerPerformance, in one run.
 
-Run: ``uv run --with confluent-kafka python bench/relay_producers.py [--events 200000]``. confluent-kafka is
-not a dependency of the workspace (the relay uses aiokafka): ``--with`` adds it to this run only, and without
-it the librdkafka drain is reported as not measured. Each drain: ``--events`` rows committed in the bulk lane,
-then published in batches of ``--batch-size`` chosen by ``servicekit.relay.fetch_batch`` (the relay's own
-query and headers), each batch deleted once every record is acknowledged (acks=all, idempotent).
+Run: ``uv run python bench/relay_producers.py [--events 200000]``. Each drain: ``--events`` rows committed in
+the bulk lane, then published in batches of ``--batch-size`` chosen by ``servicekit.relay.fetch_batch`` (the
+relay's own query and headers), each batch deleted once every record is acknowledged (acks=all, idempotent).
+The librdkafka drain is ``servicekit.relay.OutboxRelay`` itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 import time
 import uuid
@@ -20,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import confluent_kafka
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import load_average, stack_env, write_result
 from relay import SCHEMA, event, producer_performance
 from servicekit.db import make_engine, make_sessionmaker, plain_url
-from servicekit.kafka import ensure_topics, make_producer
+from servicekit.kafka import ensure_topics, make_producer, make_relay_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue_many
+from servicekit.partitioning import partition_for
 from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
 
 PARTITIONS = 12
@@ -46,8 +48,49 @@ async def fill(url: str, count: int) -> None:
 
 
 async def drain_aiokafka(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> tuple[int, float]:
+    """The relay's former aiokafka path: one producer batch per partition, partitions chosen by
+    ``servicekit.partitioning`` (Kafka's default partitioner), every batch awaited before the DELETE."""
     producer = make_producer(bootstrap, client_id="bench-aiokafka")
     await producer.start()
+    connection = await asyncpg.connect(dsn)
+    started, total = time.perf_counter(), 0
+    while rows := await fetch_batch(connection, batch_size):
+        deliveries: list[asyncio.Future[Any]] = []
+        builders: dict[tuple[str, int], BatchBuilder] = {}
+        for row in rows:
+            topic = prefix + row["topic"]
+            partitions = producer.client.cluster.partitions_for_topic(topic)
+            if not partitions:
+                await producer.client._wait_on_metadata(topic)
+                partitions = producer.client.cluster.partitions_for_topic(topic)
+            partition = partition_for(row["key"], sorted(partitions or ()))
+            record = {
+                "key": row["key"],
+                "value": row["payload"],
+                "timestamp": None,
+                "headers": kafka_headers(row),
+            }
+            builder = builders.get((topic, partition))
+            if builder is not None and builder.append(**record) is not None:
+                continue
+            if builder is not None:
+                deliveries.append(await producer.send_batch(builder, topic, partition=partition))
+            builder = builders[(topic, partition)] = producer.create_batch()
+            builder.append(**record)
+        for (topic, partition), builder in builders.items():
+            deliveries.append(await producer.send_batch(builder, topic, partition=partition))
+        await asyncio.gather(*deliveries)
+        await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
+        total += len(rows)
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    await producer.stop()
+    return total, elapsed
+
+
+async def drain_librdkafka(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> tuple[int, float]:
+    """servicekit's relay as it runs in a service (librdkafka producer)."""
+    producer = make_relay_producer(bootstrap, client_id="bench-librdkafka")
     relay = OutboxRelay(
         dsn=dsn, producer=producer, service_name="bench", topic_prefix=prefix, batch_size=batch_size
     )
@@ -61,54 +104,7 @@ async def drain_aiokafka(dsn: str, bootstrap: str, prefix: str, batch_size: int)
     return total, elapsed
 
 
-async def drain_librdkafka(
-    dsn: str, bootstrap: str, prefix: str, batch_size: int, kafka: Any
-) -> tuple[int, float]:
-    """The same batches through confluent-kafka: librdkafka partitions (murmur2_random is the Java client's
-    partitioner), batches and acknowledges in C; Python only hands records over."""
-    producer = kafka.Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 2,
-            "batch.size": 1_000_000,
-            "partitioner": "murmur2_random",
-        }
-    )
-    failures: list[Any] = []
-
-    def delivered(error: Any, _: Any) -> None:
-        if error is not None:
-            failures.append(error)
-
-    connection = await asyncpg.connect(dsn)
-    started, total = time.perf_counter(), 0
-    while rows := await fetch_batch(connection, batch_size):
-        for row in rows:
-            producer.produce(
-                prefix + row["topic"],
-                value=row["payload"],
-                key=row["key"],
-                headers=kafka_headers(row),
-                on_delivery=delivered,
-            )
-            producer.poll(0)
-        await asyncio.to_thread(producer.flush)
-        if failures:
-            raise RuntimeError(f"librdkafka failed to deliver: {failures[0]}")
-        await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
-        total += len(rows)
-    elapsed = time.perf_counter() - started
-    await connection.close()
-    return total, elapsed
-
-
 async def main(args: argparse.Namespace) -> None:
-    try:
-        kafka: Any = importlib.import_module("confluent_kafka")
-    except ImportError:
-        kafka = None
     env = stack_env()
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
@@ -134,21 +130,15 @@ async def main(args: argparse.Namespace) -> None:
         total, elapsed = await drain_aiokafka(dsn, bootstrap, prefix, args.batch_size)
         metrics["aiokafka_relay_events_per_s"] = round(total / elapsed, 1)
         metrics["aiokafka_load_average_after"] = load_average()
-        if kafka is not None:
-            await fill(url, args.events)
-            total, elapsed = await drain_librdkafka(dsn, bootstrap, prefix, args.batch_size, kafka)
-            metrics["librdkafka_relay_events_per_s"] = round(total / elapsed, 1)
-            metrics["librdkafka_version"] = kafka.libversion()[0]
-            metrics["librdkafka_load_average_after"] = load_average()
-        else:
-            metrics["librdkafka_relay_events_per_s"] = (
-                "not measured: run with `uv run --with confluent-kafka`"
-            )
+        await fill(url, args.events)
+        total, elapsed = await drain_librdkafka(dsn, bootstrap, prefix, args.batch_size)
+        metrics["librdkafka_relay_events_per_s"] = round(total / elapsed, 1)
+        metrics["librdkafka_version"] = confluent_kafka.libversion()[0]
+        metrics["librdkafka_load_average_after"] = load_average()
         yardstick = metrics["kafka_producer_performance_events_per_s"]
         for producer in ("aiokafka", "librdkafka"):
             rate = metrics[f"{producer}_relay_events_per_s"]
-            if isinstance(rate, float):
-                metrics[f"{producer}_share_of_kafka_rate"] = round(rate / yardstick, 3)
+            metrics[f"{producer}_share_of_kafka_rate"] = round(rate / yardstick, 3)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 from servicekit.db import make_engine, make_sessionmaker
-from servicekit.kafka import ensure_topics, make_producer
+from servicekit.kafka import RelayProducer, ensure_topics, make_producer, make_relay_producer
 from servicekit.testing import Infra, migrate
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -44,6 +44,14 @@ def unique_prefix(topic_prefix: str) -> str:
 async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
     producer = make_producer(infra.kafka_bootstrap, client_id="servicekit-tests")
     await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def relay_producer(infra: Infra) -> AsyncIterator[RelayProducer]:
+    """The relay's own (librdkafka) producer, as `create_service_app` builds it."""
+    producer = make_relay_producer(infra.kafka_bootstrap, client_id="servicekit-tests-relay")
     yield producer
     await producer.stop()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from servicekit.kafka import KafkaSecurity
+from servicekit.kafka import KafkaSecurity, make_relay_producer
 from servicekit.settings import KitSettings
 
 
@@ -40,3 +40,31 @@ def test_the_settings_read_the_login_from_the_services_variables(monkeypatch: py
         "pw",
     )
     assert "pw" not in repr(settings), "the password never shows in a settings dump or a log"
+
+
+def test_the_relays_librdkafka_producer_gets_the_same_login() -> None:
+    options = KafkaSecurity(
+        "SASL_SSL", "SCRAM-SHA-512", "dossier-kafka", "s3cret", "/ca.pem"
+    ).librdkafka_options()
+    assert options == {
+        "security.protocol": "sasl_ssl",
+        "ssl.ca.location": "/ca.pem",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "dossier-kafka",
+        "sasl.password": "s3cret",
+    }
+
+
+def test_the_relays_librdkafka_producer_trusts_the_system_cas_without_a_ca_file() -> None:
+    options = KafkaSecurity("SSL").librdkafka_options()
+    assert options == {"security.protocol": "ssl", "ssl.ca.location": "probe"}
+
+
+def test_plaintext_gives_librdkafka_nothing_but_the_protocol() -> None:
+    assert KafkaSecurity().librdkafka_options() == {"security.protocol": "plaintext"}
+
+
+def test_librdkafka_accepts_the_mapped_login() -> None:
+    """librdkafka refuses unknown or ill-typed properties when the producer is built: build one."""
+    security = KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-512", "dossier-kafka", "s3cret")
+    make_relay_producer("127.0.0.1:1", client_id="mapping-test", security=security)

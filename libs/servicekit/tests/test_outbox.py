@@ -8,11 +8,10 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from dife_contracts.events import HoldPlaced
 from prometheus_client import REGISTRY
 from servicekit.db import plain_url
-from servicekit.kafka import make_producer
+from servicekit.kafka import RelayProducer, make_relay_producer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay
 from servicekit.tables import outbox
@@ -32,7 +31,7 @@ async def test_an_event_of_a_committed_transaction_reaches_kafka_as_a_binary_mod
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
@@ -41,7 +40,7 @@ async def test_an_event_of_a_committed_transaction_reaches_kafka_as_a_binary_mod
     async with sessionmaker.begin() as session:
         event_id = await enqueue(session, event, source=SOURCE)
 
-    async with running_relay(sample_db, producer, unique_prefix):
+    async with running_relay(sample_db, relay_producer, unique_prefix):
         received = await collect(infra, ledger_topic, count=1)
         # Deleted right after Kafka's acknowledgement, which can come a moment after the consumer saw it.
         assert await eventually(lambda: _outbox_empty(sessionmaker), timeout_s=10), "a published row leaves"
@@ -59,7 +58,7 @@ async def test_an_event_of_a_rolled_back_transaction_never_reaches_kafka(
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
@@ -73,7 +72,7 @@ async def test_an_event_of_a_rolled_back_transaction_never_reaches_kafka(
     async with sessionmaker.begin() as session:
         await enqueue(session, committed_after, source=SOURCE)
 
-    async with running_relay(sample_db, producer, unique_prefix):
+    async with running_relay(sample_db, relay_producer, unique_prefix):
         # Same key, so same partition: once the later event is there, the earlier one would be too.
         received = await collect(infra, ledger_topic, count=2, timeout_s=5)
 
@@ -95,8 +94,7 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event_in_ke
         async with sessionmaker.begin() as session:
             await enqueue_many(session, written[start : start + 100], source=SOURCE)
 
-    first_producer = make_producer(infra.kafka_bootstrap, client_id="relay-to-kill")
-    await first_producer.start()
+    first_producer = make_relay_producer(infra.kafka_bootstrap, client_id="relay-to-kill")
     async with running_relay(sample_db, first_producer, unique_prefix, batch_size=50) as relay:
         assert await eventually(lambda: _at_least(relay, 300), timeout_s=30)
     # The relay task was cancelled wherever it stood: between sends, awaiting acks, or before its DELETE.
@@ -104,8 +102,7 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event_in_ke
     remaining = await outbox_rows(sessionmaker)
     assert 0 < remaining < len(written), "the kill must land mid-stream for this test to mean anything"
 
-    second_producer = make_producer(infra.kafka_bootstrap, client_id="relay-restarted")
-    await second_producer.start()
+    second_producer = make_relay_producer(infra.kafka_bootstrap, client_id="relay-restarted")
     async with running_relay(sample_db, second_producer, unique_prefix, batch_size=50):
         assert await eventually(lambda: _outbox_empty(sessionmaker), timeout_s=60)
     await second_producer.stop()
@@ -134,12 +131,12 @@ async def test_the_relay_is_woken_by_notify_without_waiting_for_its_poll(
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
-    async with running_relay(sample_db, producer, unique_prefix, poll_interval_s=60) as relay:
+    async with running_relay(sample_db, relay_producer, unique_prefix, poll_interval_s=60) as relay:
         assert await eventually(lambda: _is_active(relay), timeout_s=10)
         await asyncio.sleep(0.3)  # the relay is now idle, waiting on NOTIFY for up to 60 s
         async with sessionmaker.begin() as session:
@@ -155,15 +152,15 @@ async def _is_active(relay: OutboxRelay) -> bool:
 
 
 async def test_only_one_relay_is_active_per_service_database(
-    infra: Infra, sample_db: str, producer: AIOKafkaProducer, unique_prefix: str
+    infra: Infra, sample_db: str, relay_producer: RelayProducer, unique_prefix: str
 ) -> None:
-    async with running_relay(sample_db, producer, unique_prefix) as first:
+    async with running_relay(sample_db, relay_producer, unique_prefix) as first:
         assert await eventually(lambda: _is_active(first), timeout_s=10)
-        async with running_relay(sample_db, producer, unique_prefix, standby_retry_s=0.1) as second:
+        async with running_relay(sample_db, relay_producer, unique_prefix, standby_retry_s=0.1) as second:
             await asyncio.sleep(1.0)
             assert first.is_active and not second.is_active
         # The standby takes over when the active one goes away: proven by a fresh relay after `first` stops.
-    async with running_relay(sample_db, producer, unique_prefix) as third:
+    async with running_relay(sample_db, relay_producer, unique_prefix) as third:
         assert await eventually(lambda: _is_active(third), timeout_s=10)
 
 
@@ -171,7 +168,7 @@ async def test_events_built_by_sql_in_the_state_changing_statement_reach_kafka_a
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
 ) -> None:
@@ -192,7 +189,7 @@ async def test_events_built_by_sql_in_the_state_changing_statement_reach_kafka_a
             },
         )
 
-    async with running_relay(sample_db, producer, unique_prefix):
+    async with running_relay(sample_db, relay_producer, unique_prefix):
         received = await collect(infra, ledger_topic, count=1)
 
     assert [envelope.parse() for envelope in received] == [
@@ -206,7 +203,7 @@ async def test_events_built_by_sql_in_the_state_changing_statement_reach_kafka_a
 async def test_the_relay_reports_the_backlog_and_the_age_of_its_oldest_row(
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
     """What the stuck-relay alert reads: rows waiting and how long the oldest has waited."""
@@ -217,7 +214,7 @@ async def test_the_relay_reports_the_backlog_and_the_age_of_its_oldest_row(
             text("UPDATE outbox SET created_at = clock_timestamp() - interval '90 seconds'")
         )
     relay = OutboxRelay(
-        dsn=plain_url(sample_db), producer=producer, service_name="backlog-test", topic_prefix="x."
+        dsn=plain_url(sample_db), producer=relay_producer, service_name="backlog-test", topic_prefix="x."
     )
     connection = await asyncpg.connect(plain_url(sample_db))
     try:

@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from dife_contracts import Envelope
 from dife_contracts.events import HoldPlaced
+from prometheus_client import REGISTRY
 from servicekit.db import plain_url
+from servicekit.kafka import RelayProducer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
-from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
+from servicekit.relay import _FETCH_SQL, RELAY_SESSION_SETTINGS, OutboxRelay, fetch_batch, kafka_headers
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE
 from servicekit.testing import Infra, eventually, running_relay
 from servicekit.tracing import current_traceparent
@@ -122,7 +124,7 @@ async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bu
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
@@ -143,7 +145,7 @@ async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bu
 
     relay = OutboxRelay(
         dsn=plain_url(sample_db),
-        producer=producer,
+        producer=relay_producer,
         service_name="servicekit-tests",
         topic_prefix=unique_prefix,
         batch_size=100,
@@ -189,7 +191,7 @@ async def test_an_interactive_event_published_while_100000_bulk_rows_drain_reach
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    producer: AIOKafkaProducer,
+    relay_producer: RelayProducer,
     unique_prefix: str,
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
@@ -201,7 +203,7 @@ async def test_an_interactive_event_published_while_100000_bulk_rows_drain_reach
         async with sessionmaker.begin() as session:
             await enqueue_many(session, [new_hold_placed() for _ in range(10_000)], source=SOURCE)
 
-    async with running_relay(sample_db, producer, unique_prefix, batch_size=batch_size) as relay:
+    async with running_relay(sample_db, relay_producer, unique_prefix, batch_size=batch_size) as relay:
         assert await eventually(lambda: _published(relay, batch_size), timeout_s=30, interval_s=0.005)
         async with sessionmaker.begin() as session:
             interactive_id = str(await enqueue(session, new_hold_placed(), source=SOURCE))
@@ -222,3 +224,49 @@ async def test_an_interactive_event_published_while_100000_bulk_rows_drain_reach
 async def _published(relay: OutboxRelay, count: int) -> bool:
     await asyncio.sleep(0)
     return relay.published_total >= count
+
+
+async def test_published_events_are_counted_by_topic_and_event_type(
+    sample_db: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    relay_producer: RelayProducer,
+    unique_prefix: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    service = f"metrics-{uuid.uuid4().hex[:8]}"
+    async with sessionmaker.begin() as session:
+        await enqueue_many(session, [new_hold_placed() for _ in range(3)], source=SOURCE)
+    relay = OutboxRelay(
+        dsn=plain_url(sample_db), producer=relay_producer, service_name=service, topic_prefix=unique_prefix
+    )
+    connection = await asyncpg.connect(plain_url(sample_db))
+    try:
+        assert await relay.publish_batch(connection) == 3
+    finally:
+        await connection.close()
+
+    published = REGISTRY.get_sample_value(
+        "dife_events_published_total",
+        {"service": service, "topic": HoldPlaced.topic, "type": HoldPlaced.ce_type},
+    )
+    assert published == 3
+
+
+async def test_a_fetch_planned_while_the_outbox_was_empty_still_reads_it_by_its_indexes_once_full(
+    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], new_hold_placed: Callable[..., HoldPlaced]
+) -> None:
+    """The relay's statement is planned (and the plan kept) while the outbox is empty; a campaign then
+    commits 600,000 rows. That kept plan must not scan the outbox once per chosen row."""
+    connection = await asyncpg.connect(plain_url(sample_db), server_settings=RELAY_SESSION_SETTINGS)
+    try:
+        await connection.execute("ALTER TABLE outbox SET (autovacuum_enabled = false); ANALYZE outbox")
+        await connection.execute("SET plan_cache_mode = force_generic_plan")  # kept, as a prepared one is
+        await connection.execute(f"PREPARE relay_fetch(int) AS {_FETCH_SQL}")
+        await connection.execute("EXECUTE relay_fetch(1000)")  # planned now, on an empty outbox
+        async with sessionmaker.begin() as session:
+            await enqueue_many(session, [new_hold_placed() for _ in range(20_000)], source=SOURCE)
+        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000)"))
+    finally:
+        await connection.close()
+
+    assert "Seq Scan" not in plan, plan

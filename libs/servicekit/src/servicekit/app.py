@@ -26,7 +26,7 @@ from servicekit.errors import install_problem_handlers, use_problem_documents_in
 from servicekit.guard import RequestGuard
 from servicekit.jobs import JobKinds, JobRunner
 from servicekit.jobs_api import jobs_router
-from servicekit.kafka import ensure_topics, make_producer
+from servicekit.kafka import ensure_topics, make_producer, make_relay_producer
 from servicekit.logging import RequestContextMiddleware, configure_logging
 from servicekit.metrics import MetricsMiddleware, metrics_response
 from servicekit.relay import OutboxRelay
@@ -145,7 +145,11 @@ async def _start(
     if settings.relay_enabled:
         state.relay = OutboxRelay(
             dsn=plain_url(settings.database_url),
-            producer=producer,
+            producer=make_relay_producer(
+                settings.kafka_bootstrap_servers,
+                client_id=f"{settings.service_name}-relay",
+                security=security,
+            ),
             service_name=settings.service_name,
             topic_prefix=settings.topic_prefix,
             batch_size=settings.relay_batch_size,
@@ -187,6 +191,8 @@ async def _stop(state: KitState) -> None:
             log.error("background task ignored its cancellation; abandoning it", task=task.get_name())
     async with asyncio.timeout(STOP_TIMEOUT_S):
         await state.producer.stop()
+        if state.relay is not None:
+            await state.relay.stop()
     await state.read_pool.close()
     await state.engine.dispose()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import confluent_kafka
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -37,6 +39,21 @@ class KafkaSecurity:
             )
         return options
 
+    def librdkafka_options(self) -> dict[str, Any]:
+        """The same login in librdkafka's terms (the relay's producer, `RelayProducer`)."""
+        options: dict[str, Any] = {"security.protocol": self.protocol.lower()}
+        if self.protocol in ("SSL", "SASL_SSL"):
+            options["ssl.ca.location"] = self.ca_file or "probe"  # "probe": the system's CAs, as aiokafka
+        if self.protocol.startswith("SASL"):
+            options.update(
+                {
+                    "sasl.mechanism": self.sasl_mechanism or "SCRAM-SHA-512",
+                    "sasl.username": self.username,
+                    "sasl.password": self.password,
+                }
+            )
+        return options
+
 
 PLAINTEXT = KafkaSecurity()
 
@@ -54,6 +71,73 @@ def make_producer(
         linger_ms=2,
         max_batch_size=256 * 1024,
         compression_type=None,
+    )
+
+
+class DeliveryFailed(Exception):
+    """Kafka did not acknowledge every record of a relay batch: the rows stay in the outbox, sent again."""
+
+
+class RelayProducer:
+    """The outbox relay's producer: librdkafka (confluent-kafka), idempotent with acks=all.
+
+    Chosen over aiokafka for the relay because it batches, partitions (murmur2, Kafka's default for keyed
+    records) and acknowledges in C: the relay drained about twice as fast (bench/relay_producers.py). The
+    consumers and dead letters stay on aiokafka. Idempotence keeps each partition in the order records were
+    handed over, through retries, so the relay's id order per key holds on Kafka.
+    """
+
+    def __init__(self, config: Mapping[str, Any], *, flush_timeout_s: float = 60.0) -> None:
+        self._producer = confluent_kafka.Producer(dict(config))
+        self._flush_timeout_s = flush_timeout_s
+
+    async def send_all(self, records: Iterable[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+        """Hand over (topic, key, value, headers) records in order; return once Kafka acknowledged them all,
+        else raise `DeliveryFailed` (some may be on Kafka: the relay sends them again, at-least-once)."""
+        failures: list[Any] = []
+
+        def delivered(error: Any, _: Any) -> None:
+            if error is not None:
+                failures.append(error)
+
+        produce = self._producer.produce
+        for topic, key, value, headers in records:
+            while True:
+                try:
+                    produce(topic, value, key, headers=cast(Any, headers), on_delivery=delivered)
+                    break
+                except BufferError:  # librdkafka's queue is full: let it send, then hand over the rest
+                    await asyncio.to_thread(self._producer.poll, 0.05)
+        # flush() blocks until every record is acknowledged (or failed): in a thread, off the event loop.
+        waiting = await asyncio.to_thread(self._producer.flush, self._flush_timeout_s)
+        if waiting:
+            self._producer.purge(in_queue=True, in_flight=False, blocking=False)
+            raise DeliveryFailed(f"{waiting} records not acknowledged within {self._flush_timeout_s} s")
+        if failures:
+            raise DeliveryFailed(f"{len(failures)} records refused by Kafka, the first: {failures[0]}")
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Wait (briefly) for what is in flight; the relay re-sends whatever was not acknowledged."""
+        await asyncio.to_thread(self._producer.flush, timeout_s)
+
+
+def make_relay_producer(
+    bootstrap_servers: str, *, client_id: str, security: KafkaSecurity = PLAINTEXT
+) -> RelayProducer:
+    """The relay's librdkafka producer, with the same login as the service's other Kafka clients."""
+    return RelayProducer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "client.id": client_id,
+            **security.librdkafka_options(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "batch.size": 1_000_000,
+            "compression.type": "none",
+            "partitioner": "murmur2_random",  # murmur2 for keyed records: the Java client's default
+            "delivery.timeout.ms": 30_000,
+        }
     )
 
 

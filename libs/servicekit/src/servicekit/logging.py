@@ -125,8 +125,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id_from(scope) or uuid.uuid4().hex
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # Bound and later reset by token: clearing walks every context variable of the context (asyncio's,
+        # SQLAlchemy's, …) twice per request, and a request's task starts from the server's empty context.
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -134,9 +135,9 @@ class RequestContextMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_request_id)
-        # Cleared only on success: after an unhandled exception, the server-error handler outside this
+        # Reset only on success: after an unhandled exception, the server-error handler outside this
         # middleware still needs the request id to log the failure and echo the id in the 500 response.
-        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.reset_contextvars(**bound)
 
 
 def _request_id_from(scope: Scope) -> str | None:

