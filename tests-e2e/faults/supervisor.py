@@ -331,8 +331,9 @@ async def start_platform(
             databases[spec.name] = await create_database(
                 stack.pg_admin_url, f"faults_{run_id}_{spec.package}"
             )
-        # the six migrations at once: each mostly waits on PostgreSQL
-        await asyncio.gather(*(migrate(s.folder / "alembic.ini", databases[s.name]) for s in specs))
+        # one after the other: alembic's env.py runs its own event loop, which concurrent threads cannot share
+        for spec in specs:
+            await migrate(spec.folder / "alembic.ini", databases[spec.name])
         await _start_services(platform, specs, public_pem, test_clock=test_clock)
     except BaseException:
         await dispose_platform(platform)  # a failed start leaves no database or topic behind
