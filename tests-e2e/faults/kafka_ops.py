@@ -7,6 +7,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 
@@ -42,12 +43,16 @@ async def wait_caught_up(
     deadline = time.monotonic() + timeout_s
     lags: dict[str, int] = {}
     while time.monotonic() < deadline:
-        lags = await group_lags(bootstrap, prefix)
-        if lags and not any(lags.values()):
-            await asyncio.sleep(settle_s)
-            again = await group_lags(bootstrap, prefix)
-            if not any(again.values()):
-                return again
+        try:
+            lags = await group_lags(bootstrap, prefix)
+            if lags and not any(lags.values()):
+                await asyncio.sleep(settle_s)
+                again = await group_lags(bootstrap, prefix)
+                if not any(again.values()):
+                    return again
+        except KafkaError as error:
+            if not error.retriable:  # e.g. the coordinator still loading its groups after a broker restart
+                raise
         await asyncio.sleep(0.5)
     return lags
 
