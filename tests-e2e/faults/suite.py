@@ -8,6 +8,7 @@ DIFE_FAULT_SEED (default random, printed), DIFE_FAULT_KILLS_PER_SERVICE (default
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -157,6 +158,7 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
     mint = functools.partial(
         devtokens.mint_token, private_pem, issuer=journeys.TEST_ISSUER, audience=journeys.TEST_AUDIENCE
     )
+    chaos_task: asyncio.Task[None] | None = None
     try:
         await platform.set_clock(START.astimezone(UTC))
         urls = {name: platform.url(name) for name in platform.services}
@@ -203,6 +205,10 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
         report["replay_fresh_dead_letters"] = dict(_count(e.type for e in after_fresh.dead_letters))
         return report
     finally:
+        if chaos_task is not None and not chaos_task.done():  # a failed phase: no restart after the disposal
+            chaos_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chaos_task
         await api.close()
         await dispose_platform(platform)
 
