@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS_DIR.parent.parent
 STACK = (sys.executable, str(ROOT / "deploy" / "local" / "stack.py"))
@@ -176,3 +178,14 @@ def write_result(name: str, metrics: Mapping[str, Any], params: Mapping[str, Any
     print(f"  params: {json.dumps(dict(params), sort_keys=True)}")
     print(f"  written to {path.relative_to(RESULTS_DIR.parent.parent)}")
     return path
+
+
+async def read_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> None:
+    """Start `consumer` on every partition of `topic` from offset 0 (waiting for the topic's metadata)."""
+    await consumer.start()
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+    consumer.assign([TopicPartition(topic, p) for p in partitions])
+    await consumer.seek_to_beginning()

@@ -33,13 +33,13 @@ from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from dife_contracts import Envelope, topics
 from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeHoldRequested
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_seconds, free_port, latency_summary_ms, load_average, write_result
+from common import cpu_seconds, free_port, latency_summary_ms, load_average, read_whole_topic, write_result
 from ledger_balance_read import server_env, wait_ready
 from ledger_campaign import setup
 from ledger_support import ROOT, Bench, fresh_bench
@@ -116,13 +116,7 @@ class Answers:
         self.kinds: dict[str, bytes] = {}
 
     async def start(self) -> None:
-        await self.consumer.start()
-        partitions = self.consumer.partitions_for_topic(self.topic)
-        while not partitions:
-            await self.consumer._client.force_metadata_update()
-            partitions = self.consumer.partitions_for_topic(self.topic)
-        self.consumer.assign([TopicPartition(self.topic, p) for p in partitions])
-        await self.consumer.seek_to_beginning()
+        await read_whole_topic(self.consumer, self.topic)
 
     async def run(self) -> None:
         while True:

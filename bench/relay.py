@@ -35,13 +35,20 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ensure_kafka_tools, latency_summary_ms, load_average, stack_env, write_result
+from common import (
+    ensure_kafka_tools,
+    latency_summary_ms,
+    load_average,
+    read_whole_topic,
+    stack_env,
+    write_result,
+)
 from servicekit.db import make_engine, make_sessionmaker, plain_url
 from servicekit.kafka import ensure_topics, make_relay_producer
 from servicekit.migrations import upgrade_to_head
@@ -99,13 +106,7 @@ class Arrivals:
         self.written_at: dict[bytes, bytes] = {}
 
     async def start(self) -> None:
-        await self.consumer.start()
-        partitions = self.consumer.partitions_for_topic(self.topic)
-        while not partitions:
-            await self.consumer._client.force_metadata_update()
-            partitions = self.consumer.partitions_for_topic(self.topic)
-        self.consumer.assign([TopicPartition(self.topic, p) for p in partitions])
-        await self.consumer.seek_to_beginning()
+        await read_whole_topic(self.consumer, self.topic)
 
     async def run(self) -> None:
         while True:
