@@ -148,10 +148,10 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id="dife-topic-setup", **security.client_options()
     )
+    wanted = set(topics)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = sorted(set(topics) - existing)
+        missing = sorted(wanted - set(await admin.list_topics()))
         if not missing:
             return
         # Another service starting at the same time may create them first.
@@ -159,8 +159,19 @@ async def ensure_topics(
             await admin.create_topics(
                 [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
             )
+        await _until_listed(admin, wanted)
     finally:
         await admin.close()
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, wanted: set[str], timeout_s: float = 30.0) -> None:
+    """The controller answers a creation before the broker's metadata shows it (KRaft propagates it
+    asynchronously, seconds under load): wait until it does, so whoever asked can use the topics at once."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not_listed := wanted - set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics created but still not in the broker's metadata: {sorted(not_listed)}")
+        await asyncio.sleep(0.1)
 
 
 async def delete_topics(bootstrap_servers: str, prefix: str) -> int:
