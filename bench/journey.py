@@ -31,11 +31,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests-e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import latency_summary_ms, load_average, stack_env, write_result
+from dife_contracts import topics
 from driver import START, Dife
 from faults import journeys
 from faults.invariants import Event, read_topics
 from faults.suite import paris_morning, quiesce
 from faults.supervisor import Stack, dispose_platform, start_platform
+from faults.watch import EventWatch
 from servicekit import devtokens
 from servicekit.testing.plugin import JwtKeys
 
@@ -91,9 +93,11 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
     try:
         await platform.set_clock(START)
         urls = {name: platform.url(name) for name in platform.services}
+        began = time.monotonic()
         async with Dife.connect(urls, mint, settle_s=300) as dife:
             world = await journeys.setup_world(dife, dossiers)
         await quiesce(platform)
+        setup_s = round(time.monotonic() - began, 2)
         all_journeys = journeys.journeys_of(world)
         cpu_before = {name: s.cpu_seconds() for name, s in platform.services.items()}
         started = time.monotonic()
@@ -104,7 +108,8 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             await journeys.run_phase(all_journeys, step, concurrency=concurrency, stats=stats)
             phases[name] = round(time.monotonic() - began, 2)
 
-        await phase("request", lambda j: journeys.phase_request(api, world, j))
+        async with EventWatch(stack.kafka_bootstrap, [platform.topic_prefix + topics.FUNDING]) as watch:
+            await phase("request", lambda j: journeys.phase_request(api, world, j, watch))
         await platform.set_clock(paris_morning(world.session_start))
         await phase("training", lambda j: journeys.phase_training(api, world, j))
         await quiesce(platform)
@@ -133,6 +138,7 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             "dossiers": dossiers,
             "paid": paid,
             "failures": stats.failures[:10],
+            "setup_s": setup_s,
             "elapsed_s": round(elapsed, 2),
             "phases_s": phases,
             "dossiers_per_s": round(paid / elapsed, 2),

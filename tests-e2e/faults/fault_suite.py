@@ -26,8 +26,10 @@ async def test_journeys_survive_killed_services_and_restarts_and_replays_change_
     LOGS.mkdir(parents=True, exist_ok=True)
     (LOGS / "report.json").write_text(dump(report))
     print(dump(report))
-    injected = {fault["fault"] for fault in report["faults"] if fault["during_journeys"]}
-    assert injected == {*report["services"], "kafka", "postgres"}, report["faults"]
+    # every fault struck while journey steps were running (the chaos waits for a point of the journeys)
+    struck_in_flight = [f["fault"] for f in report["faults"] if f["during_journeys"] and f["steps_in_flight"]]
+    planned = [*report["services"] * config.kills_per_service, "kafka", "postgres"]
+    assert sorted(struck_in_flight) == sorted(planned), report["faults"]
     assert report["violations"] == [], report["violations"][:30]
     assert report["statuses"] == {"paid": config.journeys}, (report["statuses"], report["journey_failures"])
     assert report["replay_same_changes"] == [], report["replay_same_changes"]

@@ -30,12 +30,15 @@ import httpx
 from driver import Dife, Person
 from driver import Elu as DriverElu
 
+from faults.watch import EventWatch
+
 SEATS_PER_SESSION = 15  # R-OFR-4: a mandate training takes at most 15 élus a session
 TEST_ISSUER = "dife-tests"  # servicekit.testing.plugin's issuer and audience
 TEST_AUDIENCE = "dife"
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 PRICE_CENTS = 21_000  # below one year's municipal credit: DIFE alone pays
 HOURS = 7
+PLAN_READY = "dife.funding.plan_ready.v1"
 
 
 class StepFailed(Exception):
@@ -44,16 +47,41 @@ class StepFailed(Exception):
 
 @dataclass
 class Stats:
+    """Retries and failures, and how far the journeys are: `in_flight` steps running now, `steps_done` so
+    far (the chaos waits on `progressed` to strike at a given point of the journeys, never between them)."""
+
     retries: Counter[str] = field(default_factory=Counter)
     lost_answers: int = 0
     failures: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    steps_done: int = 0
+    progressed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def step_started(self) -> None:
+        async with self.progressed:
+            self.in_flight += 1
+            self.progressed.notify_all()
+
+    async def step_ended(self) -> None:
+        async with self.progressed:
+            self.in_flight -= 1
+            self.steps_done += 1
+            self.progressed.notify_all()
 
 
 class Api:
     """One HTTP client over the six services, retrying what a dying service explains."""
 
-    def __init__(self, urls: Callable[[str], str], stats: Stats, *, patience_s: float = 180) -> None:
+    def __init__(
+        self,
+        urls: Callable[[str], str],
+        stats: Stats,
+        *,
+        patience_s: float = 180,
+        available: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.urls = urls
+        self.available = available  # waited for before each attempt: a restarting service gets no traffic
         self.stats = stats
         self.patience_s = patience_s
         self.client = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200))
@@ -76,6 +104,8 @@ class Api:
         attempted = False
         delay = 0.1
         while True:
+            if self.available is not None:
+                await self.available(service)
             try:
                 response = await self.client.request(method, self.urls(service) + path, **kwargs)
             except httpx.TransportError as error:
@@ -103,11 +133,15 @@ class Api:
     async def until(
         self, what: str, probe: Callable[[], Awaitable[bool]], *, timeout_s: float | None = None
     ) -> None:
+        """Probe until true, backing off (0.1 s growing to 1 s): each probe is a request a busy service
+        serves on the event loop that also runs its consumer."""
         deadline = time.monotonic() + (timeout_s or self.patience_s)
+        delay = 0.1
         while time.monotonic() < deadline:
             if await probe():
                 return
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
         raise StepFailed(f"timed out waiting for {what}")
 
 
@@ -224,8 +258,9 @@ async def _transition(
         raise StepFailed(f"{path} of {journey.dossier_id}: 409 and status {journey.status}")
 
 
-async def phase_request(api: Api, world: World, journey: Journey) -> None:
-    """Submit (idempotent by key) → OF validation → acceptance once funding said plan_ready."""
+async def phase_request(api: Api, world: World, journey: Journey, watch: EventWatch | None = None) -> None:
+    """Submit (idempotent by key) → OF validation → acceptance once funding said plan_ready (seen on its
+    topic by `watch` when given, then the acceptance is tried until the dossier service has recorded it)."""
     started = time.monotonic()
     headers = {**journey.elu.headers, "Idempotency-Key": f"submit-{world.run}-{journey.elu.index}"}
 
@@ -249,6 +284,8 @@ async def phase_request(api: Api, world: World, journey: Journey) -> None:
     journey.durations["submitted"] = time.monotonic() - started
     await _transition(api, world, journey, "/validation", world.organisme, {"validated", "accepted"})
     journey.durations["validated"] = time.monotonic() - started
+    if watch is not None:  # on time-out, the acceptance below keeps trying until its own deadline
+        await watch.wait(journey.dossier_id, PLAN_READY, timeout_s=api.patience_s)
 
     async def accept() -> bool:
         try:
@@ -328,11 +365,14 @@ async def run_phase(
         if journey.failure:
             return
         async with gate:
+            await stats.step_started()
             try:
                 await step(journey)
             except StepFailed as failed:
                 journey.failure = str(failed)
                 stats.failures.append(str(failed))
+            finally:
+                await stats.step_ended()
 
     await asyncio.gather(*(one(j) for j in journeys))
 

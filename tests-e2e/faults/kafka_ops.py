@@ -11,12 +11,13 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 
-async def _groups(admin: AIOKafkaAdminClient, prefix: str) -> list[str]:
+async def _groups(admin: AIOKafkaAdminClient, prefix: str | tuple[str, ...]) -> list[str]:
     return sorted(group for group, _ in await admin.list_consumer_groups() if group.startswith(prefix))
 
 
-async def group_lags(bootstrap: str, prefix: str) -> dict[str, int]:
-    """Per consumer group under `prefix`: Σ (end offset − committed offset) over the partitions it reads."""
+async def group_lags(bootstrap: str, prefix: str | tuple[str, ...]) -> dict[str, int]:
+    """Per consumer group under `prefix` (or any of several): Σ (end offset − committed offset) over the
+    partitions it reads."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -37,9 +38,10 @@ async def group_lags(bootstrap: str, prefix: str) -> dict[str, int]:
 
 
 async def wait_caught_up(
-    bootstrap: str, prefix: str, *, timeout_s: float, settle_s: float = 2.0
+    bootstrap: str, prefix: str | tuple[str, ...], *, timeout_s: float, settle_s: float = 2.0
 ) -> dict[str, int]:
-    """Until every group's lag is 0 twice `settle_s` apart (events beget events); returns the last lags."""
+    """Until every group's lag is 0 twice `settle_s` apart (events beget events); returns the last lags.
+    `prefix` names the groups read now: a group left behind by a replay would never catch up."""
     deadline = time.monotonic() + timeout_s
     lags: dict[str, int] = {}
     while time.monotonic() < deadline:

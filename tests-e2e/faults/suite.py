@@ -1,7 +1,7 @@
 """The fault suite: N journeys under SIGKILLed services, a Kafka restart and a PostgreSQL restart; then the
 invariants read from every database and topic; then two replays that must change nothing.
 
-Settings (environment): DIFE_FAULT_JOURNEYS (default 200), DIFE_FAULT_CONCURRENCY (default 40),
+Settings (environment): DIFE_FAULT_JOURNEYS (default 1000), DIFE_FAULT_CONCURRENCY (default 40),
 DIFE_FAULT_SEED (default random, printed), DIFE_FAULT_KILLS_PER_SERVICE (default 1).
 """
 
@@ -13,6 +13,8 @@ import functools
 import json
 import os
 import random
+import resource
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,28 +22,30 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dife_contracts import topics
 from driver import START, Dife
 from servicekit import devtokens
 
 from faults import invariants, journeys, kafka_ops
 from faults.supervisor import Platform, Stack, dispose_platform, start_platform
+from faults.watch import EventWatch
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
 class Config:
-    journeys: int = 200
+    journeys: int = 1000
     concurrency: int = 40
     seed: int = 0
     kills_per_service: int = 1
-    gap_s: tuple[float, float] = (1.0, 4.0)
+    strike_between: tuple[float, float] = (0.02, 0.4)  # of the journeys' steps done when a fault strikes
 
     @classmethod
     def from_env(cls) -> Config:
         return cls(
-            journeys=int(os.environ.get("DIFE_FAULT_JOURNEYS", "200")),
-            concurrency=int(os.environ.get("DIFE_FAULT_CONCURRENCY", "40")),
+            journeys=int(os.environ.get("DIFE_FAULT_JOURNEYS", str(cls.journeys))),
+            concurrency=int(os.environ.get("DIFE_FAULT_CONCURRENCY", str(cls.concurrency))),
             seed=int(os.environ.get("DIFE_FAULT_SEED", str(random.randrange(1 << 30)))),
             kills_per_service=int(os.environ.get("DIFE_FAULT_KILLS_PER_SERVICE", "1")),
         )
@@ -49,21 +53,31 @@ class Config:
 
 @dataclass
 class Chaos:
-    """Faults injected at random moments while the journeys run; each is logged with its time."""
+    """Faults injected one after the other at random points OF THE JOURNEYS, not of the clock: the k-th
+    fault waits until a random share of all journey steps is done (and a step is running), so every fault
+    falls while journeys are in flight whatever the machine's speed or the number of journeys. Each fault
+    is logged with how many journey steps were running when it struck and when its target was back."""
 
     platform: Platform
     plan: list[str]
+    stats: journeys.Stats
+    total_steps: int
     rng: random.Random
-    gap_s: tuple[float, float]
+    strike_between: tuple[float, float]
     log: list[dict[str, Any]] = field(default_factory=list)
     journeys_done: asyncio.Event = field(default_factory=asyncio.Event)
     started: float = field(default_factory=time.monotonic)
 
+    def milestones(self) -> list[int]:
+        low, high = self.strike_between
+        return sorted(max(1, int(self.rng.uniform(low, high) * self.total_steps)) for _ in self.plan)
+
     async def run(self) -> None:
-        for fault in self.plan:
-            await asyncio.sleep(self.rng.uniform(*self.gap_s))
+        for fault, milestone in zip(self.plan, self.milestones(), strict=True):
+            await self._journeys_at(milestone)
             at = round(time.monotonic() - self.started, 1)
-            during = not self.journeys_done.is_set()
+            in_flight, steps_done = self.stats.in_flight, self.stats.steps_done
+            during = not self.journeys_done.is_set() and in_flight > 0
             began = time.monotonic()
             if fault == "kafka":
                 await self.platform.stack.restart_kafka()
@@ -76,9 +90,29 @@ class Chaos:
                     "fault": fault,
                     "at_s": at,
                     "away_s": round(time.monotonic() - began, 1),
+                    "steps_done_before": steps_done,
+                    "steps_in_flight": in_flight,
+                    "steps_in_flight_when_back": self.stats.in_flight,
                     "during_journeys": during,
                 }
             )
+
+    async def steps_over(self) -> None:
+        """Every journey step has run: a fault still waiting for its point strikes now (and is reported as
+        not during the journeys)."""
+        async with self.stats.progressed:
+            self.journeys_done.set()
+            self.stats.progressed.notify_all()
+
+    async def _journeys_at(self, milestone: int) -> None:
+        """Until `milestone` steps are done and one is running (or every journey step is over)."""
+
+        def reached() -> bool:
+            over = self.stats.steps_done >= self.total_steps or self.journeys_done.is_set()
+            return over or (self.stats.steps_done >= milestone and self.stats.in_flight > 0)
+
+        async with self.stats.progressed:
+            await self.stats.progressed.wait_for(reached)
 
 
 def fault_plan(services: list[str], kills_per_service: int, rng: random.Random) -> list[str]:
@@ -103,7 +137,7 @@ async def quiesce(platform: Platform, *, timeout_s: float = 180) -> dict[str, in
         await asyncio.sleep(0.5)
     return await kafka_ops.wait_caught_up(
         platform.stack.kafka_bootstrap,
-        platform.topic_prefix,
+        platform.active_group_prefixes(),
         timeout_s=max(10.0, deadline - time.monotonic()),
     )
 
@@ -141,20 +175,26 @@ async def replay_fresh_groups(platform: Platform) -> None:
 
 
 async def timed(report: dict[str, Any], name: str, step: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a phase; its seconds go to the report (summed when a phase name recurs) and to stderr."""
     started = time.monotonic()
     result = await step()
-    report.setdefault("phases_s", {})[name] = round(time.monotonic() - started, 1)
+    phases = report.setdefault("phases_s", {})
+    phases[name] = round(phases.get(name, 0) + time.monotonic() - started, 1)
+    print(
+        f"[faults] {name}: {time.monotonic() - started:.1f}s (load {os.getloadavg()[0]:.1f})", file=sys.stderr
+    )
     return result
 
 
 async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Config) -> dict[str, Any]:
     """Everything; returns the report (the caller asserts on it)."""
     rng = random.Random(config.seed)
-    report: dict[str, Any] = {"config": {**config.__dict__, "gap_s": list(config.gap_s)}}
+    report: dict[str, Any] = {"config": {**config.__dict__, "strike_between": list(config.strike_between)}}
     stack.ensure_owned()
+    cpu_before = stack_and_harness_cpu(stack)
     platform = await timed(report, "start", lambda: start_platform(stack, public_pem))
     stats = journeys.Stats()
-    api = journeys.Api(platform.url, stats)
+    api = journeys.Api(platform.url, stats, available=platform.available)
     mint = functools.partial(
         devtokens.mint_token, private_pem, issuer=journeys.TEST_ISSUER, audience=journeys.TEST_AUDIENCE
     )
@@ -164,26 +204,33 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
         urls = {name: platform.url(name) for name in platform.services}
         async with Dife.connect(urls, mint, settle_s=180) as dife:
             world = await timed(report, "setup", lambda: journeys.setup_world(dife, config.journeys))
+        # every service has read the élus, the offer and its sessions: no submission waits on them
+        await timed(report, "setup_quiesce", lambda: quiesce(platform))
         all_journeys = journeys.journeys_of(world)
         plan = fault_plan(sorted(platform.services), config.kills_per_service, rng)
-        chaos = Chaos(platform, plan, rng, config.gap_s)
-        chaos_task = asyncio.create_task(chaos.run())
+        chaos = Chaos(platform, plan, stats, 2 * len(all_journeys), rng, config.strike_between)
 
         async def phase(step: Callable[[journeys.Journey], Awaitable[None]]) -> None:
             order = journeys.shuffled(all_journeys, rng.randrange(1 << 30))
             await journeys.run_phase(order, step, concurrency=config.concurrency, stats=stats)
 
-        await timed(report, "request", lambda: phase(lambda j: journeys.phase_request(api, world, j)))
-        await platform.set_clock(paris_morning(world.session_start))
+        funding_topic = platform.topic_prefix + topics.FUNDING
+        async with EventWatch(stack.kafka_bootstrap, [funding_topic]) as watch:
+            chaos_task = asyncio.create_task(chaos.run())
+            await timed(
+                report, "request", lambda: phase(lambda j: journeys.phase_request(api, world, j, watch))
+            )
+        await timed(report, "clock", lambda: platform.set_clock(paris_morning(world.session_start)))
         await timed(report, "training", lambda: phase(lambda j: journeys.phase_training(api, world, j)))
+        await chaos.steps_over()
+        await timed(report, "faults_left", lambda: chaos_task)
         await timed(report, "quiet_before_payment", lambda: quiesce(platform))
         await timed(report, "payment", lambda: journeys.pay_everything(api, world, all_journeys))
-        chaos.journeys_done.set()
-        await chaos_task
         report["faults"] = chaos.log
         report["services"] = sorted(platform.services)
         report["lags_after_journeys"] = await timed(report, "quiesce", lambda: quiesce(platform))
-        world_after = await read_world(platform)
+        report["cpu_s_after_journeys"] = cpu_report(platform, cpu_before)
+        world_after = await timed(report, "read_world", lambda: read_world(platform))
         report["statuses"] = dict(sorted(_count(d.status for d in world_after.dossiers).items()))
         report["violations"] = invariants.check_world(world_after)
         report["journey_failures"] = stats.failures[:20]
@@ -194,15 +241,20 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
 
         rewound = await timed(report, "replay_same", lambda: replay_same_groups(platform))
         report["replay_same_groups_rewound"] = rewound
-        report["lags_after_replay_same"] = await quiesce(platform)
-        after_same = (await read_world(platform)).snapshot()
+        report["lags_after_replay_same"] = await timed(
+            report, "replay_same_quiesce", lambda: quiesce(platform)
+        )
+        after_same = (await timed(report, "read_world", lambda: read_world(platform))).snapshot()
         report["replay_same_changes"] = invariants.snapshot_changes(before, after_same)
 
         await timed(report, "replay_fresh", lambda: replay_fresh_groups(platform))
-        report["lags_after_replay_fresh"] = await quiesce(platform)
+        report["lags_after_replay_fresh"] = await timed(
+            report, "replay_fresh_quiesce", lambda: quiesce(platform)
+        )
         after_fresh = await read_world(platform)
         report["replay_fresh_changes"] = invariants.snapshot_changes(before, after_fresh.snapshot())
         report["replay_fresh_dead_letters"] = dict(_count(e.type for e in after_fresh.dead_letters))
+        report["cpu_s_at_end"] = cpu_report(platform, cpu_before)
         return report
     finally:
         if chaos_task is not None and not chaos_task.done():  # a failed phase: no restart after the disposal
@@ -211,6 +263,21 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
                 await chaos_task
         await api.close()
         await dispose_platform(platform)
+
+
+def stack_and_harness_cpu(stack: Stack) -> dict[str, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {**stack.cpu_seconds(), "harness": usage.ru_utime + usage.ru_stime}
+
+
+def cpu_report(platform: Platform, before: dict[str, float]) -> dict[str, float]:
+    """CPU seconds since `before` of each service (every process it had), Kafka, PostgreSQL (backends
+    included) and this harness: the machine is shared, so wall times move with its load; these move less."""
+    spent = {name: service.total_cpu_seconds() for name, service in platform.services.items()}
+    now = stack_and_harness_cpu(platform.stack)
+    spent |= {name: now[name] - before[name] for name in now}
+    spent = {name: round(seconds, 1) for name, seconds in spent.items()}
+    return {**spent, "total": round(sum(spent.values()), 1)}
 
 
 def _count(values: Any) -> dict[str, int]:

@@ -47,6 +47,28 @@ def load_module(name: str, path: Path) -> ModuleType:
     return module
 
 
+def process_cpu_seconds(pid: int | None, *, with_children: bool = False) -> float:
+    """User + system CPU of `pid` (from /proc/<pid>/stat), with its children's when asked: those it has
+    reaped (PostgreSQL's ended backends) and those alive (its running backends). 0 when it is gone."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                child = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(child[1]) == pid:
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -78,6 +100,7 @@ class ServiceProcess:
     process: asyncio.subprocess.Process | None = None
     kills: int = 0
     restarts: int = 0
+    cpu_spent_s: float = 0.0  # by the processes of this service that are gone (killed, stopped)
 
     @property
     def base_url(self) -> str:
@@ -122,6 +145,7 @@ class ServiceProcess:
         """SIGKILL: no shutdown hook runs, in-flight transactions are lost half-way, as in a crash."""
         assert self.process is not None
         if self.process.returncode is None:
+            self.cpu_spent_s += self.cpu_seconds()
             self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
         self.kills += 1
@@ -129,6 +153,7 @@ class ServiceProcess:
     async def stop(self) -> None:
         if self.process is None or self.process.returncode is not None:
             return
+        self.cpu_spent_s += self.cpu_seconds()
         self.process.terminate()
         try:
             async with asyncio.timeout(20):
@@ -149,12 +174,14 @@ class ServiceProcess:
         return 0.0
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process (from /proc/<pid>/stat)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        """User + system CPU time of the running process (from /proc/<pid>/stat)."""
+        if self.process is None or self.process.returncode is not None:
             return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
+
+    def total_cpu_seconds(self) -> float:
+        """CPU of every process this service has had, the running one included."""
+        return self.cpu_spent_s + self.cpu_seconds()
 
 
 class Stack:
@@ -166,6 +193,15 @@ class Stack:
         self.module = load_module("dife_stack_for_faults", ROOT / "deploy" / "local" / "stack.py")
         self.kafka_restarts = 0
         self.pg_restarts = 0
+        self.cpu_spent_s = {"kafka": 0.0, "postgres": 0.0}  # by a broker or server restarted since
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU of Kafka and PostgreSQL (its backends included) since they started, restarts summed."""
+        return {
+            "kafka": self.cpu_spent_s["kafka"] + process_cpu_seconds(self.module.kafka_pid()),
+            "postgres": self.cpu_spent_s["postgres"]
+            + process_cpu_seconds(self.module.postmaster_pid(), with_children=True),
+        }
 
     def ensure_owned(self) -> None:
         """Refuse to restart anything this checkout did not start, on ports other than the environment's."""
@@ -187,6 +223,7 @@ class Stack:
         """SIGTERM the broker, start it again on the same data; returns the seconds it was away."""
         self.ensure_owned()
         started = time.monotonic()
+        self.cpu_spent_s["kafka"] += process_cpu_seconds(self.module.kafka_pid())
         await asyncio.to_thread(self.module.stop_kafka)
         await asyncio.to_thread(self.module.start_kafka)
         self.kafka_restarts += 1
@@ -196,6 +233,8 @@ class Stack:
         """PostgreSQL's fast shutdown (clients cut, nothing committed lost) then a start on the same data."""
         self.ensure_owned()
         started = time.monotonic()
+        pid = self.module.postmaster_pid()
+        self.cpu_spent_s["postgres"] += process_cpu_seconds(pid, with_children=True)
         await asyncio.to_thread(self.module.stop_pg)
         await asyncio.to_thread(self.module.start_pg)
         self.pg_restarts += 1
@@ -211,6 +250,7 @@ class Platform:
     databases: dict[str, str]  # service name -> SQLAlchemy asyncpg URL
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     clock: datetime | None = None  # the platform's test-clock time, given back to restarted services
+    serving: dict[str, asyncio.Event] = field(default_factory=dict)  # set: journeys may call it
 
     def url(self, service: str) -> str:
         return self.services[service].base_url
@@ -218,29 +258,46 @@ class Platform:
     def plain_dsn(self, service: str) -> str:
         return self.databases[service].replace("postgresql+asyncpg://", "postgresql://", 1)
 
+    def active_group_prefixes(self) -> tuple[str, ...]:
+        """The consumer groups the running services read in (a replay gives them new ones)."""
+        return tuple(
+            f"{self.topic_prefix}{s.env.get(f'{s.spec.env_prefix}_CONSUMER_GROUP', s.spec.name)}."
+            for s in self.services.values()
+        )
+
+    async def available(self, name: str) -> None:
+        """Until `name` serves journeys: like an orchestrator's readiness gate, a restarted service gets
+        traffic only once it is ready AND has the platform's clock (it starts on the real time, and a
+        request served on it would be dated months away from the journeys)."""
+        await self.serving.setdefault(name, _set_event()).wait()
+
     async def set_clock(
         self, now: datetime, names: Iterable[str] | None = None, patience_s: float = 900
     ) -> None:
         """Every (named) service's test clock at `now`; a service being restarted is waited for (its restart
-        hands it `self.clock` too)."""
+        hands it the platform's clock too)."""
         self.clock = now
+        await asyncio.gather(*(self._give_clock(name, patience_s) for name in names or self.services))
+
+    async def _give_clock(self, name: str, patience_s: float = 900) -> None:
+        """PUT the platform's clock, again if it moved meanwhile (a restart racing a phase's clock move)."""
         deadline = time.monotonic() + patience_s
+        given: datetime | None = None
         async with httpx.AsyncClient(timeout=30) as client:
-            for name in names or self.services:
-                while True:
-                    try:
-                        answer = await client.put(
-                            f"{self.url(name)}/_test/clock", json={"now": now.isoformat()}
-                        )
-                        answer.raise_for_status()
-                        break
-                    except (httpx.TransportError, httpx.HTTPStatusError):
-                        if time.monotonic() > deadline:
-                            raise
-                        await asyncio.sleep(1)
+            while self.clock is not None and given != self.clock:
+                now = self.clock
+                try:
+                    answer = await client.put(f"{self.url(name)}/_test/clock", json={"now": now.isoformat()})
+                    answer.raise_for_status()
+                    given = now
+                except (httpx.TransportError, httpx.HTTPStatusError):
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(1)
 
     async def restart(self, name: str, attempts: int = 5) -> None:
-        """Bring a killed service back on the same port; give it the platform's clock once it answers.
+        """Bring a killed service back on the same port; give it the platform's clock once it answers, and
+        only then let journeys reach it.
 
         A service started while Kafka or PostgreSQL is still away exits; like an orchestrator's restart
         policy, it is started again (up to `attempts` times)."""
@@ -255,16 +312,23 @@ class Platform:
                     raise
                 await service.stop()
                 await asyncio.sleep(2)
-        if self.clock is not None:
-            await self.set_clock(self.clock, [name])
+        await self._give_clock(name)
+        self.serving.setdefault(name, asyncio.Event()).set()
         service.restarts += 1
 
     async def kill_and_restart(self, name: str) -> None:
+        self.serving.setdefault(name, asyncio.Event()).clear()
         await self.services[name].kill9()
         await self.restart(name)
 
     async def stop(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.services.values()))
+
+
+def _set_event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
 
 
 async def create_database(pg_admin_url: str, name: str) -> str:
