@@ -1,7 +1,11 @@
 """The whole journey, many dossiers at once, on the six services (one uvicorn process each), Kafka, PG.
 
-Run: ``uv run python bench/journey.py [--dossiers 300] [--concurrency 60]`` with KAFKA_BOOTSTRAP_SERVERS and
-DIFE_PG_ADMIN_URL naming the stack (else the local stack is started). Results: ``bench/results/journey.json``.
+Run: ``make bench BENCH=journey``, or ``uv run python bench/journey.py [--dossiers 300] [--concurrency 60]``
+with KAFKA_BOOTSTRAP_SERVERS and DIFE_PG_ADMIN_URL naming the stack (else the local stack is started; the
+stack of this checkout also gets its Kafka and PostgreSQL CPU counted). The defaults take about 5 minutes on
+a quiet machine (set-up of 300 élus included). Results: ``bench/results/journey.json`` and stdout: sustained
+dossiers/s, p50/p99 of every hop, peak RSS (VmHWM) and CPU ms per dossier of every service, the CPU ceiling
+on two cores, the consumer lag at the end, the load average at start and end.
 
 Targets (issue 13): ≥ 50 dossiers/s sustained through the whole journey, p99 OF validation → ``plan_ready``
 ≤ 250 ms, peak RSS ≤ 200 MB per service; it also reports the p99 of every other hop and the consumer lag at
@@ -100,6 +104,7 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
         setup_s = round(time.monotonic() - began, 2)
         all_journeys = journeys.journeys_of(world)
         cpu_before = {name: s.cpu_seconds() for name, s in platform.services.items()}
+        stack_cpu_before = stack.cpu_seconds()
         started = time.monotonic()
         phases: dict[str, float] = {}
 
@@ -134,6 +139,13 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             }
             for name, s in platform.services.items()
         }
+        # Kafka and PostgreSQL count only when they are this checkout's stack (else their pids are unknown)
+        stack_cpu = {k: v - stack_cpu_before[k] for k, v in stack.cpu_seconds().items()}
+        cpu_ms_per_dossier = {
+            "services": round(sum(s["cpu_s"] for s in services.values()) * 1000 / max(paid, 1), 1),
+            **{name: round(seconds * 1000 / max(paid, 1), 1) for name, seconds in stack_cpu.items()},
+        }
+        all_cpu_ms = sum(cpu_ms_per_dossier.values())
         return {
             "dossiers": dossiers,
             "paid": paid,
@@ -146,6 +158,10 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             "hops": hops,
             "plan_ready_p99_ms": plan_ready.get("p99_ms"),
             "services": services,
+            "cpu_ms_per_dossier": cpu_ms_per_dossier,
+            # what two cores could sustain if CPU were the only limit (the machine is shared: wall-clock
+            # rates move with its load, CPU per dossier much less)
+            "cpu_ceiling_dossiers_per_s_on_2_cores": round(2000 / all_cpu_ms, 1) if all_cpu_ms else None,
             "consumer_lag_at_end": lags,
             "total_lag_at_end": sum(lags.values()),
             "retries": dict(stats.retries),
@@ -170,7 +186,17 @@ def main() -> int:
     metrics = asyncio.run(bench(args.dossiers, args.concurrency))
     metrics["load_average_at_start"] = load_before
     write_result("journey", metrics, {"dossiers": args.dossiers, "concurrency": args.concurrency})
-    for key in ("paid", "elapsed_s", "phases_s", "dossiers_per_s", "plan_ready_p99_ms", "total_lag_at_end"):
+    for key in (
+        "paid",
+        "setup_s",
+        "elapsed_s",
+        "phases_s",
+        "dossiers_per_s",
+        "plan_ready_p99_ms",
+        "cpu_ms_per_dossier",
+        "cpu_ceiling_dossiers_per_s_on_2_cores",
+        "total_lag_at_end",
+    ):
         print(f"{key}: {metrics[key]}")
     for hop, figures in metrics["hops"].items():
         print(f"  {hop}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms (n={figures['n']})")
