@@ -40,9 +40,10 @@ test: stack-up
 	@$(RUN) pytest -n 3
 
 # The fault suite restarts the Kafka and PostgreSQL of this checkout's stack (never run it beside `make test`).
-# DIFE_FAULT_JOURNEYS, DIFE_FAULT_CONCURRENCY, DIFE_FAULT_SEED, DIFE_FAULT_KILLS_PER_SERVICE tune it.
+# DIFE_FAULT_JOURNEYS (default: the count CI runs, see tests-e2e/faults/suite.py), DIFE_FAULT_CONCURRENCY,
+# DIFE_FAULT_SEED, DIFE_FAULT_KILLS_PER_SERVICE tune it; -s shows each phase's time as it ends.
 test-faults: stack-up
-	@eval "$$($(STACK) env)" && $(RUN) pytest -p no:cacheprovider -x tests-e2e/faults/fault_suite.py
+	@eval "$$($(STACK) env)" && $(RUN) pytest -p no:cacheprovider -x -s tests-e2e/faults/fault_suite.py
 
 bench: stack-up
 	@if [ -n "$(BENCH)" ]; then $(RUN) python bench/$(BENCH).py; \

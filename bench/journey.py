@@ -114,7 +114,8 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             phases[name] = round(time.monotonic() - began, 2)
 
         async with EventWatch(stack.kafka_bootstrap, [platform.topic_prefix + topics.FUNDING]) as watch:
-            await phase("request", lambda j: journeys.phase_request(api, world, j, watch))
+            group = f"{platform.topic_prefix}dossier.events"
+            await phase("request", lambda j: journeys.phase_request(api, world, j, watch, group))
         await platform.set_clock(paris_morning(world.session_start))
         await phase("training", lambda j: journeys.phase_training(api, world, j))
         await quiesce(platform)

@@ -258,9 +258,12 @@ async def _transition(
         raise StepFailed(f"{path} of {journey.dossier_id}: 409 and status {journey.status}")
 
 
-async def phase_request(api: Api, world: World, journey: Journey, watch: EventWatch | None = None) -> None:
-    """Submit (idempotent by key) → OF validation → acceptance once funding said plan_ready (seen on its
-    topic by `watch` when given, then the acceptance is tried until the dossier service has recorded it)."""
+async def phase_request(
+    api: Api, world: World, journey: Journey, watch: EventWatch | None = None, dossier_group: str = ""
+) -> None:
+    """Submit (idempotent by key) → OF validation → acceptance once funding said plan_ready: with `watch`,
+    once the dossier service's consumer group (`dossier_group`) has committed past funding's plan_ready,
+    then the acceptance is tried (again, backing off, in case the answer is still R-FUN-4)."""
     started = time.monotonic()
     headers = {**journey.elu.headers, "Idempotency-Key": f"submit-{world.run}-{journey.elu.index}"}
 
@@ -285,7 +288,7 @@ async def phase_request(api: Api, world: World, journey: Journey, watch: EventWa
     await _transition(api, world, journey, "/validation", world.organisme, {"validated", "accepted"})
     journey.durations["validated"] = time.monotonic() - started
     if watch is not None:  # on time-out, the acceptance below keeps trying until its own deadline
-        await watch.wait(journey.dossier_id, PLAN_READY, timeout_s=api.patience_s)
+        await watch.wait_consumed(journey.dossier_id, PLAN_READY, dossier_group, timeout_s=api.patience_s)
 
     async def accept() -> bool:
         try:

@@ -1,8 +1,15 @@
 """The fault suite: N journeys under SIGKILLed services, a Kafka restart and a PostgreSQL restart; then the
 invariants read from every database and topic; then two replays that must change nothing.
 
-Settings (environment): DIFE_FAULT_JOURNEYS (default 1000), DIFE_FAULT_CONCURRENCY (default 40),
-DIFE_FAULT_SEED (default random, printed), DIFE_FAULT_KILLS_PER_SERVICE (default 1).
+Settings (environment): DIFE_FAULT_JOURNEYS (default `Config.journeys`, the count `make test-faults` and CI
+run), DIFE_FAULT_CONCURRENCY (default 40), DIFE_FAULT_SEED (default random, printed),
+DIFE_FAULT_KILLS_PER_SERVICE (default 1).
+
+Faults strike at random points of the journeys (a share of all journey steps done, with steps running),
+one after the other; the report logs, per fault, the steps done and in flight when it struck, and the test
+asserts every planned fault struck with steps in flight. The report also gives each phase's seconds and
+the CPU seconds of every service, Kafka, PostgreSQL and the harness (the wall time moves with the load of
+a shared machine).
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @dataclass(frozen=True)
 class Config:
-    journeys: int = 1000
+    # CI's count: 200 journeys pass in about 6 min on two quiet cores; 1,000 do not fit the 12 min budget
+    # (see the issue 13 report). DIFE_FAULT_JOURNEYS=1000 runs the issue's full count.
+    journeys: int = 200
     concurrency: int = 40
     seed: int = 0
     kills_per_service: int = 1
@@ -215,10 +224,13 @@ async def run_suite(stack: Stack, private_pem: str, public_pem: str, config: Con
             await journeys.run_phase(order, step, concurrency=config.concurrency, stats=stats)
 
         funding_topic = platform.topic_prefix + topics.FUNDING
+        dossier_group = f"{platform.topic_prefix}dossier.events"  # the dossier service's consumer
         async with EventWatch(stack.kafka_bootstrap, [funding_topic]) as watch:
             chaos_task = asyncio.create_task(chaos.run())
             await timed(
-                report, "request", lambda: phase(lambda j: journeys.phase_request(api, world, j, watch))
+                report,
+                "request",
+                lambda: phase(lambda j: journeys.phase_request(api, world, j, watch, dossier_group)),
             )
         await timed(report, "clock", lambda: platform.set_clock(paris_morning(world.session_start)))
         await timed(report, "training", lambda: phase(lambda j: journeys.phase_training(api, world, j)))

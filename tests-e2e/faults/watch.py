@@ -16,19 +16,25 @@ import contextlib
 from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 
 class EventWatch:
-    """Which (subject, CloudEvents type) pairs appeared on `topics`; `wait` until one does."""
+    """Which (subject, CloudEvents type) pairs appeared on `topics`; `wait` until one does, `wait_consumed`
+    until a consumer group has also committed past it (the service behind the group has recorded it)."""
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.seen: set[tuple[str, str]] = set()
         self.first_seen_ms: dict[tuple[str, str], int] = {}
+        self.position: dict[tuple[str, str], tuple[TopicPartition, int]] = {}
         self._waiters: dict[tuple[str, str], list[asyncio.Future[None]]] = defaultdict(list)
         self._task: asyncio.Task[None] | None = None
+        self._committed: dict[str, dict[TopicPartition, int]] = {}
+        self._commits_moved = asyncio.Condition()
+        self._offset_readers: dict[str, asyncio.Task[None]] = {}
         self.errors = 0
 
     async def __aenter__(self) -> EventWatch:
@@ -50,10 +56,10 @@ class EventWatch:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*self._offset_readers.values(), *([self._task] if self._task else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     @staticmethod
     async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
@@ -70,7 +76,7 @@ class EventWatch:
             while True:
                 try:
                     batches = await consumer.getmany(timeout_ms=500)
-                except KafkaError:  # the broker restarting: aiokafka reconnects, reading resumes
+                except (KafkaError, OSError):  # the broker restarting: aiokafka reconnects, reading resumes
                     self.errors += 1
                     await asyncio.sleep(0.5)
                     continue
@@ -105,3 +111,46 @@ class EventWatch:
             return True
         except TimeoutError:
             return False
+
+    async def wait_consumed(self, subject: str, event_type: str, group: str, *, timeout_s: float) -> bool:
+        """True once the event is on its topic and `group` has committed an offset past it: one request
+        for the group's offsets every 0.2 s serves every waiting journey, instead of each asking the
+        service again and again. False after `timeout_s`."""
+        started = asyncio.get_running_loop().time()
+        if not await self.wait(subject, event_type, timeout_s=timeout_s):
+            return False
+        tp, offset = self.position[(subject, event_type)]
+        if group not in self._offset_readers:
+            self._offset_readers[group] = asyncio.create_task(self._read_offsets(group))
+        left = timeout_s - (asyncio.get_running_loop().time() - started)
+        try:
+            async with asyncio.timeout(max(left, 0.1)), self._commits_moved:
+                await self._commits_moved.wait_for(lambda: self._committed.get(group, {}).get(tp, 0) > offset)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _read_offsets(self, group: str) -> None:
+        admin: AIOKafkaAdminClient | None = None
+        try:
+            while True:
+                try:
+                    if admin is None:
+                        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+                        await admin.start()
+                    committed = await admin.list_consumer_group_offsets(group)
+                except Exception:  # the broker restarting, the group's coordinator loading: a new client
+                    self.errors += 1
+                    if admin is not None:
+                        with contextlib.suppress(Exception):
+                            await admin.close()
+                        admin = None
+                    await asyncio.sleep(1)
+                    continue
+                async with self._commits_moved:
+                    self._committed[group] = {tp: meta.offset for tp, meta in committed.items()}
+                    self._commits_moved.notify_all()
+                await asyncio.sleep(0.2)
+        finally:
+            if admin is not None:
+                await admin.close()
