@@ -83,16 +83,17 @@ class EventWatch:
                 for records in batches.values():
                     for record in records:
                         headers = {k: (v or b"").decode() for k, v in record.headers}
-                        self._saw(
-                            (headers.get("ce_subject", ""), headers.get("ce_type", "")), record.timestamp
-                        )
+                        key = (headers.get("ce_subject", ""), headers.get("ce_type", ""))
+                        where = (TopicPartition(record.topic, record.partition), record.offset)
+                        self._saw(key, record.timestamp, where)
         finally:
             await consumer.stop()
 
-    def _saw(self, key: tuple[str, str], timestamp_ms: int) -> None:
+    def _saw(self, key: tuple[str, str], timestamp_ms: int, where: tuple[TopicPartition, int]) -> None:
         if key in self.seen:
             return
         self.seen.add(key)
+        self.position[key] = where
         self.first_seen_ms[key] = timestamp_ms
         for waiter in self._waiters.pop(key, []):
             if not waiter.done():
