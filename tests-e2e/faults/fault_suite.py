@@ -5,6 +5,10 @@ Not collected by `make test` (its name does not match `test_*.py`): it restarts 
 runs on, which would break every other test sharing them. Run it alone, on a stack this checkout started:
 `make test-faults`, or `pytest tests-e2e/faults/fault_suite.py` with KAFKA_BOOTSTRAP_SERVERS,
 DIFE_PG_ADMIN_URL, DIFE_KAFKA_PORT and DIFE_PG_PORT naming that stack. Settings: see `faults.suite`.
+
+"During the journeys" is checked, not assumed: each fault waits for a random point of the journeys (a share
+of their steps done) and is logged with the number of journey steps running when it struck; every planned
+fault must have struck with steps in flight, before the last journey step ended.
 """
 
 from __future__ import annotations
