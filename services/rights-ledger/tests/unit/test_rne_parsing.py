@@ -239,13 +239,6 @@ def test_the_given_names_are_kept_as_written_beside_their_key_R_REG_2() -> None:
     assert (record.given_names, record.given_key) == ("Jean-François", "JEAN FRANCOIS")
 
 
-@pytest.mark.parametrize(("data", "message"), [(b"", "empty file: no header line")])
-def test_an_empty_file_is_refused_saying_so_R_REG_1(data: bytes, message: str) -> None:
-    with pytest.raises(RneFormatError) as refused:
-        parse_rne(data, RneFileType.CM)
-    assert str(refused.value) == message
-
-
 def test_a_header_with_a_stray_quote_is_refused_naming_the_header_line_R_REG_1() -> None:
     with pytest.raises(RneFormatError) as refused:
         parse_rne(f'{MINIMAL};"Note\n'.encode(), RneFileType.CM)
