@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dife_contracts import topics
+from dife_contracts.events import DifeCaptureRequested, DossierCancelled
 from driver import IBANS, START, Dife, Elu, Offer, Organisme
 from integrator import published_schemas, read_from_start
 from servicekit.testing import collect
@@ -208,20 +209,22 @@ async def _accepted(dife: Dife, elu: Elu, offer: Offer, session_id: str | None =
     return dossier_id
 
 
-async def test_journey_3_cancellations_early_late_and_by_the_organisme_R_DOS_5(
+async def test_journey_3_cancellations_early_late_with_force_majeure_and_by_the_organisme_R_DOS_5(
     platform: Platform, dife: Dife
 ) -> None:
-    """The élu cancels 8 working days before the start → rights back; 3 working days before without force
-    majeure → rights consumed, the OF paid nothing; the OF cancels a session → its dossiers cancelled, rights
-    back."""
+    """The élu cancels 8 working days before the start → rights back; 7 working days before (the edge) or 3
+    without force majeure → rights consumed, the OF paid nothing; 3 working days before WITH force majeure →
+    rights back; the OF cancels a session → its dossiers cancelled, rights back."""
     second_session = (date(2027, 5, 10), date(2027, 5, 11))
-    (early_elu, late_elu, first_elu, second_elu), offer = await _fresh(dife, elus=4)
+    (early_elu, seventh_elu, late_elu, excused_elu, first_elu, second_elu), offer = await _fresh(dife, elus=6)
     organisme = offer.organisme
     later = await dife.publish_offer(organisme, [second_session])
     early = await _accepted(dife, early_elu, offer)
+    seventh = await _accepted(dife, seventh_elu, offer)
     late = await _accepted(dife, late_elu, offer)
+    excused = await _accepted(dife, excused_elu, offer)
     on_cancelled_session = [await _accepted(dife, first_elu, later)]
-    for elu in (early_elu, late_elu, first_elu):
+    for elu in (early_elu, seventh_elu, late_elu, excused_elu, first_elu):
         await dife.wait_account(elu, held_cents=35_000)
 
     await dife.set_paris_day(date(2027, 4, 14))  # 15…26 April: 8 working days before Monday 26
@@ -230,11 +233,46 @@ async def test_journey_3_cancellations_early_late_and_by_the_organisme_R_DOS_5(
     await _balance_is_the_journal(dife, early_elu, balance_cents=CREDIT, held_cents=0)
     assert _kinds(await dife.movements(early_elu)) == ["credit", "hold", "release"]
 
+    await dife.set_paris_day(date(2027, 4, 15))  # 16…26 April: 7 working days before, no longer free
+    at_the_edge = await dife.cancel(seventh_elu.headers, seventh, "convenance", force_majeure=False)
+    assert (at_the_edge["status"], at_the_edge["rights_consumed"]) == ("cancelled_by_elu", True)
+    await _balance_is_the_journal(dife, seventh_elu, balance_cents=CREDIT - 35_000, held_cents=0)
+    assert _kinds(await dife.movements(seventh_elu)) == ["capture", "credit", "hold"]
+
     await dife.set_paris_day(date(2027, 4, 21))  # 22, 23, 26 April: 3 working days before the start
     consumed = await dife.cancel(late_elu.headers, late, "convenance", force_majeure=False)
     assert (consumed["status"], consumed["rights_consumed"]) == ("cancelled_by_elu", True)
     await _balance_is_the_journal(dife, late_elu, balance_cents=CREDIT - 35_000, held_cents=0)
     assert _kinds(await dife.movements(late_elu)) == ["capture", "credit", "hold"]
+
+    forgiven = await dife.cancel(excused_elu.headers, excused, "hospitalisation", force_majeure=True)
+    assert (forgiven["status"], forgiven["rights_consumed"]) == ("cancelled_by_elu", False)
+    await _balance_is_the_journal(
+        dife, excused_elu, balance_cents=CREDIT, held_cents=0, available_cents=CREDIT
+    )
+    excused_journal = await dife.movements(excused_elu)
+    assert _kinds(excused_journal) == ["credit", "hold", "release"]
+    [release] = [m for m in excused_journal if m["kind"] == "release"]
+    assert (release["amount_cents"], release["dossier_id"]) == (35_000, excused)
+    assert [(h["dossier_id"], h["status"]) for h in await dife.holds(excused_elu)] == [(excused, "voided")]
+    cancelled_late = ((late, False, "convenance"), (excused, True, "hospitalisation"))
+    for dossier_id, force_majeure, reason in cancelled_late:
+        last_step = (await dife.dossier(dossier_id))["history"][-1]
+        assert (last_step["to_status"], last_step["by_role"], last_step["reason"]) == (
+            "cancelled_by_elu",
+            "elu",
+            reason,
+        )
+        [event] = await collect(
+            platform.infra,
+            platform.topic(topics.DOSSIER),
+            count=1,
+            timeout_s=30,
+            where=lambda e, d=dossier_id: e.type == "dife.dossier.dossier_cancelled.v1" and e.subject == d,
+        )
+        payload = event.parse()
+        assert isinstance(payload, DossierCancelled)
+        assert (payload.force_majeure, payload.rights_consumed) == (force_majeure, not force_majeure)
 
     still_validated = await dife.submit(
         second_elu, later
@@ -259,9 +297,18 @@ async def test_journey_3_cancellations_early_late_and_by_the_organisme_R_DOS_5(
         await _balance_is_the_journal(dife, elu, balance_cents=CREDIT, held_cents=0, available_cents=CREDIT)
         assert _kinds(await dife.movements(elu)) == ["credit", "hold", "release"]
 
-    payments = [await dife.payment(d) for d in (early, late, *on_cancelled_session)]
+    cancelled_by_elus = (early, seventh, late, excused)
+    payments = [await dife.payment(d) for d in (*cancelled_by_elus, *on_cancelled_session)]
     assert all(p is None or p["amount_cents"] == 0 for p in payments), payments  # the OF is paid nothing
-    assert (await _dossier_events(platform, late, 4))[-1] == "dossier_cancelled"
+    for dossier_id in cancelled_by_elus:
+        assert (await dife.dossier(dossier_id))["amount_paid_cents"] in (0, None)
+    for dossier_id in cancelled_by_elus:
+        assert await _dossier_events(platform, dossier_id, 4) == [
+            "dossier_submitted",
+            "dossier_validated",
+            "dossier_accepted",
+            "dossier_cancelled",
+        ]
     assert await _dossier_events(platform, still_validated, 3) == [
         "dossier_submitted",
         "dossier_validated",
@@ -395,6 +442,146 @@ async def test_journey_5_a_price_above_the_dife_is_completed_by_card_through_the
         where=lambda e: e.type == "dife.funding.card_payment_confirmed.v1" and e.subject == dossier_id,
     )
     assert len(confirmations) == 1
+
+
+REINSERTION_PRICE = 100_000
+CPF_SHARE = 45_000
+CARD_SHARE = REINSERTION_PRICE - CREDIT - CPF_SHARE
+
+
+async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_card_is_paid_R_FUN_3(
+    platform: Platform, dife: Dife
+) -> None:
+    """The élu's mandate ended on 6 April 2027 (R-END-1: rights usable for reinsertion until 6 October). A
+    CPF-eligible training (R-OFR-2) ending on 6 October is accepted, one ending on the 7th refused. The
+    plan of a September session: the DIFE first (R-FUN-1), a CPF commitment with its reference (R-FUN-3),
+    the rest by card through the signed webhook (R-FUN-4). After the service the fund pays the OF the whole
+    price (= DIFE captured + CPF + card, R-PAY-2), the ledger captures the DIFE share, the plan closes
+    consumed."""
+    await dife.set_clock(START)
+    elu = await dife.register_former_elu(year=YEAR, mandate_ended_on=START.date(), commune_code="01003")
+    organisme = await dife.register_organisme(
+        agrement_from=date(2027, 1, 1), agrement_until=date(2029, 12, 31)
+    )
+    offer = await dife.publish_offer(
+        organisme,
+        [
+            (date(2027, 9, 13), date(2027, 9, 14)),  # the one taken
+            (date(2027, 10, 5), date(2027, 10, 6)),  # ends on the window's last day
+            (date(2027, 10, 7), date(2027, 10, 7)),  # ends the day after
+        ],
+        price_cents=REINSERTION_PRICE,
+        kind="reinsertion",
+    )
+    taken, last_day, day_after = offer.session_ids
+    account = await dife.account(elu)
+    assert (account["balance_cents"], account["reinsertion_until"]) == (CREDIT, "2027-10-06")
+    [mandate] = (await dife.elu_record(elu))["mandates"]
+    assert mandate["end_date"] == START.date().isoformat()
+
+    on_the_last_day = await dife.submit(elu, offer, last_day)  # R-OFR-2: the window's last day still counts
+    await dife.refuse(organisme.headers, on_the_last_day, "session complète")
+    too_late = await dife.try_submit(elu, offer, day_after)
+    assert too_late.status_code == 422, too_late.text
+    assert [(r["id"], r["field"]) for r in too_late.json()["rules"]] == [("R-DOS-2", "mandate")]
+    assert "6 months after the last mandate (2027-04-06)" in too_late.text
+
+    dossier_id = await dife.submit(elu, offer, taken)
+    await dife.validate(organisme, dossier_id)
+
+    async def dife_secured() -> dict[str, Any] | None:
+        plan = await dife.plan(elu, dossier_id)
+        lines = {line["source"]: line for line in plan["lines"]}
+        return plan if lines.get("dife", {}).get("status") == "secured" else None
+
+    proposed = await dife.until("the DIFE line secured", dife_secured)
+    assert [(line["source"], line["amount_cents"]) for line in proposed["lines"]] == [
+        ("dife", CREDIT),
+        ("elu_card", REINSERTION_PRICE - CREDIT),
+    ]
+    completed = await dife.add_external_commitment(elu, dossier_id, "cpf", CPF_SHARE)
+    cpf_reference = completed["lines"][1]["reference"]
+    assert [(line["source"], line["amount_cents"], line["status"]) for line in completed["lines"]] == [
+        ("dife", CREDIT, "secured"),
+        ("cpf", CPF_SHARE, "secured"),
+        ("elu_card", CARD_SHARE, "pending"),
+    ]
+    assert completed["status"] == "proposed" and cpf_reference.startswith("CPF-")
+
+    intent = await dife.card_payment(elu, dossier_id)
+    assert intent["amount_cents"] == CARD_SHARE
+    confirmed = await dife.psp_notify(str(intent["intent_id"]), CARD_SHARE)
+    assert confirmed.status_code == 200, confirmed.text
+    ready = await dife.wait_plan_ready(dossier_id)
+    assert [(line["source"], line["amount_cents"]) for line in ready["plan"]["lines"]] == [
+        ("dife", CREDIT),
+        ("cpf", CPF_SHARE),
+        ("elu_card", CARD_SHARE),
+    ]
+    await dife.wait_account(elu, balance_cents=CREDIT, held_cents=CREDIT, available_cents=0)
+
+    await dife.verified_bank_details(organisme)
+    assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
+    await dife.set_paris_day(date(2027, 9, 13))
+    await dife.enter(organisme, dossier_id, date(2027, 9, 13))
+    await dife.set_paris_day(date(2027, 9, 14), hour=18)
+    done = await dife.exit(organisme, dossier_id, date(2027, 9, 14), "14")
+    await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
+    await dife.wait_status(dossier_id, "service_done_validated")
+
+    payment = await dife.settle(dossier_id)
+    assert (payment["amount_cents"], payment["settled_cents"]) == (REINSERTION_PRICE, REINSERTION_PRICE)
+    assert payment["siret"] == organisme.siret
+    paid = await dife.wait_status(dossier_id, "paid")
+    assert paid["amount_paid_cents"] == REINSERTION_PRICE
+    assert _path(paid) == [
+        "submitted",
+        "validated",
+        "accepted",
+        "in_training",
+        "completed",
+        "service_done_declared",
+        "service_done_validated",
+        "paid",
+    ]
+
+    await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
+    journal = await dife.movements(elu)
+    assert _kinds(journal) == ["capture", "credit", "hold"]
+    [capture] = [m for m in journal if m["kind"] == "capture"]
+    assert (capture["amount_cents"], capture["dossier_id"]) == (CREDIT, dossier_id)
+    assert payment["amount_cents"] == capture["amount_cents"] + CPF_SHARE + CARD_SHARE
+
+    async def closed_and_consumed() -> dict[str, Any] | None:
+        plan = await dife.plan(elu, dossier_id)
+        ended = all(line["status"] == "consumed" for line in plan["lines"])
+        return plan if plan["status"] == "closed" and ended else None
+
+    closed = await dife.until("the plan closed, every line consumed", closed_and_consumed)
+    assert [(line["source"], line["reference"]) for line in closed["lines"]][:2] == [
+        ("dife", None),
+        ("cpf", cpf_reference),
+    ]
+    [capture_asked] = await collect(
+        platform.infra,
+        platform.topic(topics.PAYOUT),
+        count=1,
+        timeout_s=30,
+        where=lambda e: e.type == "dife.payout.dife_capture_requested.v1" and e.subject == dossier_id,
+    )
+    asked = capture_asked.parse()
+    assert isinstance(asked, DifeCaptureRequested) and asked.amount_cents == CREDIT
+    assert await _dossier_events(platform, dossier_id, 8) == [
+        "dossier_submitted",
+        "dossier_validated",
+        "dossier_accepted",
+        "training_started",
+        "training_completed",
+        "service_done_declared",
+        "service_done_validated",
+        "dossier_paid",
+    ]
+    assert await _dossier_events(platform, on_the_last_day, 2) == ["dossier_submitted", "dossier_refused"]
 
 
 async def test_journey_6_a_control_rejecting_service_done_pays_nothing_and_gives_the_rights_back_R_DOS_4(
@@ -554,8 +741,6 @@ async def test_journey_9_an_integrator_reads_every_dossier_event_valid_and_in_or
         assert len({partition for partition, _, _ in seen}) == 1, f"{dossier_id} spread over partitions"
         in_order = [event_type for _, _, event_type in sorted(seen)]
         assert in_order[0] == "dife.dossier.dossier_submitted.v1", dossier_id
-        known = await dife.http.get(dife.url("dossier", f"/v1/dossiers/{dossier_id}"), headers=dife.agent)
-        if known.status_code == 404:  # put on the bus by test_journeys.py standing in for the service
-            continue
-        history = [step["event_type"] for step in known.json()["history"] if step["event_type"]]
+        known = await dife.dossier(dossier_id)  # every event on the bus comes from the dossier service
+        history = [step["event_type"] for step in known["history"] if step["event_type"]]
         assert in_order == history, dossier_id
