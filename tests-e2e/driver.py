@@ -735,6 +735,13 @@ class Dife:
         )
         return body
 
+    async def envelope(self, collectivite: Collectivite, envelope_id: str) -> dict[str, Any]:
+        """A co-funding envelope as its collectivité sees it (`reserved_cents`, `remaining_cents`)."""
+        body: dict[str, Any] = await self.call(
+            "GET", "funding", f"/v1/cofunding-envelopes/{envelope_id}", headers=collectivite.headers
+        )
+        return body
+
     # --- contributions -------------------------------------------------------------------------------
 
     async def register_collectivite(

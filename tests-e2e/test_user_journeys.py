@@ -3,7 +3,9 @@ services (`conftest.platform`), time moved with the services' test clock; every 
 (status, history), the plan, the élu's ledger (balance, journal), the OF's payment and the events on Kafka.
 
 Each journey starts at the platform's `START` day with élus and an organisme of its own, so journeys share one
-platform and never see each other's data.
+platform (one per pytest worker, its journeys run one after the other) and never see each other's data. An RNE
+snapshot ends the mandates of every élu it does not list (R-REG-2): that is why each journey imports its own
+élus first, and why the reinsertion journey's snapshot, ending its élu's mandate, harms no other journey.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dife_contracts import topics
-from dife_contracts.events import DifeCaptureRequested, DossierCancelled
+from dife_contracts.event import Event
+from dife_contracts.events import DifeCaptureRequested, DossierCancelled, PaymentOrdered
 from driver import IBANS, START, Dife, Elu, Offer, Organisme
 from integrator import published_schemas, read_from_start
 from servicekit.testing import collect
@@ -27,6 +30,7 @@ CREDIT = 40_000
 """What the municipal campaign credits a year (R-ACC-1)."""
 SESSION_START = date(2027, 4, 26)  # a Monday, 14 working days after START
 SESSION_END = date(2027, 4, 27)
+P = TypeVar("P", bound=Event)
 
 
 async def _fresh(
@@ -65,6 +69,45 @@ async def _dossier_events(
 
 def _path(dossier: dict[str, Any]) -> list[str]:
     return [step["to_status"] for step in dossier["history"]]
+
+
+PAID_PATH_EVENTS = [
+    "dossier_submitted",
+    "dossier_validated",
+    "dossier_accepted",
+    "training_started",
+    "training_completed",
+    "service_done_declared",
+    "service_done_validated",
+    "dossier_paid",
+]
+
+
+async def _plan_ends(dife: Dife, elu: Elu, dossier_id: str, *lines: tuple[str, str]) -> dict[str, Any]:
+    """The plan once funding closed it with each line's `(source, status)` as expected (it follows the
+    dossier's, payout's and the ledger's events)."""
+
+    async def ended() -> dict[str, Any] | None:
+        plan = await dife.plan(elu, dossier_id)
+        seen = [(line["source"], line["status"]) for line in plan["lines"]]
+        return plan if plan["status"] == "closed" and seen == list(lines) else None
+
+    plan: dict[str, Any] = await dife.until(f"plan {dossier_id} closed with {lines}", ended)
+    return plan
+
+
+async def _payout_event(platform: Platform, dossier_id: str, kind: type[P]) -> P:
+    """The one `kind` of event payout published for the dossier, parsed."""
+    [found] = await collect(
+        platform.infra,
+        platform.topic(topics.PAYOUT),
+        count=1,
+        timeout_s=30,
+        where=lambda e: e.type == kind.ce_type and e.subject == dossier_id,
+    )
+    event = found.parse()
+    assert isinstance(event, kind)
+    return event
 
 
 async def test_journey_1_happy_path_dife_only_from_request_to_paid(platform: Platform, dife: Dife) -> None:
@@ -119,21 +162,18 @@ async def test_journey_1_happy_path_dife_only_from_request_to_paid(platform: Pla
     assert sum(m["balance_delta_cents"] for m in journal) == account["balance_cents"]
     assert sum(m["held_delta_cents"] for m in journal) == 0
     assert sorted(m["kind"] for m in journal) == sorted(["credit", "hold", "capture"])
+    await _plan_ends(dife, elu, dossier_id, ("dife", "consumed"))
+    ordered = await _payout_event(platform, dossier_id, PaymentOrdered)
+    assert (ordered.amount_cents, ordered.realisation_percent) == (35_000, 100)
+    assert ordered.siret == organisme.siret
+    asked = await _payout_event(platform, dossier_id, DifeCaptureRequested)
+    assert (asked.amount_cents, str(asked.elu_id)) == (35_000, elu.elu_id)
 
     listed = await dife.public_list(siret=organisme.siret)
     assert [(item["cost_cents"], item["siret"]) for item in listed] == [(35_000, organisme.siret)]
     assert listed[0]["family_name"] == elu.person.family_name
 
-    assert await _dossier_events(platform, dossier_id, 8) == [
-        "dossier_submitted",
-        "dossier_validated",
-        "dossier_accepted",
-        "training_started",
-        "training_completed",
-        "service_done_declared",
-        "service_done_validated",
-        "dossier_paid",
-    ]
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
 
 
 def _kinds(journal: list[dict[str, Any]]) -> list[str]:
@@ -189,7 +229,8 @@ async def test_journey_2_refusal_and_silences_end_dossiers_and_release_the_hold_
     )
     assert _kinds(await dife.movements(silent_elu)) == ["credit", "hold", "release"]
     assert [hold["status"] for hold in await dife.holds(silent_elu)] == ["voided"]
-    assert (await dife.plan(silent_elu, silent))["status"] in ("failed", "closed")
+    await _plan_ends(dife, silent_elu, silent, ("dife", "released"))
+    assert [await dife.payment(d) for d in (refused, unanswered, silent)] == [None, None, None]
 
     assert await _dossier_events(platform, refused, 2) == ["dossier_submitted", "dossier_refused"]
     assert await _dossier_events(platform, unanswered, 2) == ["dossier_submitted", "dossier_expired"]
@@ -298,6 +339,15 @@ async def test_journey_3_cancellations_early_late_with_force_majeure_and_by_the_
         assert _kinds(await dife.movements(elu)) == ["credit", "hold", "release"]
 
     cancelled_by_elus = (early, seventh, late, excused)
+    for elu, dossier_id, dife_line in (
+        (early_elu, early, "released"),
+        (seventh_elu, seventh, "consumed"),
+        (late_elu, late, "consumed"),
+        (excused_elu, excused, "released"),
+        (first_elu, on_cancelled_session[0], "released"),
+        (second_elu, still_validated, "released"),
+    ):
+        await _plan_ends(dife, elu, dossier_id, ("dife", dife_line))
     payments = [await dife.payment(d) for d in (*cancelled_by_elus, *on_cancelled_session)]
     assert all(p is None or p["amount_cents"] == 0 for p in payments), payments  # the OF is paid nothing
     for dossier_id in cancelled_by_elus:
@@ -351,6 +401,11 @@ async def test_journey_4_a_70_percent_realisation_pays_70_percent_and_gives_30_p
     assert {m["kind"] for m in journal} >= {"credit", "hold", "capture"}
     assert sum(m["amount_cents"] for m in journal if m["kind"] == "capture") == 24_500
     assert [(h["status"], h["captured_cents"]) for h in await dife.holds(elu)] == [("posted", 24_500)]
+    await _plan_ends(dife, elu, dossier_id, ("dife", "consumed"))
+    asked = await _payout_event(platform, dossier_id, DifeCaptureRequested)
+    assert asked.amount_cents == 24_500
+    assert _path(paid)[-2:] == ["service_done_validated", "paid"]
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
 
 
 async def test_journey_5_a_mandate_training_topped_up_by_the_collectivite_then_paid_R_FUN_2(
@@ -378,10 +433,8 @@ async def test_journey_5_a_mandate_training_topped_up_by_the_collectivite_then_p
         ("collectivite", 30_000),
         ("dife", CREDIT),
     ]
-    envelopes = await dife.call(
-        "GET", "funding", f"/v1/cofunding-envelopes/{envelope['envelope_id']}", headers=commune.headers
-    )
-    assert (envelopes["reserved_cents"], envelopes["remaining_cents"]) == (30_000, 70_000)
+    reserved = await dife.envelope(commune, envelope["envelope_id"])
+    assert (reserved["reserved_cents"], reserved["remaining_cents"]) == (30_000, 70_000)
 
     assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
     await dife.set_paris_day(SESSION_START)
@@ -391,18 +444,39 @@ async def test_journey_5_a_mandate_training_topped_up_by_the_collectivite_then_p
     await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
     await dife.wait_status(dossier_id, "service_done_validated")
     payment = await dife.settle(dossier_id)
-    assert payment["amount_cents"] == CREDIT + 30_000
-    await dife.wait_status(dossier_id, "paid")
+    assert payment["amount_cents"] == payment["settled_cents"] == CREDIT + 30_000
+    paid = await dife.wait_status(dossier_id, "paid")
+    assert (paid["amount_paid_cents"], _path(paid)[-1]) == (CREDIT + 30_000, "paid")
     await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
+    [capture] = [m for m in await dife.movements(elu) if m["kind"] == "capture"]
+    assert (capture["amount_cents"], capture["dossier_id"]) == (CREDIT, dossier_id)
+    await _plan_ends(dife, elu, dossier_id, ("dife", "consumed"), ("collectivite", "consumed"))
+    assert (await dife.envelope(commune, envelope["envelope_id"]))["remaining_cents"] == 70_000
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
 
 
-async def test_journey_5_a_price_above_the_dife_is_completed_by_card_through_the_signed_webhook_R_FUN_4(
+async def test_journey_5_a_price_above_dife_and_top_up_is_completed_by_card_through_the_webhook_R_FUN_4(
     platform: Platform, dife: Dife
 ) -> None:
-    """No top-up: the reste à charge is the élu's card; the provider's notification is signed (HMAC), a
-    forged one is refused, a replay changes nothing; the plan is ready once the card is confirmed."""
+    """The DIFE (400 €) and the commune's top-up (its per-élu ceiling, 300 €) leave 120 €: the élu pays them
+    by card; the provider's notification is signed (HMAC), a forged one is refused, a wrong amount too, a
+    replay changes nothing; the plan is ready once the card is confirmed. After the service the OF is paid
+    the whole price, the DIFE share is captured, the top-up and the card consumed, nothing refunded."""
+    price = CREDIT + 30_000 + 12_000
     # a commune of its own: journey 5's envelope (automatic, budget left) tops up the élus of 01001 first
-    [elu], offer = await _fresh(dife, price_cents=CREDIT + 12_000, commune_code="01002")
+    [elu], offer = await _fresh(dife, price_cents=price, commune_code="01002")
+    await dife.verified_bank_details(offer.organisme)
+    [mandate] = (await dife.elu_record(elu))["mandates"]
+    commune = dife.collectivite()
+    envelope = await dife.open_envelope(
+        commune,
+        mandate["collectivite_code"],
+        budget_cents=100_000,
+        per_elu_ceiling_cents=30_000,
+        valid_from=date(2027, 1, 1),
+        valid_until=date(2027, 12, 31),
+        automatic=True,
+    )
     dossier_id = await dife.submit(elu, offer)
     await dife.validate(offer.organisme, dossier_id)
     proposed = await dife.wait_plan(elu, dossier_id, "proposed")
@@ -413,9 +487,10 @@ async def test_journey_5_a_price_above_the_dife_is_completed_by_card_through_the
         return plan if lines.get("dife", {}).get("status") == "secured" else None
 
     plan = await dife.until("the DIFE line secured", dife_secured)
-    assert sorted((line["source"], line["amount_cents"]) for line in plan["lines"]) == [
-        ("dife", CREDIT),
-        ("elu_card", 12_000),
+    assert [(line["source"], line["amount_cents"], line["status"]) for line in plan["lines"]] == [
+        ("dife", CREDIT, "secured"),
+        ("collectivite", 30_000, "secured"),
+        ("elu_card", 12_000, "pending"),
     ], proposed
     intent = await dife.card_payment(elu, dossier_id)
     assert intent["amount_cents"] == 12_000
@@ -424,14 +499,16 @@ async def test_journey_5_a_price_above_the_dife_is_completed_by_card_through_the
     assert forged.status_code == 401, forged.text
     wrong_amount = await dife.psp_notify(str(intent["intent_id"]), 11_999)
     assert wrong_amount.status_code == 422 and "R-FUN-4" in wrong_amount.text
-    confirmed = await dife.psp_notify(str(intent["intent_id"]), 12_000, notification_id="evt_e2e_card")
+    notification = f"evt_e2e_card_{uuid.uuid4().hex[:8]}"
+    confirmed = await dife.psp_notify(str(intent["intent_id"]), 12_000, notification_id=notification)
     assert confirmed.status_code == 200, confirmed.text
-    replayed = await dife.psp_notify(str(intent["intent_id"]), 12_000, notification_id="evt_e2e_card")
+    replayed = await dife.psp_notify(str(intent["intent_id"]), 12_000, notification_id=notification)
     assert replayed.status_code == 200 and replayed.json().get("replayed") is True
 
     ready = await dife.wait_plan_ready(dossier_id)
-    assert sorted((line["source"], line["amount_cents"]) for line in ready["plan"]["lines"]) == [
+    assert [(line["source"], line["amount_cents"]) for line in ready["plan"]["lines"]] == [
         ("dife", CREDIT),
+        ("collectivite", 30_000),
         ("elu_card", 12_000),
     ]
     confirmations = await collect(
@@ -442,6 +519,26 @@ async def test_journey_5_a_price_above_the_dife_is_completed_by_card_through_the
         where=lambda e: e.type == "dife.funding.card_payment_confirmed.v1" and e.subject == dossier_id,
     )
     assert len(confirmations) == 1
+
+    assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
+    await dife.set_paris_day(SESSION_START)
+    await dife.enter(offer.organisme, dossier_id, SESSION_START)
+    await dife.set_paris_day(SESSION_END, hour=18)
+    done = await dife.exit(offer.organisme, dossier_id, SESSION_END, "14")
+    await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
+    await dife.wait_status(dossier_id, "service_done_validated")
+    payment = await dife.settle(dossier_id)
+    assert (payment["amount_cents"], payment["settled_cents"]) == (price, price)
+    paid = await dife.wait_status(dossier_id, "paid")
+    assert (paid["amount_paid_cents"], _path(paid)[-1]) == (price, "paid")
+
+    await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
+    [capture] = [m for m in await dife.movements(elu) if m["kind"] == "capture"]
+    assert (capture["amount_cents"], capture["dossier_id"]) == (CREDIT, dossier_id)
+    every_line_consumed = (("dife", "consumed"), ("collectivite", "consumed"), ("elu_card", "consumed"))
+    await _plan_ends(dife, elu, dossier_id, *every_line_consumed)
+    assert (await dife.envelope(commune, envelope["envelope_id"]))["remaining_cents"] == 70_000
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
 
 
 REINSERTION_PRICE = 100_000
@@ -488,6 +585,7 @@ async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_c
 
     dossier_id = await dife.submit(elu, offer, taken)
     await dife.validate(organisme, dossier_id)
+    await dife.wait_plan(elu, dossier_id, "proposed")  # the card line waits: never ready by itself
 
     async def dife_secured() -> dict[str, Any] | None:
         plan = await dife.plan(elu, dossier_id)
@@ -552,35 +650,16 @@ async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_c
     assert (capture["amount_cents"], capture["dossier_id"]) == (CREDIT, dossier_id)
     assert payment["amount_cents"] == capture["amount_cents"] + CPF_SHARE + CARD_SHARE
 
-    async def closed_and_consumed() -> dict[str, Any] | None:
-        plan = await dife.plan(elu, dossier_id)
-        ended = all(line["status"] == "consumed" for line in plan["lines"])
-        return plan if plan["status"] == "closed" and ended else None
-
-    closed = await dife.until("the plan closed, every line consumed", closed_and_consumed)
+    closed = await _plan_ends(
+        dife, elu, dossier_id, ("dife", "consumed"), ("cpf", "consumed"), ("elu_card", "consumed")
+    )
     assert [(line["source"], line["reference"]) for line in closed["lines"]][:2] == [
         ("dife", None),
         ("cpf", cpf_reference),
     ]
-    [capture_asked] = await collect(
-        platform.infra,
-        platform.topic(topics.PAYOUT),
-        count=1,
-        timeout_s=30,
-        where=lambda e: e.type == "dife.payout.dife_capture_requested.v1" and e.subject == dossier_id,
-    )
-    asked = capture_asked.parse()
-    assert isinstance(asked, DifeCaptureRequested) and asked.amount_cents == CREDIT
-    assert await _dossier_events(platform, dossier_id, 8) == [
-        "dossier_submitted",
-        "dossier_validated",
-        "dossier_accepted",
-        "training_started",
-        "training_completed",
-        "service_done_declared",
-        "service_done_validated",
-        "dossier_paid",
-    ]
+    assert (await _payout_event(platform, dossier_id, DifeCaptureRequested)).amount_cents == CREDIT
+    assert (await _payout_event(platform, dossier_id, PaymentOrdered)).amount_cents == REINSERTION_PRICE
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
     assert await _dossier_events(platform, on_the_last_day, 2) == ["dossier_submitted", "dossier_refused"]
 
 
@@ -608,6 +687,7 @@ async def test_journey_6_a_control_rejecting_service_done_pays_nothing_and_gives
     assert cancelled["amount_paid_cents"] == 0 and cancelled["rights_consumed"] in (False, None)
     await _balance_is_the_journal(dife, elu, balance_cents=CREDIT, held_cents=0, available_cents=CREDIT)
     assert _kinds(await dife.movements(elu)) == ["credit", "hold", "release"]
+    await _plan_ends(dife, elu, dossier_id, ("dife", "released"))
     assert await dife.payment(dossier_id) is None
     assert (await _dossier_events(platform, dossier_id, 7))[-2:] == [
         "service_done_declared",
