@@ -349,7 +349,10 @@ async def test_journey_3_cancellations_early_late_with_force_majeure_and_by_the_
     ):
         await _plan_ends(dife, elu, dossier_id, ("dife", dife_line))
     payments = [await dife.payment(d) for d in (*cancelled_by_elus, *on_cancelled_session)]
-    assert all(p is None or p["amount_cents"] == 0 for p in payments), payments  # the OF is paid nothing
+    assert payments == [None] * 6  # the OF is paid nothing: payout orders no payment
+    for consumed_dossier in (seventh, late):  # R-DOS-5 (policy): payout captures the whole DIFE hold
+        asked = await _payout_event(platform, consumed_dossier, DifeCaptureRequested)
+        assert asked.amount_cents == 35_000
     for dossier_id in cancelled_by_elus:
         assert (await dife.dossier(dossier_id))["amount_paid_cents"] in (0, None)
     for dossier_id in cancelled_by_elus:
@@ -734,7 +737,9 @@ async def test_journey_7_a_sepa_rejection_is_paid_once_in_the_next_batch_after_t
         where=lambda e: e.type == "dife.payout.payment_settled.v1" and e.subject == dossier_id,
     )
     assert len(settlements) == 1
-    assert (await _dossier_events(platform, dossier_id, 9, timeout_s=5)).count("dossier_paid") == 1
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS  # waits for the 8 to be there
+    assert len(await _dossier_events(platform, dossier_id, 9, timeout_s=5)) == 8  # and no second payment
+    await _plan_ends(dife, elu, dossier_id, ("dife", "consumed"))
     await _balance_is_the_journal(dife, elu, balance_cents=CREDIT - 35_000, held_cents=0)
 
 
