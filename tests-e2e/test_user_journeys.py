@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dife_contracts import topics
 from dife_contracts.event import Event
-from dife_contracts.events import DifeCaptureRequested, DossierCancelled, PaymentOrdered
+from dife_contracts.events import DifeCaptureRequested, DossierCancelled, PaymentOrdered, RefundOrdered
 from driver import IBANS, START, Dife, Elu, Offer, Organisme
 from integrator import published_schemas, read_from_start
 from servicekit.testing import collect
@@ -547,47 +547,32 @@ async def test_journey_5_a_price_above_dife_and_top_up_is_completed_by_card_thro
 REINSERTION_PRICE = 100_000
 CPF_SHARE = 45_000
 CARD_SHARE = REINSERTION_PRICE - CREDIT - CPF_SHARE
+REINSERTION_SESSION = (date(2027, 9, 13), date(2027, 9, 14))
 
 
-async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_card_is_paid_R_FUN_3(
-    platform: Platform, dife: Dife
-) -> None:
-    """The élu's mandate ended on 6 April 2027 (R-END-1: rights usable for reinsertion until 6 October). A
-    CPF-eligible training (R-OFR-2) ending on 6 October is accepted, one ending on the 7th refused. The
-    plan of a September session: the DIFE first (R-FUN-1), a CPF commitment with its reference (R-FUN-3),
-    the rest by card through the signed webhook (R-FUN-4). After the service the fund pays the OF the whole
-    price (= DIFE captured + CPF + card, R-PAY-2), the ledger captures the DIFE share, the plan closes
-    consumed."""
+async def _former_elu_and_reinsertion_offer(
+    dife: Dife, *more_sessions: tuple[date, date]
+) -> tuple[Elu, Offer]:
+    """At START, an élu whose mandate ends that day (R-END-1: reinsertion until 6 October 2027) with 400 €,
+    and a CPF-eligible offer (R-OFR-2) at 1,000 € whose first session is in September."""
     await dife.set_clock(START)
     elu = await dife.register_former_elu(year=YEAR, mandate_ended_on=START.date(), commune_code="01003")
     organisme = await dife.register_organisme(
         agrement_from=date(2027, 1, 1), agrement_until=date(2029, 12, 31)
     )
+    await dife.verified_bank_details(organisme)
     offer = await dife.publish_offer(
-        organisme,
-        [
-            (date(2027, 9, 13), date(2027, 9, 14)),  # the one taken
-            (date(2027, 10, 5), date(2027, 10, 6)),  # ends on the window's last day
-            (date(2027, 10, 7), date(2027, 10, 7)),  # ends the day after
-        ],
-        price_cents=REINSERTION_PRICE,
-        kind="reinsertion",
+        organisme, [REINSERTION_SESSION, *more_sessions], price_cents=REINSERTION_PRICE, kind="reinsertion"
     )
-    taken, last_day, day_after = offer.session_ids
-    account = await dife.account(elu)
-    assert (account["balance_cents"], account["reinsertion_until"]) == (CREDIT, "2027-10-06")
-    [mandate] = (await dife.elu_record(elu))["mandates"]
-    assert mandate["end_date"] == START.date().isoformat()
+    return elu, offer
 
-    on_the_last_day = await dife.submit(elu, offer, last_day)  # R-OFR-2: the window's last day still counts
-    await dife.refuse(organisme.headers, on_the_last_day, "session complète")
-    too_late = await dife.try_submit(elu, offer, day_after)
-    assert too_late.status_code == 422, too_late.text
-    assert [(r["id"], r["field"]) for r in too_late.json()["rules"]] == [("R-DOS-2", "mandate")]
-    assert "6 months after the last mandate (2027-04-06)" in too_late.text
 
-    dossier_id = await dife.submit(elu, offer, taken)
-    await dife.validate(organisme, dossier_id)
+async def _reinsertion_plan_ready(dife: Dife, elu: Elu, offer: Offer) -> tuple[str, str]:
+    """The September session requested and validated; its plan: the DIFE first (R-FUN-1), a CPF commitment
+    with its reference (R-FUN-3), the rest by card through the signed webhook (R-FUN-4). Returns the dossier
+    id and the CPF reference, once the plan is ready and the dossier accepted."""
+    dossier_id = await dife.submit(elu, offer, offer.session_ids[0])
+    await dife.validate(offer.organisme, dossier_id)
     await dife.wait_plan(elu, dossier_id, "proposed")  # the card line waits: never ready by itself
 
     async def dife_secured() -> dict[str, Any] | None:
@@ -601,7 +586,7 @@ async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_c
         ("elu_card", REINSERTION_PRICE - CREDIT),
     ]
     completed = await dife.add_external_commitment(elu, dossier_id, "cpf", CPF_SHARE)
-    cpf_reference = completed["lines"][1]["reference"]
+    cpf_reference = str(completed["lines"][1]["reference"])
     assert [(line["source"], line["amount_cents"], line["status"]) for line in completed["lines"]] == [
         ("dife", CREDIT, "secured"),
         ("cpf", CPF_SHARE, "secured"),
@@ -620,21 +605,24 @@ async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_c
         ("elu_card", CARD_SHARE),
     ]
     await dife.wait_account(elu, balance_cents=CREDIT, held_cents=CREDIT, available_cents=0)
-
-    await dife.verified_bank_details(organisme)
     assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
-    await dife.set_paris_day(date(2027, 9, 13))
-    await dife.enter(organisme, dossier_id, date(2027, 9, 13))
-    await dife.set_paris_day(date(2027, 9, 14), hour=18)
-    done = await dife.exit(organisme, dossier_id, date(2027, 9, 14), "14")
+    return dossier_id, cpf_reference
+
+
+async def _trained_and_paid(dife: Dife, offer: Offer, dossier_id: str, hours_attended: str) -> dict[str, Any]:
+    """The September session attended `hours_attended` of 14 hours, validated by the 5 working days'
+    silence (R-DOS-4), paid and settled; returns the payment."""
+    organisme, (first_day, last_day) = offer.organisme, REINSERTION_SESSION
+    await dife.set_paris_day(first_day)
+    await dife.enter(organisme, dossier_id, first_day)
+    await dife.set_paris_day(last_day, hour=18)
+    done = await dife.exit(organisme, dossier_id, last_day, hours_attended)
     await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
     await dife.wait_status(dossier_id, "service_done_validated")
-
     payment = await dife.settle(dossier_id)
-    assert (payment["amount_cents"], payment["settled_cents"]) == (REINSERTION_PRICE, REINSERTION_PRICE)
-    assert payment["siret"] == organisme.siret
+    assert payment["siret"] == organisme.siret and payment["settled_cents"] == payment["amount_cents"]
     paid = await dife.wait_status(dossier_id, "paid")
-    assert paid["amount_paid_cents"] == REINSERTION_PRICE
+    assert paid["amount_paid_cents"] == payment["amount_cents"]
     assert _path(paid) == [
         "submitted",
         "validated",
@@ -645,6 +633,34 @@ async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_c
         "service_done_validated",
         "paid",
     ]
+    return payment
+
+
+async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_card_is_paid_R_FUN_3(
+    platform: Platform, dife: Dife
+) -> None:
+    """The élu's mandate ended on 6 April 2027 (R-END-1: rights usable for reinsertion until 6 October). A
+    CPF-eligible training (R-OFR-2) ending on 6 October is accepted, one ending on the 7th refused. The
+    plan of a September session: DIFE, CPF (R-FUN-3), card (R-FUN-4). After the service the fund pays the
+    OF the whole price (= DIFE captured + CPF + card, R-PAY-2), the ledger captures the DIFE share, the plan
+    closes consumed."""
+    last_day, day_after = (date(2027, 10, 5), date(2027, 10, 6)), (date(2027, 10, 7), date(2027, 10, 7))
+    elu, offer = await _former_elu_and_reinsertion_offer(dife, last_day, day_after)
+    account = await dife.account(elu)
+    assert (account["balance_cents"], account["reinsertion_until"]) == (CREDIT, "2027-10-06")
+    [mandate] = (await dife.elu_record(elu))["mandates"]
+    assert mandate["end_date"] == START.date().isoformat()
+
+    on_the_last_day = await dife.submit(elu, offer, offer.session_ids[1])  # the window's last day counts
+    await dife.refuse(offer.organisme.headers, on_the_last_day, "session complète")
+    too_late = await dife.try_submit(elu, offer, offer.session_ids[2])
+    assert too_late.status_code == 422, too_late.text
+    assert [(r["id"], r["field"]) for r in too_late.json()["rules"]] == [("R-DOS-2", "mandate")]
+    assert "6 months after the last mandate (2027-04-06)" in too_late.text
+
+    dossier_id, cpf_reference = await _reinsertion_plan_ready(dife, elu, offer)
+    payment = await _trained_and_paid(dife, offer, dossier_id, "14")
+    assert payment["amount_cents"] == REINSERTION_PRICE
 
     await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
     journal = await dife.movements(elu)
@@ -664,6 +680,31 @@ async def test_journey_5_a_reinsertion_training_after_the_mandate_with_cpf_and_c
     assert (await _payout_event(platform, dossier_id, PaymentOrdered)).amount_cents == REINSERTION_PRICE
     assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
     assert await _dossier_events(platform, on_the_last_day, 2) == ["dossier_submitted", "dossier_refused"]
+
+
+async def test_journey_5_a_reinsertion_at_70_percent_draws_dife_then_cpf_and_refunds_the_card_R_PAY_2(
+    platform: Platform, dife: Dife
+) -> None:
+    """The same plan (DIFE 400 €, CPF 450 €, card 150 €) with 9.8 of 14 hours attended: 700 € are due
+    (R-PAY-1), drawn in plan order (R-PAY-2): the whole DIFE captured, 300 € of the CPF, nothing of the card,
+    whose 150 € payout refunds; the OF is paid DIFE + CPF drawn."""
+    elu, offer = await _former_elu_and_reinsertion_offer(dife)
+    dossier_id, _ = await _reinsertion_plan_ready(dife, elu, offer)
+    payment = await _trained_and_paid(dife, offer, dossier_id, "9.8")
+    assert (payment["amount_cents"], payment["realisation_percent"]) == (70_000, 70)
+
+    await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
+    [capture] = [m for m in await dife.movements(elu) if m["kind"] == "capture"]
+    assert capture["amount_cents"] == CREDIT
+    assert payment["amount_cents"] == capture["amount_cents"] + 30_000  # the CPF's drawn part
+    assert (await _payout_event(platform, dossier_id, DifeCaptureRequested)).amount_cents == CREDIT
+    refund = await _payout_event(platform, dossier_id, RefundOrdered)
+    assert (refund.amount_cents, str(refund.elu_id)) == (CARD_SHARE, elu.elu_id)
+    # funding: the card line ends `released` (undrawn); its refund is payout's `refund_ordered` above
+    await _plan_ends(
+        dife, elu, dossier_id, ("dife", "consumed"), ("cpf", "consumed"), ("elu_card", "released")
+    )
+    assert await _dossier_events(platform, dossier_id, 8) == PAID_PATH_EVENTS
 
 
 async def test_journey_6_a_control_rejecting_service_done_pays_nothing_and_gives_the_rights_back_R_DOS_4(
