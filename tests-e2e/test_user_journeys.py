@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dife_contracts import topics
 from dife_contracts.event import Event
-from dife_contracts.events import DifeCaptureRequested, DossierCancelled, PaymentOrdered, RefundOrdered
+from dife_contracts.events import (
+    DeclarationReceived,
+    DifeCaptureRequested,
+    DossierCancelled,
+    PaymentOrdered,
+    PaymentReceived,
+    RefundOrdered,
+)
 from driver import IBANS, START, Dife, Elu, Offer, Organisme
 from integrator import published_schemas, read_from_start
 from servicekit.testing import collect
@@ -823,6 +830,21 @@ async def test_journey_8_contributions_declared_and_paid_and_trainings_paid_show
     assert after["period"]["balance_cents"] == (
         after["period"]["contributions_received_cents"] - after["period"]["trainings_paid_cents"]
     )
+    wanted = (DeclarationReceived.ce_type, PaymentReceived.ce_type)
+    found = await collect(
+        platform.infra,
+        platform.topic(topics.CONTRIBUTIONS),
+        count=2,
+        timeout_s=30,
+        where=lambda e: e.subject == commune.siren and e.type in wanted,
+    )
+    by_type = {envelope.type: envelope.parse() for envelope in found}
+    declaration, received = by_type[DeclarationReceived.ce_type], by_type[PaymentReceived.ce_type]
+    assert isinstance(declaration, DeclarationReceived) and isinstance(received, PaymentReceived)
+    assert (declaration.period, declaration.contribution_cents) == ("2027-Q1", 4_503)
+    assert (received.period, received.amount_cents) == ("2027-Q1", 4_503)
+    assert (await dife.wait_status(dossier_id, "paid"))["amount_paid_cents"] == 35_000
+    await _balance_is_the_journal(dife, elu, balance_cents=CREDIT - 35_000, held_cents=0)
 
 
 async def test_journey_9_an_integrator_reads_every_dossier_event_valid_and_in_order(
