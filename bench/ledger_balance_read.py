@@ -36,7 +36,6 @@ from rights_ledger.app import create_app
 from servicekit.testing import running_app
 
 TARGET_P99_MS = 10
-IDLE_SECONDS = 5
 
 
 def server_env(bench: Bench) -> dict[str, str]:
@@ -90,11 +89,7 @@ def attack(
     measures each request from its send. Server CPU is read from /proc around the attack. With ``profile``,
     py-spy samples the server meanwhile (collapsed stacks, non-blocking) into that file."""
     cpu_before, load = cpu_seconds(server_pid), load_average()
-    profiler = None
-    if profile is not None:
-        spy = [os.environ.get("PY_SPY", "py-spy"), "record", "--pid", str(server_pid), "--format", "raw"]
-        spy += ["--rate", "200", "--nonblocking", "--duration", str(int(seconds)), "-o", str(profile)]
-        profiler = subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    profiler = py_spy(server_pid, seconds, profile) if profile is not None else None
     command = [str(vegeta), "attack", "-format", "json", "-targets", str(targets), "-rate", f"{int(rate)}/1s"]
     command += ["-duration", f"{seconds}s", "-timeout", "10s", "-keepalive=true", "-http2=false"]
     attacked = subprocess.run(
@@ -126,6 +121,26 @@ def attack(
         "server_cpu_ms_per_request": round(cpu_used * 1000 / max(report["requests"], 1), 3),
         "load_average_before": load,
     }
+
+
+def py_spy(pid: int, seconds: float, profile: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` for ``seconds`` into ``profile`` (raw collapsed stacks, non-blocking, so the
+    server is never paused; the sampling's CPU is py-spy's own, not the server's)."""
+    spy = [os.environ.get("PY_SPY", "py-spy"), "record", "--pid", str(pid), "--format", "raw"]
+    spy += ["--rate", "200", "--nonblocking", "--duration", str(int(seconds)), "-o", str(profile)]
+    return subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def idle_cpu(pid: int, seconds: float, profile: Path | None) -> float:
+    """The server's CPU milliseconds per second while no request arrives (background loops: job runner,
+    relay, consumers), optionally py-spied."""
+    profiler = py_spy(pid, seconds, profile) if profile is not None else None
+    before = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    used = cpu_seconds(pid) - before
+    if profiler is not None:
+        await asyncio.to_thread(profiler.wait, 60)
+    return used * 1000 / seconds
 
 
 async def tokens_for(bench: Bench, ids: list[str]) -> list[tuple[str, str]]:
@@ -221,9 +236,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             base_url = f"http://127.0.0.1:{port}"
             await wait_ready(base_url)
-            idle_before = cpu_seconds(server.pid)
-            await asyncio.sleep(IDLE_SECONDS)
-            idle_cpu_ms_per_s = (cpu_seconds(server.pid) - idle_before) * 1000 / IDLE_SECONDS
+            idle_cpu_ms_per_s = await idle_cpu(server.pid, args.idle_seconds, args.py_spy_idle)
             with tempfile.TemporaryDirectory() as scratch:
                 targets = Path(scratch) / "targets.jsonl"
                 write_targets(targets, base_url, requests)
@@ -282,6 +295,8 @@ if __name__ == "__main__":
     )
     parser.add_argument("--ramp-seconds", type=float, default=8)
     parser.add_argument("--py-spy", type=Path, default=None, help="py-spy the server during the measured run")
+    parser.add_argument("--idle-seconds", type=float, default=5, help="idle CPU read over this long")
+    parser.add_argument("--py-spy-idle", type=Path, default=None, help="py-spy the server while it is idle")
     parser.add_argument(
         "--in-process", type=int, default=0, help="instead: N reads as ASGI calls, the app's CPU per read"
     )
