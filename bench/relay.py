@@ -4,9 +4,12 @@ rate beside Kafka's own producer (same run), and interactive latency while a bul
 Run: ``make bench BENCH=relay`` (or ``uv run python bench/relay.py``). The relay runs in its own process, as
 in a service, with servicekit's producer settings. Phases, one after the other:
 
-1. **Latency**: a writer process commits one event per transaction, open loop: each commit starts at its
-   scheduled instant (``--rate`` per second) whatever the earlier ones are doing, over a pool of connections,
-   so the offered rate is the target rate and not what a closed loop of writers manages. Commit → on Kafka
+1. **Latency**: writer processes (``--writers``) commit one event per transaction, open loop, from one
+   shared timetable (``--rate`` per second): each commit is handed to a writer task (one per connection,
+   ``--connections`` per process) the moment it is due, whatever the earlier ones are doing, so the offered
+   rate is the target rate and not what a closed loop of writers manages. ``writer_started_events_per_s``
+   and ``writer_start_late_p99_ms`` show whether the writers kept to the timetable
+   (``--latency-only`` runs this phase alone). Commit → on Kafka
    is reported between two bounds: from the writer's clock after its commit returned (lower bound) and from
    the event's ``ce_time``, stamped before the INSERT (upper bound). The rows are exactly those
    ``servicekit.outbox.enqueue`` writes (the interactive lane); the writer uses asyncpg directly so that
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
@@ -134,58 +138,114 @@ def _epoch(ce_time: bytes) -> float:
 
 
 def write_open_loop(
-    dsn: str, topic: str, rate: float, seconds: float, connections: int, after_bulk: bool = False
+    dsn: str,
+    topic: str,
+    rate: float,
+    seconds: float,
+    connections: int,
+    after_bulk: bool = False,
+    share: tuple[int, int] = (0, 1),
+    ready: Any = None,
 ) -> dict[str, Any]:
-    """One writer process: a commit every 1/``rate`` s, each started on schedule in its own task; if
-    ``after_bulk``, from the moment bulk rows are committed.
+    """One writer process offering ``rate`` commits per second, open loop; if ``after_bulk``, from the moment
+    bulk rows are committed.
 
-    Returns each event's commit time (after the commit returned) and how late the starts were."""
+    A timetable, not a loop of writers: commit ``n`` is due at ``start + n / rate``. A pacer hands every
+    commit that is due to a queue the moment it is due (all that are due at each wake-up, so a late wake-up
+    does not lower the rate), and ``connections`` writer tasks, one connection each, take them in order. A
+    slow commit holds one writer; the others keep taking the next ones. How late each commit started after
+    its due instant is recorded, so a writer that cannot keep up shows. Runs on uvloop, like the services.
+    With ``share = (k, n)`` this process takes commits k, k + n, k + 2n… of one timetable shared by n
+    processes, which all start it when they have passed the ``ready`` barrier (events built, connected).
+
+    Returns each event's commit time (after the commit returned), its start lateness and the rate at which
+    commits started."""
 
     async def main() -> dict[str, Any]:
-        pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+        links = [await asyncpg.connect(dsn) for _ in range(connections)]
         committed: dict[bytes, float] = {}
         late_s: list[float] = []
-
+        started_at: list[float] = []
+        part, parts = share
+        mine = list(range(part, int(rate * seconds), parts))
+        total = len(mine)
         # Built beforehand: the writer stands for many services' request handlers, and its own Python cost
         # must not take the CPU the relay needs on a 2-core machine.
-        events = [event() for _ in range(int(rate * seconds))]
+        events = [event() for _ in range(total)]
         rows = [(uuid.uuid4(), one.ce_type, one.aggregate_id(), one.to_json()) for one in events]
+        due_commits: asyncio.Queue[tuple[float, tuple[uuid.UUID, str, str, bytes]] | None] = asyncio.Queue()
 
-        async def commit_one(due: float, row: tuple[uuid.UUID, str, str, bytes]) -> None:
-            ce_id, ce_type, subject, payload = row
-            async with pool.acquire() as connection:
-                late_s.append(time.monotonic() - due)
-                await connection.execute(
-                    _INSERT_SQL, topic, ce_id, ce_type, SOURCE, subject, datetime.now(UTC), payload
-                )
-            committed[str(ce_id).encode()] = time.time()
+        async def writer(connection: asyncpg.Connection) -> None:
+            statement = await connection.prepare(_INSERT_SQL)
+            while (item := await due_commits.get()) is not None:
+                due, (ce_id, ce_type, subject, payload) = item
+                now = time.monotonic()
+                late_s.append(now - due)
+                started_at.append(now)
+                await statement.fetch(topic, ce_id, ce_type, SOURCE, subject, datetime.now(UTC), payload)
+                committed[str(ce_id).encode()] = time.time()
 
-        tasks: list[asyncio.Task[None]] = []
-        while after_bulk and not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"):
+        writers = [asyncio.create_task(writer(link)) for link in links]
+        while after_bulk and not await links[0].fetchval(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"
+        ):
             await asyncio.sleep(0.005)
-        start = time.monotonic() + 0.01
-        for n in range(int(rate * seconds)):
-            due = start + n / rate
-            if (delay := due - time.monotonic()) > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(commit_one(due, rows[n])))
-        await asyncio.gather(*tasks)
-        await pool.close()
-        return {"committed": committed, "late_s": late_s}
+        if ready is not None:
+            await asyncio.to_thread(ready.wait)
+        start, cpu_before = time.monotonic() + 0.01, time.process_time()
+        handed = 0
+        while handed < total:
+            now = time.monotonic()
+            while handed < total and start + mine[handed] / rate <= now:
+                due_commits.put_nowait((start + mine[handed] / rate, rows[handed]))
+                handed += 1
+            if handed < total:
+                await asyncio.sleep(max(0.0, start + mine[handed] / rate - time.monotonic()))
+        for _ in writers:
+            due_commits.put_nowait(None)
+        await asyncio.gather(*writers)
+        for link in links:
+            await link.close()
+        return {
+            "committed": committed,
+            "late_s": late_s,
+            "started_at": started_at,
+            "cpu_s": time.process_time() - cpu_before,
+        }
 
-    return asyncio.run(main())
+    return uvloop.run(main())
 
 
 async def latency_phase(
-    dsn: str, arrivals: Arrivals, topic: str, rate: float, seconds: float, connections: int
+    dsn: str, arrivals: Arrivals, topic: str, rate: float, seconds: float, connections: int, processes: int
 ) -> dict[str, Any]:
-    """Writers in their own process (as the services' requests would be), so that pacing the load does not
-    compete with reading the arrivals."""
+    """Writers in processes of their own (as the services' requests would be), so that pacing the load does
+    not compete with reading the arrivals; ``processes`` share one timetable, ``connections`` each."""
     loop = asyncio.get_running_loop()
     load = load_average()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        written = await loop.run_in_executor(pool, write_open_loop, dsn, topic, rate, seconds, connections)
-    committed: dict[bytes, float] = written["committed"]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(processes, mp_context=context) as pool:
+        ready = manager.Barrier(processes)
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool,
+                    write_open_loop,
+                    dsn,
+                    topic,
+                    rate,
+                    seconds,
+                    connections,
+                    False,
+                    (k, processes),
+                    ready,
+                )
+                for k in range(processes)
+            )
+        )
+    committed: dict[bytes, float] = {key: at for part in parts for key, at in part["committed"].items()}
+    late_s: list[float] = [late for part in parts for late in part["late_s"]]
+    started_at = sorted(at for part in parts for at in part["started_at"])
     span_s = max(committed.values()) - min(committed.values())
     await arrivals.wait_for(len(arrivals.at) + 1, timeout_s=1)
     deadline = time.monotonic() + 30
@@ -198,8 +258,10 @@ async def latency_phase(
     after_write = arrivals.latency_from_write_s(list(committed))
     return {
         "offered_events_per_s": rate,
+        "writer_started_events_per_s": round((len(started_at) - 1) / (started_at[-1] - started_at[0]), 1),
         "achieved_events_per_s": round(len(committed) / span_s, 1),
-        "writer_start_late_p99_ms": latency_summary_ms(written["late_s"])["p99_ms"],
+        "writer_start_late_p99_ms": latency_summary_ms(late_s)["p99_ms"],
+        "writer_cpu_ms_per_commit": round(sum(part["cpu_s"] for part in parts) * 1000 / len(committed), 3),
         "events": len(committed),
         "delivered": len(after_commit),
         **{f"from_commit_{k}": v for k, v in latency_summary_ms(after_commit).items()},
@@ -299,6 +361,17 @@ async def create_log_append_time_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+def latency_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "writer_processes": args.writers,
+        "writer_connections_each": args.connections,
+        "events_per_commit": 1,
+        "writer": "processes sharing one timetable (uvloop); due commits handed to one task per connection",
+    }
+
+
 async def main(args: argparse.Namespace) -> None:
     env = stack_env()
     admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
@@ -327,8 +400,13 @@ async def main(args: argparse.Namespace) -> None:
         reader = asyncio.create_task(arrivals.run())
         await asyncio.sleep(2)  # relay connected and holding its lock
         latency = await latency_phase(
-            plain_url(url), arrivals, topics.LEDGER, args.rate, args.seconds, args.connections
+            plain_url(url), arrivals, topics.LEDGER, args.rate, args.seconds, args.connections, args.writers
         )
+        if args.latency_only:
+            reader.cancel()
+            await arrivals.consumer.stop()
+            write_result("relay_latency", {**latency, "target_p99_ms": 50}, latency_params(args))
+            return
         yardstick = await asyncio.to_thread(
             producer_performance, bootstrap, yardstick_topic, args.yardstick_records
         )
@@ -347,10 +425,7 @@ async def main(args: argparse.Namespace) -> None:
                 "target_share_of_kafka_rate": 0.5,
             },
             {
-                "rate": args.rate,
-                "seconds": args.seconds,
-                "writer_connections": args.connections,
-                "events_per_commit": 1,
+                **latency_params(args),
                 "bulk": args.bulk,
                 "lane_rate": args.lane_rate,
                 "relay_batch_size": args.batch_size,
@@ -370,9 +445,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=1000, help="events/s offered in the latency phase")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=16, help="the latency writer's connections")
+    parser.add_argument("--connections", type=int, default=16, help="connections of each latency writer")
+    parser.add_argument("--writers", type=int, default=4, help="writer processes sharing the timetable")
     parser.add_argument("--bulk", type=int, default=200_000, help="events in the throughput phase")
     parser.add_argument("--lane-rate", type=float, default=100, help="interactive events/s, bulk draining")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--latency-only", action="store_true", help="phase 1 only (bench/results/relay_latency)"
+    )
     parser.add_argument("--yardstick-records", type=int, default=1_000_000)
     asyncio.run(main(parser.parse_args()))

@@ -220,6 +220,27 @@ class Dife:
             await asyncio.sleep(0.1)
         raise StepFailed(f"timed out waiting for {what} (last: {last!r})")
 
+    # --- health -----------------------------------------------------------------------------------------
+
+    async def readiness(self, service: str) -> dict[str, Any] | None:
+        """The service's `/readyz` body once it answers 200 (database and Kafka reachable), else None: a
+        probe to wait on (its Kafka check has a 2 s budget, which a loaded machine can miss)."""
+        try:
+            response = await self.http.get(self.url(service, "/readyz"))
+        except httpx.TransportError:
+            return None
+        return dict(response.json()) if response.status_code == 200 else None
+
+    async def openapi(self, service: str) -> dict[str, Any]:
+        body: dict[str, Any] = await self.call("GET", service, "/openapi.json", headers={})
+        return body
+
+    async def metrics(self, service: str) -> str:
+        """The Prometheus exposition text of the service's `/metrics`."""
+        response = await self.http.get(self.url(service, "/metrics"))
+        _expect_ok(response)
+        return response.text
+
     # --- the clock ---------------------------------------------------------------------------------------
 
     async def clock(self) -> datetime:
@@ -318,6 +339,20 @@ class Dife:
         elus = [await self.activate(p) for p in people]
         await self.run_campaign("municipal", year)
         return elus
+
+    async def register_former_elu(self, *, year: int, mandate_ended_on: date, **person: Any) -> Elu:
+        """An élu whose only mandate ended on `mandate_ended_on` (R-END-1), credited by the campaign of `year`
+        while it ran: imported, credited, then left out of an RNE snapshot of that day, then activated.
+
+        Activating last puts `account_activated` after `elu_mandates_changed` on the élu's partition of the
+        ledger topic, so once the dossier service accepts the élu (`submit`), it knows the mandate ended.
+        The snapshot ends every other open municipal mandate of the platform's registry too (as every
+        `import_elus` does): journeys register their own élus first."""
+        former = Person.new(**person)
+        await self.import_elus([former])
+        await self.run_campaign("municipal", year)
+        await self.import_elus([Person.new(**person)], snapshot_date=mandate_ended_on)
+        return await self.activate(former)
 
     async def elu_record(self, elu: Elu) -> dict[str, Any]:
         """The registry's view of the élu (identity and mandates, with their `collectivite_code`)."""
@@ -446,6 +481,16 @@ class Dife:
             json={"reason": reason},
         )
 
+    async def offer(self, offer_id: str) -> dict[str, Any]:
+        """The public view of an offer, with its sessions and their `seats_left`."""
+        body: dict[str, Any] = await self.call("GET", "catalogue", f"/v1/offers/{offer_id}", headers={})
+        return body
+
+    async def search_offers(self, **params: Any) -> list[dict[str, Any]]:
+        """The public catalogue search (`q`, `department`, …), first page."""
+        body = await self.call("GET", "catalogue", "/v1/offers", headers={}, params=params)
+        return list(body["items"])
+
     # --- dossier -------------------------------------------------------------------------------------------
 
     async def submit(self, elu: Elu, offer: Offer, session_id: str | None = None) -> str:
@@ -468,6 +513,14 @@ class Dife:
 
         dossier_id: str = await self.until("the dossier service to know the offer and the élu", submitted)
         return dossier_id
+
+    async def try_submit(self, elu: Elu, offer: Offer, session_id: str) -> httpx.Response:
+        """One submission, not retried: the answer as it is (for a request the rules refuse)."""
+        return await self.http.post(
+            self.url("dossier", "/v1/dossiers"),
+            headers={**elu.headers, "Idempotency-Key": str(uuid.uuid4())},
+            json={"offer_id": offer.offer_id, "session_id": session_id},
+        )
 
     async def dossier(self, dossier_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = await self.call(
@@ -679,6 +732,13 @@ class Dife:
                 "valid_until": valid_until.isoformat(),
                 "decision_mode": "automatic" if automatic else "manual",
             },
+        )
+        return body
+
+    async def envelope(self, collectivite: Collectivite, envelope_id: str) -> dict[str, Any]:
+        """A co-funding envelope as its collectivité sees it (`reserved_cents`, `remaining_cents`)."""
+        body: dict[str, Any] = await self.call(
+            "GET", "funding", f"/v1/cofunding-envelopes/{envelope_id}", headers=collectivite.headers
         )
         return body
 

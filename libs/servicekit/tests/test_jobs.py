@@ -161,6 +161,31 @@ async def test_a_short_timer_fires_while_a_long_task_of_another_kind_runs(
         await wait_status(sessionmaker, long_id, "succeeded")
 
 
+async def test_a_timer_that_becomes_due_while_the_runner_idles_is_found_by_its_scout(
+    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], clock: MovableClock
+) -> None:
+    """Idle workers wait for a wake: the NOTIFY of `schedule` came when the timer was not due yet, so only the
+    runner's periodic scout query can notice that the (moved) clock made it due."""
+    kinds = JobKinds()
+    record_thing(kinds, "later")
+    record_thing(kinds, "other_kind")
+    async with sessionmaker.begin() as session:
+        later_id = await schedule(
+            session, "later", run_after=T0 + timedelta(hours=1), params={"name": "after-an-hour"}
+        )
+    runner = runner_for(sample_db, sessionmaker, kinds, clock)
+    async with running(runner):
+        async with sessionmaker.begin() as session:
+            now_id = await schedule(session, "other_kind", run_after=clock.now(), params={"name": "now"})
+        await wait_status(sessionmaker, now_id, "succeeded")
+        async with sessionmaker() as session:
+            pending = await get_job(session, later_id)
+        assert pending is not None and pending.status == "pending"
+        clock.advance(timedelta(hours=1))  # no wake(): the scout must see it
+        await wait_status(sessionmaker, later_id, "succeeded")
+    assert await effects(sessionmaker, "after-an-hour") == 1
+
+
 async def test_scheduling_a_key_again_replaces_the_pending_timer_and_cancel_drops_it(
     sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], clock: MovableClock
 ) -> None:

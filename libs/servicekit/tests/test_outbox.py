@@ -15,7 +15,7 @@ from servicekit.kafka import RelayProducer, make_relay_producer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import OutboxRelay
 from servicekit.tables import outbox
-from servicekit.testing import Infra, collect, eventually, running_relay
+from servicekit.testing import Infra, collect, eventually, read_to_end, running_relay
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -74,7 +74,8 @@ async def test_an_event_of_a_rolled_back_transaction_never_reaches_kafka(
 
     async with running_relay(sample_db, relay_producer, unique_prefix):
         # Same key, so same partition: once the later event is there, the earlier one would be too.
-        received = await collect(infra, ledger_topic, count=2, timeout_s=5)
+        # The partition's first record: the rolled-back event if it had been published, else the later one.
+        received = await collect(infra, ledger_topic, count=1, timeout_s=60)
 
     assert [envelope.parse() for envelope in received] == [committed_after]
 
@@ -107,7 +108,7 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event_in_ke
         assert await eventually(lambda: _outbox_empty(sessionmaker), timeout_s=60)
     await second_producer.stop()
 
-    received = await collect(infra, ledger_topic, count=len(written) + 10_000, timeout_s=8)
+    received = await read_to_end(infra, ledger_topic)
     payloads = [envelope.parse() for envelope in received]
     assert {e.hold_id for e in payloads} == {e.hold_id for e in written}, "no event lost"
     for elu in elus:

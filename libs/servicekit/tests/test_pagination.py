@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -11,7 +12,15 @@ import pytest
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from servicekit.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_type
-from servicekit.pagination import InvalidCursor, Page, PageParams, decode_cursor, encode_cursor
+from servicekit.pagination import (
+    InvalidCursor,
+    Page,
+    PageDep,
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    page_params,
+)
 
 
 class Offer(BaseModel):
@@ -33,7 +42,28 @@ def make_app() -> FastAPI:
         rows = [offer for offer in OFFERS if offer.id > start_id][: page.limit + 1]
         return Page[Offer].from_overfetch(rows, limit=page.limit, cursor_values=lambda offer: (offer.id,))
 
+    @app.get("/v1/offers-by-coroutine")
+    async def list_offers_by_coroutine(page: PageDep) -> Page[Offer]:
+        return await list_offers(page)
+
     return app
+
+
+def test_page_dep_declares_the_same_query_parameters_as_the_class_dependency() -> None:
+    paths = make_app().openapi()["paths"]
+
+    assert paths["/v1/offers-by-coroutine"]["get"]["parameters"] == paths["/v1/offers"]["get"]["parameters"]
+    assert inspect.iscoroutinefunction(page_params), "a coroutine: FastAPI runs it without a thread hand-off"
+
+
+async def test_page_dep_pages_like_the_class_dependency(client: httpx.AsyncClient) -> None:
+    first = (await client.get("/v1/offers-by-coroutine", params={"limit": 3})).json()
+    second = (
+        await client.get("/v1/offers-by-coroutine", params={"limit": 3, "cursor": first["next_cursor"]})
+    ).json()
+
+    assert [offer["id"] for offer in first["items"] + second["items"]] == [1, 2, 3, 4, 5, 6]
+    assert (await client.get("/v1/offers-by-coroutine", params={"limit": 0})).status_code == 422
 
 
 @pytest.fixture

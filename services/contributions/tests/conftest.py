@@ -17,7 +17,8 @@ from contributions.adapters.repository import DeclarationVersion, StatementRepor
 from contributions.app import create_app
 from contributions.domain.collectivites import Collectivite
 from contributions.domain.declarations import Declaration
-from contributions.domain.matching import BankCredit, CreditMatch
+from contributions.domain.matching import BankCredit, CreditMatch, MatchedBy
+from contributions.domain.periods import ContributionPeriod
 from contributions.domain.settlement import Payment, PeriodAccount
 from contributions.settings import Settings
 from dife_contracts import Envelope, topics
@@ -209,6 +210,8 @@ class FakeRepository:
         self.payments: list[Payment] = []
         self.statements: dict[str, StatementReport] = {}
         self.credits: dict[str, tuple[BankCredit, CreditMatch]] = {}
+        self.credit_statements: dict[str, uuid.UUID] = {}
+        self.received_by: dict[uuid.UUID, str] = {}
 
     @staticmethod
     def _copy(account: PeriodAccount) -> PeriodAccount:
@@ -301,9 +304,25 @@ class FakeRepository:
 
     async def add_declaration(self, declaration: Declaration, received_by: str) -> None:
         self.declarations.append(declaration)
+        self.received_by[declaration.id] = received_by
 
     async def declaration_history(self, siren: str, period: str | None) -> list[DeclarationVersion]:
-        raise NotImplementedError
+        chosen = [
+            d for d in self.declarations if d.siren == siren and (period is None or str(d.period) == period)
+        ]
+        return [
+            DeclarationVersion(
+                id=d.id,
+                period=str(d.period),
+                version=d.version,
+                line_count=d.line_count,
+                allowances_cents=d.allowances_cents,
+                contribution_cents=d.contribution_cents,
+                received_at=d.received_at,
+                received_by=self.received_by[d.id],
+            )
+            for d in sorted(chosen, key=lambda d: (str(d.period), d.version))
+        ]
 
     async def add_payments(self, added: Sequence[Payment]) -> None:
         self.payments.extend(added)
@@ -328,12 +347,36 @@ class FakeRepository:
         self, statement_id: uuid.UUID, matched: Sequence[tuple[BankCredit, CreditMatch]]
     ) -> None:
         self.credits.update({credit.entry_key: (credit, match) for credit, match in matched})
+        self.credit_statements.update({credit.entry_key: statement_id for credit, _ in matched})
+
+    def _entry_key_of(self, credit_id: uuid.UUID) -> str | None:
+        return next((key for key, (credit, _) in self.credits.items() if credit.id == credit_id), None)
 
     async def credit_for_update(self, credit_id: uuid.UUID) -> StoredCredit | None:
-        raise NotImplementedError
+        key = self._entry_key_of(credit_id)
+        if key is None:
+            return None
+        credit, match = self.credits[key]
+        return StoredCredit(
+            id=credit.id,
+            statement_id=self.credit_statements[key],
+            amount_cents=credit.amount_cents,
+            booked_on=credit.booked_on,
+            reference=credit.reference,
+            remittance=credit.remittance,
+            debtor_name=credit.debtor_name,
+            siren=match.siren,
+            period=None if match.period is None else str(match.period),
+            matched_by=match.matched_by,
+            unmatched_reason=match.reason,
+        )
 
     async def assign_credit(self, credit_id: uuid.UUID, siren: str, period: str, by: str) -> None:
-        raise NotImplementedError
+        key = self._entry_key_of(credit_id)
+        if key is not None:
+            credit, _ = self.credits[key]
+            assigned = CreditMatch(siren, ContributionPeriod.parse(period), MatchedBy.AGENT)
+            self.credits[key] = (credit, assigned)
 
 
 @pytest.fixture(scope="session")

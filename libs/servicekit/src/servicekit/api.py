@@ -9,10 +9,10 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep, PageParams, page_params
 from servicekit.state import kit_state
 
-__all__ = ["Page", "PageParams", "ReadPoolDep", "SessionDep"]
+__all__ = ["Page", "PageDep", "PageParams", "ReadPoolDep", "SessionDep", "page_params"]
 
 
 async def _transactional_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -8,11 +8,15 @@ error body and never sees a stack trace.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
+import sqlalchemy.exc
 import structlog
+from aiokafka.errors import KafkaConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -211,6 +215,68 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> Problem
     return ProblemResponse(body, status_code=500, headers=_request_id_headers())
 
 
+UNAVAILABLE_PROBLEM_TYPE = problem_type("service-unavailable")
+RETRY_AFTER_SECONDS = 2
+
+_OUTAGES: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted, broken pipe
+    TimeoutError,
+    socket.gaierror,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,  # SQLSTATE class 08
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: the server is starting or shutting down
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P02 crash, 57014 timeout
+    KafkaConnectionError,
+)
+_OUTAGE_ENTRY_POINTS: tuple[type[Exception], ...] = (
+    OSError,
+    sqlalchemy.exc.DBAPIError,
+    sqlalchemy.exc.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    KafkaConnectionError,
+)
+
+
+def is_dependency_outage(exc: BaseException) -> bool:
+    """True when `exc` says the database or the broker is out of reach (restarting, refusing connections,
+    connection lost, pool exhausted), however SQLAlchemy wrapped it: the request may succeed if retried."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _OUTAGES):
+            return True
+        seen.add(id(current))
+        original = getattr(current, "orig", None)
+        if isinstance(original, BaseException):
+            current = original
+        else:
+            current = current.__cause__ or current.__context__
+    return False
+
+
+async def _outage_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """A dependency that is away is the client's cue to retry, not a bug: 503 with `Retry-After`."""
+    if not is_dependency_outage(exc):
+        return await _unexpected_error_handler(request, exc)
+    _log.warning(
+        "dependency_unavailable", method=request.method, path=request.url.path, error=type(exc).__name__
+    )
+    body = {
+        "type": UNAVAILABLE_PROBLEM_TYPE,
+        "title": "Service temporarily unavailable",
+        "status": 503,
+        "detail": "A database or the message broker is out of reach for a moment; retry the request "
+        "(with the same Idempotency-Key for a write).",
+        "instance": request.url.path,
+    }
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **_request_id_headers()}
+    return ProblemResponse(body, status_code=503, headers=headers)
+
+
 RULE_VIOLATION_TYPE = problem_type("rule-violation")
 INVALID_TRANSITION_TYPE = problem_type("invalid-transition")
 NOT_FOUND_TYPE = problem_type("not-found")
@@ -269,6 +335,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    for entry_point in _OUTAGE_ENTRY_POINTS:
+        app.add_exception_handler(entry_point, _outage_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)
 
 
@@ -278,7 +346,7 @@ NOT_A_PROBLEM = "x-not-a-problem"
 
 def use_problem_documents_in_openapi(app: FastAPI) -> None:
     """Document what the handlers really send: every 4xx/5xx as `application/problem+json` with the `Problem`
-    schema, FastAPI's default 422 (`HTTPValidationError`) replaced, and 422 and 500 on every route."""
+    schema, FastAPI's default 422 (`HTTPValidationError`) replaced, and 422, 500 and 503 on every route."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -298,6 +366,7 @@ def use_problem_documents_in_openapi(app: FastAPI) -> None:
                 responses = operation["responses"]
                 responses.setdefault("422", {"description": "Unprocessable Content"})
                 responses.setdefault("500", {"description": "Internal Server Error"})
+                responses.setdefault("503", {"description": "Service Unavailable"})
                 if "requestBody" in operation:  # servicekit.guard limits every body
                     responses.setdefault("413", {"description": "Content Too Large"})
                 if any("bearerAuth" in requirement for requirement in operation.get("security", [])):

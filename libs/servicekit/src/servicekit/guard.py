@@ -93,28 +93,36 @@ def check_json_body(raw: bytes) -> None:
 def _check_target(scope: Scope) -> None:
     if "\x00" in scope["path"]:
         raise _invalid("path", "the path may not contain a NUL character", "nul_character")
-    query = scope.get("query_string", b"").decode("latin-1")
+    raw_query = scope.get("query_string", b"")
+    if not raw_query:
+        return
+    query = raw_query.decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True):
         _check_text(f"query.{name}", value)
         if "\x00" in name:
             raise _invalid("query", "a parameter name may not contain a NUL character", "nul_character")
 
 
-def _authenticated_operations(app: Any) -> list[tuple[str, re.Pattern[str]]]:
-    """(method, path pattern) of every operation whose OpenAPI says it needs the bearer token.
+def _authenticated_operations(app: Any) -> dict[str, re.Pattern[str]]:
+    """Per method, one pattern matching every path whose OpenAPI operation needs the bearer token.
 
     Read from the OpenAPI document rather than the router's internals: it is the public statement of which
-    routes are protected, and it stays right however routers are nested.
+    routes are protected, and it stays right however routers are nested. One alternation per method, so a
+    request costs one match instead of one per protected route.
     """
     schema = app.openapi() if hasattr(app, "openapi") else {}
-    operations = []
+    paths: dict[str, list[str]] = {}
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             if isinstance(operation, dict) and any(
                 BEARER_SCHEME_NAME in requirement for requirement in operation.get("security", [])
             ):
-                operations.append((method.upper(), compile_path(path)[0]))
-    return operations
+                pattern = _NAMED_GROUP.sub("(?:", compile_path(path)[0].pattern)
+                paths.setdefault(method.upper(), []).append(pattern)
+    return {method: re.compile("|".join(f"(?:{p})" for p in patterns)) for method, patterns in paths.items()}
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
 
 
 class RequestGuard:
@@ -130,7 +138,7 @@ class RequestGuard:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_limits = sorted((body_limits or {}).items(), key=lambda item: -len(item[0]))
-        self._authenticated: list[tuple[str, re.Pattern[str]]] | None = None
+        self._authenticated: dict[str, re.Pattern[str]] | None = None
 
     def _limit_for(self, path: str) -> int:
         return next(
@@ -140,8 +148,8 @@ class RequestGuard:
     def _needs_token(self, scope: Scope) -> bool:
         if self._authenticated is None:
             self._authenticated = _authenticated_operations(scope.get("app"))
-        method, path = scope["method"], scope["path"]
-        return any(method == wanted and pattern.match(path) for wanted, pattern in self._authenticated)
+        pattern = self._authenticated.get(scope["method"])
+        return pattern is not None and pattern.match(scope["path"]) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -284,6 +284,15 @@ def public_error(error: BaseException) -> str:
     return f"internal error ({type(error).__name__}); the job can be submitted again"
 
 
+_DUE_KINDS_SQL = """
+SELECT wanted.kind FROM unnest($1::text[]) AS wanted(kind)
+WHERE EXISTS (
+    SELECT 1 FROM kit_jobs j WHERE j.kind = wanted.kind AND j.status = 'pending' AND j.run_after <= $2
+)
+"""
+"""The kinds with a due job: one probe of the `kit_jobs_due` index per kind."""
+
+
 class JobRunner:
     """Runs due jobs of every registered kind, each kind with its own bounded set of workers."""
 
@@ -306,21 +315,31 @@ class JobRunner:
         self.clock: Clock = clock or SystemClock()
         self._poll_interval_s = poll_interval_s
         self._retry_delay = retry_delay
-        self._wakes: list[asyncio.Event] = []
+        self._wakes: list[tuple[str, asyncio.Event]] = []
+        # A worker's own look when neither a NOTIFY nor the scout woke it: a safety net, not the mechanism.
+        self._idle_timeout_s = max(30 * poll_interval_s, 30.0)
 
-    def wake(self) -> None:
-        """Make every worker look for due jobs now (after a commit that added one)."""
-        for event in self._wakes:
-            event.set()
+    def wake(self, kind: str | None = None) -> None:
+        """Make the workers of `kind` (of every kind when None) look for due jobs now (after a commit that
+        added one, or a move of the test clock)."""
+        for wanted, event in self._wakes:
+            if kind is None or wanted == kind:
+                event.set()
 
     async def run(self) -> None:
-        """Become the database's one active runner, take back jobs left running, then work until cancelled."""
+        """Become the database's one active runner, take back jobs left running, then work until cancelled.
+
+        Idle workers do not poll: they wait for a wake. A job scheduled for now wakes its kind through the
+        NOTIFY that `schedule` sends; a job that becomes due later (a timer) is found by ONE scout query for
+        every kind each `poll_interval_s`, on the runner's own connection (one round trip, no transaction),
+        instead of one claiming transaction per worker and per poll (issue 17: most of an idle service's CPU).
+        """
         if not self._kinds.kinds:
             return
         connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
         try:
             await become_leader(connection, self._lock_name)
-            await connection.add_listener(JOBS_NOTIFY_CHANNEL, lambda *_: self.wake())
+            await connection.add_listener(JOBS_NOTIFY_CHANNEL, self._on_notify)
             async with self._sessionmaker.begin() as session:
                 await session.execute(
                     update(kit_jobs).where(kit_jobs.c.status == "running").values(status="pending")
@@ -329,14 +348,36 @@ class JobRunner:
                 for kind in self._kinds.kinds.values():
                     for number in range(kind.concurrency):
                         wake = asyncio.Event()
-                        self._wakes.append(wake)
+                        wake.set()  # a first look: jobs may already be due
+                        self._wakes.append((kind.name, wake))
                         group.create_task(self._work(kind, wake), name=f"jobs {kind.name} #{number}")
+                group.create_task(self._scout(connection), name="jobs scout")
         finally:
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)
 
+    def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        self.wake(payload if payload in self._kinds.kinds else None)
+
+    async def _scout(self, connection: asyncpg.Connection) -> None:
+        """Every `poll_interval_s`, wake the workers of each kind that has a due job."""
+        names = list(self._kinds.kinds)
+        while True:
+            await asyncio.sleep(self._poll_interval_s)
+            try:
+                due = await connection.fetch(_DUE_KINDS_SQL, names, self.clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database went away: the workers' own retries cover it
+                log.warning("job scout could not look for due jobs", error=repr(error))
+                self.wake()
+                continue
+            for row in due:
+                self.wake(row["kind"])
+
     async def _work(self, kind: JobKind, wake: asyncio.Event) -> None:
         while True:
+            wake.clear()  # cleared before looking, so a wake arriving during the look is not missed
             try:
                 ran = await self.run_next(kind.name)
             except asyncio.CancelledError:
@@ -345,8 +386,7 @@ class JobRunner:
                 log.warning("job worker could not claim a job", kind=kind.name, error=repr(error))
                 ran = False
             if not ran:
-                wake.clear()
-                await wait_for_wake(wake, self._poll_interval_s)
+                await wait_for_wake(wake, self._idle_timeout_s)
 
     async def run_due(self, kinds: Sequence[str] | None = None) -> int:
         """Run every job due now, one after the other, in the caller's task; returns how many ran (tests)."""

@@ -27,7 +27,7 @@ from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 from servicekit.jobs import Job, get_job, list_jobs, schedule
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 from servicekit.rules import NotFound
 from servicekit.state import kit_state
 
@@ -183,7 +183,7 @@ def jobs_router(roles: Sequence[str] = ("agent", "ops")) -> APIRouter:
     async def list_all_jobs(
         session: SessionDep,
         principal: Staff,
-        page: Annotated[PageParams, Depends()],
+        page: PageDep,
         kind: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9_.\-]+$")] = None,
         status: JobStatusFilter | None = None,
     ) -> Page[JobOut]:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from servicekit.errors import DomainError, problem_type
@@ -114,19 +114,21 @@ def _check_types(values: tuple[Any, ...], types: Sequence[type]) -> None:
             raise InvalidCursor()
 
 
+_CURSOR_QUERY = Query(
+    max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page; omit for the first"
+)
+_LIMIT_QUERY = Query(ge=1, le=MAX_LIMIT, description="Items per page")
+
+
 class PageParams:
-    """FastAPI dependency for list endpoints: `page: Annotated[PageParams, Depends()]`."""
+    """A list endpoint's `?cursor=&limit=`. Take it as `page: PageDep` (built by the coroutine
+    `page_params`); `Annotated[PageParams, Depends()]` also works, but FastAPI runs a class dependency in its
+    thread pool, a hand-off per request."""
 
     def __init__(
         self,
-        cursor: Annotated[
-            str | None,
-            Query(
-                max_length=MAX_CURSOR_LENGTH,
-                description="`next_cursor` of the previous page; omit for the first",
-            ),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, _CURSOR_QUERY] = None,
+        limit: Annotated[int, _LIMIT_QUERY] = DEFAULT_LIMIT,
     ) -> None:
         self.cursor = cursor
         self.limit = limit
@@ -134,6 +136,18 @@ class PageParams:
     def after(self, *, types: Sequence[type] | None = None) -> tuple[Any, ...] | None:
         """The sort-key values to continue after, or None for the first page."""
         return None if self.cursor is None else decode_cursor(self.cursor, types=types)
+
+
+async def page_params(
+    cursor: Annotated[str | None, _CURSOR_QUERY] = None,
+    limit: Annotated[int, _LIMIT_QUERY] = DEFAULT_LIMIT,
+) -> PageParams:
+    """`PageParams` as a coroutine dependency: the same query parameters and OpenAPI, no thread hand-off."""
+    return PageParams(cursor=cursor, limit=limit)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+"""`page: PageDep` in a list endpoint's signature."""
 
 
 class Page(BaseModel, Generic[T]):

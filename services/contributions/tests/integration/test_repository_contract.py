@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from contributions.adapters.repository import ContributionsRepository, StatementReport
 from contributions.domain.collectivites import Collectivite, CollectiviteType
-from contributions.domain.matching import BankCredit, CreditMatch
+from contributions.domain.declarations import Declaration
+from contributions.domain.matching import BankCredit, CreditMatch, MatchedBy
 from contributions.domain.periods import ContributionPeriod
 from contributions.domain.policy import DEFAULT_POLICY
 from contributions.domain.settlement import PeriodAccount
@@ -112,3 +113,69 @@ async def test_a_statement_and_its_credits_are_recorded_once(repository: Any) ->
     assert await repository.recorded_entry_keys(["S1/B1", "S1/B2"]) == {"S1/B1"}
     stored = await repository.statement("M1/S1")
     assert stored is not None and stored.id == report.id and stored.credit_count == 1
+
+
+async def test_an_unmatched_credit_is_read_back_and_assigned_by_an_agent(repository: Any) -> None:
+    report = StatementReport(uuid.uuid4(), "M1/S2", datetime(2026, 4, 10, tzinfo=UTC), 0, 0)
+    await repository.add_statement(report, "ops")
+    credit = BankCredit(uuid.uuid4(), "S2/B1", 1_234, date(2026, 4, 10), "RF00X", "libre", "Commune A")
+    await repository.add_credits(report.id, [(credit, CreditMatch(None, None, None, "no reference"))])
+    assert await repository.credit_for_update(uuid.uuid4()) is None
+
+    stored = await repository.credit_for_update(credit.id)
+    assert stored is not None
+    assert (stored.statement_id, stored.amount_cents) == (report.id, 1_234)
+    assert stored.booked_on == date(2026, 4, 10)
+    assert (stored.reference, stored.remittance, stored.debtor_name) == ("RF00X", "libre", "Commune A")
+    assert (stored.siren, stored.period, stored.matched_by, stored.unmatched_reason) == (
+        None,
+        None,
+        None,
+        "no reference",
+    )
+
+    await repository.assign_credit(credit.id, A, "2026-Q1", "agent-7")
+    assigned = await repository.credit_for_update(credit.id)
+    assert assigned is not None
+    assert (assigned.siren, assigned.period, assigned.matched_by) == (A, "2026-Q1", MatchedBy.AGENT)
+    assert assigned.unmatched_reason is None
+
+
+def declaration(siren: str, period: str, version: int, contribution_cents: int) -> Declaration:
+    return Declaration(
+        id=uuid.uuid4(),
+        siren=siren,
+        period=ContributionPeriod.parse(period),
+        version=version,
+        line_count=0,
+        allowances_cents=contribution_cents * 100,
+        contribution_cents=contribution_cents,
+        received_at=datetime(2026, 4, version, tzinfo=UTC),
+    )
+
+
+async def test_the_declaration_history_lists_every_version_by_period_then_version_R_CON_4(
+    repository: Any,
+) -> None:
+    await registered(repository)
+    await repository.insert_periods([account(A, "2026-Q1"), account(A, "2026-Q2"), account(B, "2026-Q1")])
+    for siren, period, version, cents in [
+        (A, "2026-Q2", 1, 500),
+        (A, "2026-Q1", 2, 300),
+        (A, "2026-Q1", 1, 200),
+        (B, "2026-Q1", 1, 900),
+    ]:
+        await repository.add_declaration(declaration(siren, period, version, cents), f"by-{siren}-{version}")
+
+    history = await repository.declaration_history(A, None)
+    assert [(v.period, v.version, v.contribution_cents) for v in history] == [
+        ("2026-Q1", 1, 200),
+        ("2026-Q1", 2, 300),
+        ("2026-Q2", 1, 500),
+    ]
+    assert history[0].received_by == f"by-{A}-1"
+    assert history[0].allowances_cents == 20_000
+    assert history[1].received_at == datetime(2026, 4, 2, tzinfo=UTC)
+    only_q2 = await repository.declaration_history(A, "2026-Q2")
+    assert [(v.period, v.version) for v in only_q2] == [("2026-Q2", 1)]
+    assert await repository.declaration_history(B, "2026-Q2") == []

@@ -27,7 +27,7 @@ from funding.domain.policy import (
 
 DIFE, COLL, CARD = FundingSource.DIFE, FundingSource.COLLECTIVITE, FundingSource.ELU_CARD
 INSUFFICIENT = HoldRejectionReason.INSUFFICIENT_RIGHTS
-ENV_A, ENV_B = UUID(int=1), UUID(int=2)
+ENV_A, ENV_B, ENV_C = UUID(int=1), UUID(int=2), UUID(int=3)
 
 
 def facts(price: int = 100_000, purpose: TrainingPurpose = TrainingPurpose.MANDATE) -> DossierFacts:
@@ -330,3 +330,58 @@ def test_an_envelope_offered_twice_is_asked_once_R_FUN_2() -> None:
     )
     assert grown == [] and [(line.envelope_id, line.amount_cents) for line in new] == [(ENV_B, 5_000)]
     assert len(plan.topup_lines) == 2 and shape(plan)[-1] == (CARD, 25_000, LineStatus.PENDING)
+
+
+def test_an_envelope_offered_twice_does_not_stop_the_envelope_after_it_R_FUN_2() -> None:
+    plan = shrunk(30_000)  # a gap of 30 000 on the card
+    new, grown = plan.cover_dife_gap(
+        [topup(5_000, envelope=ENV_B), topup(5_000, envelope=ENV_B), topup(10_000, envelope=ENV_C)],
+        asked={ENV_A},
+    )
+    assert grown == []
+    assert [(line.envelope_id, line.amount_cents) for line in new] == [(ENV_B, 5_000), (ENV_C, 10_000)]
+    assert shape(plan)[-1] == (CARD, 15_000, LineStatus.PENDING)
+
+
+# ---- the card line takes the rest, down to the last cent (R-FUN-1, R-FUN-4)
+
+
+def test_a_dife_hold_one_cent_short_of_the_price_adds_a_one_cent_card_line_R_FUN_1_R_FUN_4() -> None:
+    plan = FundingPlan.propose(facts(100_000), dife_available_cents=100_000)
+    assert plan.card_line is None
+    plan.events.clear()
+    plan.on_hold_rejected(INSUFFICIENT, 99_999)
+    assert shape(plan) == [(DIFE, 99_999, LineStatus.PENDING), (CARD, 1, LineStatus.PENDING)]
+    [proposed] = [e for e in plan.events if isinstance(e, PlanProposed)]
+    assert [(line.source, line.amount_cents) for line in proposed.lines] == [(DIFE, 99_999), (CARD, 1)]
+
+
+def test_a_dife_hold_rejected_for_the_whole_price_adds_no_card_line_R_FUN_1_R_FUN_4() -> None:
+    plan = FundingPlan.propose(facts(100_000), dife_available_cents=100_000)
+    plan.on_hold_rejected(INSUFFICIENT, 100_000)
+    assert shape(plan) == [(DIFE, 100_000, LineStatus.PENDING)]
+
+
+def test_a_top_up_granted_one_cent_less_than_asked_adds_a_one_cent_card_line_R_FUN_2_R_FUN_4() -> None:
+    plan = FundingPlan.propose(
+        facts(100_000), dife_available_cents=70_000, topups=[topup(30_000, automatic=False)]
+    )
+    assert plan.card_line is None
+    request_id = plan.topup_lines[0].request_id
+    assert request_id is not None
+    assert plan.decide_topup(request_id, approved=True, amount_cents=29_999) == 1
+    assert shape(plan) == [
+        (DIFE, 70_000, LineStatus.PENDING),
+        (COLL, 29_999, LineStatus.SECURED),
+        (CARD, 1, LineStatus.PENDING),
+    ]
+
+
+def test_a_top_up_granted_in_full_adds_no_card_line_R_FUN_2_R_FUN_4() -> None:
+    plan = FundingPlan.propose(
+        facts(100_000), dife_available_cents=70_000, topups=[topup(30_000, automatic=False)]
+    )
+    request_id = plan.topup_lines[0].request_id
+    assert request_id is not None
+    assert plan.decide_topup(request_id, approved=True, amount_cents=30_000) == 0
+    assert shape(plan) == [(DIFE, 70_000, LineStatus.PENDING), (COLL, 30_000, LineStatus.SECURED)]

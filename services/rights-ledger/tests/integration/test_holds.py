@@ -18,10 +18,11 @@ from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.settings import Settings
 from rights_ledger.use_cases.holds import place_hold
 from servicekit.clock import MovableClock, SystemClock
+from servicekit.db import make_sessionmaker
 from servicekit.outbox import SessionOutbox
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from .conftest import (
     CM_HEADER,
@@ -213,10 +214,14 @@ async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(
     client: httpx.AsyncClient,
     agent: dict[str, str],
     bearer: Bearer,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    ledger_db: str,
 ) -> None:
     elu_id = await _active_elu_with_rights(client, agent, bearer)
     requests = [_hold(elu_id, 3_000) for _ in range(100)]
+    # 40 connections for 100 transactions queued on one account's lock: the rest wait for a connection, as
+    # long as the serialised transactions take on a loaded machine (the pool's default 30 s is not a rule).
+    engine = create_async_engine(ledger_db, pool_size=40, max_overflow=0, pool_timeout=600)
+    sessionmaker = make_sessionmaker(engine, ce_source=topics.source_of(topics.LEDGER))
 
     async def one(event: DifeHoldRequested) -> None:
         async with sessionmaker.begin() as session:
@@ -235,6 +240,7 @@ async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(
             )
         ).one()
         hold_movements = await session.scalar(text("SELECT count(*) FROM movements WHERE kind = 'hold'"))
+    await engine.dispose()
     assert placed == 80_000 // 3_000
     assert sums == (80_000, 26 * 3_000, 26 * 3_000)
     assert hold_movements == 26

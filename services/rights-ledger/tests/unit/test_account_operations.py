@@ -442,3 +442,20 @@ def test_a_release_and_a_capture_answered_are_dated_R_FUN_5() -> None:
     )
     captured.capture_requested(hold2, capture, later)
     assert [m.at for m in captured.journal[-2:]] == [later, later]
+
+
+@pytest.mark.parametrize("status", [AccountStatus.INACTIVE, AccountStatus.CLOSED])
+def test_revoking_an_account_never_activated_names_its_state_and_activation_as_the_way_R_ACT_1(
+    status: AccountStatus,
+) -> None:
+    account = Account(uuid4(), status=status)
+    with pytest.raises(InvalidTransition) as refused:
+        account.revoke_activation(reason="never activated", by="agent-7", at=NOW)
+    error = refused.value
+    assert (error.current, error.wanted, tuple(error.allowed), error.rule_id) == (
+        status.value,
+        "revoke the activation",
+        ("activate",),
+        "R-ACT-1",
+    )
+    assert (account.status, account.revocations) == (status, [])

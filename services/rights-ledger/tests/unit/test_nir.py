@@ -100,3 +100,37 @@ def test_unknown_month_codes_20_to_42_and_50_up_agree_with_any_month_R_REG_3(
 ) -> None:
     found = nir_disagreements(_nir(f"261{month}75111005"), birth_date=BORN, sexes=["F"])
     assert (found == []) is agrees
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("20612751110056", "a NIR has 15 characters, got 14"),
+        ("2061275111005644", "a NIR has 15 characters, got 16"),
+        ("306127511100564", "the first character of a NIR (sex) must be 1, 2, 7 or 8"),
+        ("206127511100565", "the NIR key (last 2 digits) does not match the first 13 characters"),
+        ("18002XX11100571", "the NIR is malformed (digits expected; 2A or 2B only for Corsica)"),
+    ],
+)
+def test_each_refusal_of_a_nir_says_which_part_is_wrong_R_REG_3(raw: str, message: str) -> None:
+    """The reason an agent or the élu reads (answered in the problem's detail), never the NIR itself."""
+    with pytest.raises(InvalidNir) as refused:
+        validate_nir(raw)
+    assert str(refused.value) == message
+
+
+def test_the_disagreements_are_the_sentences_an_agent_reads_in_sex_year_month_order_R_REG_3() -> None:
+    assert nir_disagreements(_nir("1991275111005"), birth_date=BORN, sexes=["F"]) == [
+        "the NIR's sex digit does not agree with the identity's sex",
+        "the NIR's year of birth does not agree with the identity's birth date",
+        "the NIR's month of birth does not agree with the identity's birth date",
+    ]
+
+
+def test_the_year_is_compared_on_its_last_two_digits_R_REG_3() -> None:
+    """1961 and 2061 share the NIR's year 61; 1962 does not."""
+    nir = _nir("2610375111005")
+    assert nir_disagreements(nir, birth_date=date(2061, 3, 5), sexes=["F"]) == []
+    assert nir_disagreements(nir, birth_date=date(1962, 3, 5), sexes=["F"]) == [
+        "the NIR's year of birth does not agree with the identity's birth date"
+    ]

@@ -201,3 +201,97 @@ def test_names_longer_than_activation_and_search_accept_are_rejected_at_import_R
 ) -> None:
     parsed = parse_rne(_cm(_row(family="A" * length)).encode(), RneFileType.CM)
     assert (len(parsed.records) == 1) is loaded
+
+
+# R-REG-1: what a rejected line, a refused file and a header read say (the import report shows them as is).
+
+MINIMAL = "Code de la commune;Nom de l'élu;Prénom de l'élu;Date de naissance;Date de début du mandat"
+
+
+def test_a_name_too_long_rejects_its_line_with_the_limit_and_the_next_line_still_loads_R_REG_2() -> None:
+    rows = [_row(family="A" * 201), _row(family="B" * 200)]
+    parsed = parse_rne(_cm(*rows).encode(), RneFileType.CM)
+    assert [(r.line, r.reason) for r in parsed.rejected] == [(2, "a name longer than 200 characters")]
+    assert [(r.line, r.family_name) for r in parsed.records] == [(3, "B" * 200)]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("01;Ain;;;1001;X;;Paul;M;01/01/1960;1;a;01/07/2020;;;FR", "family name or given names missing"),
+        ("01;Ain;;;1001;X;MARTIN; ;M;01/01/1960;1;a;01/07/2020;;;FR", "family name or given names missing"),
+        (
+            "01;Ain;;;1001;X;MARTIN;Paul;M;01/01/1960;1;a;16/01/2026;;;FR",
+            "mandate start date: after the snapshot date",
+        ),
+        ("01;Ain;;;1001;X;MARTIN;Paul;M;01/01/1960;1;a;01/07/2020", "13 columns, the header has 16"),
+    ],
+)
+def test_a_rejected_line_gives_its_reason_in_full_R_REG_1(row: str, reason: str) -> None:
+    parsed = parse_rne(_cm(row).encode(), RneFileType.CM, date(2026, 1, 15))
+    assert [(r.line, r.reason) for r in parsed.rejected] == [(2, reason)]
+
+
+def test_the_given_names_are_kept_as_written_beside_their_key_R_REG_2() -> None:
+    [record] = parse_rne(
+        f"{MINIMAL}\n1001;DUPONT; Jean-François ;05/03/1961;28/06/2020\n".encode(), RneFileType.CM
+    ).records
+    assert (record.given_names, record.given_key) == ("Jean-François", "JEAN FRANCOIS")
+
+
+def test_a_header_with_a_stray_quote_is_refused_naming_the_header_line_R_REG_1() -> None:
+    with pytest.raises(RneFormatError) as refused:
+        parse_rne(f'{MINIMAL};"Note\n'.encode(), RneFileType.CM)
+    assert str(refused.value) == 'header line: unbalanced or stray quote (") in the line'
+
+
+@pytest.mark.parametrize(
+    ("header", "absent"),
+    [
+        (MINIMAL.replace(";Date de naissance", ""), "DATE DE NAISSANCE"),
+        (
+            MINIMAL.replace(";Date de naissance", "").replace(";Prénom de l'élu", ""),
+            "PRENOM DE L ELU, DATE DE NAISSANCE",
+        ),
+        (
+            MINIMAL.replace("Code de la commune;", "").replace(";Date de naissance", ""),
+            "DATE DE NAISSANCE, CODE DE LA COMMUNE",
+        ),
+    ],
+)
+def test_a_header_lacking_columns_names_exactly_those_it_lacks_R_REG_1(header: str, absent: str) -> None:
+    with pytest.raises(RneFormatError) as refused:
+        parse_rne(f"{header}\n".encode(), RneFileType.CM)
+    assert str(refused.value) == f"header of a cm file lacks the columns {absent}"
+
+
+@pytest.mark.parametrize(
+    "siren", ["N° SIREN", "N°SIREN", "Nº SIREN", "NºSIREN", "N SIREN", "No SIREN", "SIREN"]
+)
+def test_the_siren_column_is_found_however_its_number_sign_is_written_R_REG_1(siren: str) -> None:
+    header = f"Code du département;{siren};Libellé de l'EPCI;{TAIL}"
+    data = f"{header}\n01;200069193;CC de la Dombes;ROUX;Anne;F;02/02/1972;1;a;01/07/2021;;;FR\n".encode()
+    [record] = parse_rne(data, RneFileType.EPCI).records
+    assert record.collectivite_code == "200069193"
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        (MINIMAL + ";a,b,c;d,e,f;g,h,i;j,k,l", ";"),  # 8 semicolons, 8 commas: a tie reads as semicolons
+        (MINIMAL + ";Note, 1", ";"),  # a comma inside a column name of a semicolon file
+        (MINIMAL.replace(";", ",") + ",Note;1", ","),  # and a semicolon inside one of a comma file
+    ],
+)
+def test_the_delimiter_is_the_one_the_header_uses_most_semicolon_on_a_tie_R_REG_1(
+    header: str, delimiter: str
+) -> None:
+    width = header.count(delimiter) + 1
+    row = delimiter.join(["1001", "DUPONT", "Élise", "05/03/1961", "28/06/2020", *[""] * (width - 5)])
+    parsed = parse_rne(f"{header}\n{row}\n".encode(), RneFileType.CM)
+    assert parsed.delimiter == delimiter
+    assert [r.family_name for r in parsed.records] == ["DUPONT"]
+
+
+def test_an_empty_commune_code_stays_empty_not_00000_R_REG_1() -> None:
+    assert (pad_commune_code(""), pad_commune_code("  "), pad_commune_code(" 1 ")) == ("", "", "00001")

@@ -67,3 +67,26 @@ def test_a_whole_file_is_read_in_views_of_one_mebibyte_without_a_copy_R_REG_1() 
     assert all(isinstance(p, memoryview) and p.obj is data for p in pieces)
     source = _pieces(b"ab", 1)
     assert as_chunks(source) is source
+
+
+def test_only_a_line_feed_ends_a_line_and_a_carriage_return_before_it_is_dropped_R_REG_1() -> None:
+    """Windows ``\\r\\n`` ends a line like ``\\n``; a lone ``\\r`` is a character of the line (a spreadsheet
+    shows it on the same row), so line numbers stay those of the file."""
+    data = b"header\r\nA\rB\nC\r\n\rD\n"
+    assert list(physical_lines(data, "utf-8")) == [(1, "header"), (2, "A\rB"), (3, "C"), (4, "\rD")]
+
+
+def test_a_last_line_without_a_final_newline_is_still_read_R_REG_1() -> None:
+    for size in (1, 3, 1 << 20):
+        assert list(physical_lines(_pieces(b"header\nA\nB", size), "utf-8")) == [
+            (1, "header"),
+            (2, "A"),
+            (3, "B"),
+        ]
+
+
+def test_a_piece_larger_than_the_read_buffer_is_read_whole_R_REG_1() -> None:
+    """One piece of 100 000 bytes (an upload chunk) is read over many buffer fills, nothing skipped."""
+    lines = [f"{n:09d}" for n in range(10_000)]
+    data = ("\n".join(lines) + "\n").encode()
+    assert list(physical_lines(_pieces(data, len(data)), "utf-8")) == list(enumerate(lines, start=1))

@@ -422,7 +422,7 @@ def test_a_file_lacking_the_code_column_names_it_R_REG_1() -> None:
 
 
 def test_an_empty_file_has_no_header_R_REG_1() -> None:
-    with pytest.raises(RneFormatError, match="empty file"):
+    with pytest.raises(RneFormatError, match=r"^empty file: no header line$"):
         parse_rne(b"", RneFileType.CM)
 
 

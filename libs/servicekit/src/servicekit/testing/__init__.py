@@ -33,6 +33,7 @@ __all__ = [
     "eventually",
     "migrate",
     "publish",
+    "read_to_end",
     "run_due_jobs",
     "running_app",
     "running_relay",
@@ -100,7 +101,9 @@ async def collect(
     where: Callable[[Envelope], bool] | None = None,
 ) -> list[Envelope]:
     """Read a physical topic from the beginning until ``count`` envelopes match (or the time is up)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     found: list[Envelope] = []
     try:
@@ -123,6 +126,33 @@ async def collect(
                     if where is None or where(envelope):
                         found.append(envelope)
         return found
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end(infra: Infra, topic: str, *, timeout_s: float = 60.0) -> list[Envelope]:
+    """Every envelope on a physical topic up to its end offsets at the time of the call: for checks of
+    everything a topic holds, which must not depend on how fast the machine reads (a TimeoutError if the
+    reading takes longer than ``timeout_s``)."""
+    # earliest: a position reset of the assignment that lands after the seek must not skip to the end
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not (partitions := consumer.partitions_for_topic(topic)):
+                await consumer._client.force_metadata_update()
+                await asyncio.sleep(0.1)
+            assigned = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(assigned)
+            ends = await consumer.end_offsets(assigned)
+            await consumer.seek_to_beginning()
+            found: list[Envelope] = []
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    found.extend(Envelope.from_kafka(r.key, r.value, r.headers) for r in records)
+            return found
     finally:
         await consumer.stop()
 

@@ -14,7 +14,7 @@ from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 
 from catalogue.api.common import ClockDep, IdempotencyKey, OutboxDep, Repository, acting_for_organisme
 from catalogue.api.schemas import AgrementIn, AgrementOut, OrganismeIn, OrganismeOut, OwnOffer, WithdrawalIn
@@ -115,7 +115,7 @@ async def list_own_offers(
     siret: Siret,
     repo: Repository,
     principal: Seller,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
 ) -> Page[OwnOffer]:
     """An organisme's own offers, drafts and withdrawn ones included (the organisme itself, agents)."""
     after = page.after(types=(datetime, uuid.UUID))

@@ -13,7 +13,7 @@ from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 
 from contributions.adapters.camt053 import parse_camt053
 from contributions.api.common import (
@@ -89,9 +89,7 @@ async def import_statement(
     response_model=Page[CreditOut],
     summary="Credits no period could be found for, oldest first (agent, ops)",
 )
-async def unmatched(
-    principal: Importer, repository: RepositoryDep, page: Annotated[PageParams, Depends()]
-) -> Page[CreditOut]:
+async def unmatched(principal: Importer, repository: RepositoryDep, page: PageDep) -> Page[CreditOut]:
     after = page.after(types=(date, uuid.UUID))
     rows = await repository.unmatched_credits(None if after is None else (after[0], after[1]), page.limit + 1)
     return Page.from_overfetch(

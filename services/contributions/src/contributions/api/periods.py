@@ -11,7 +11,7 @@ from dife_contracts.enums import PeriodStatus, Role
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from servicekit.auth import Principal, require_roles
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 
 from contributions.api.common import RepositoryDep
 from contributions.api.schemas import PeriodOut
@@ -61,7 +61,7 @@ async def periods_by_status(
     request: Request,
     principal: Staff,
     repository: RepositoryDep,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
     status: Annotated[PeriodStatus, Query()] = PeriodStatus.LATE,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
 ) -> Page[PeriodOut] | Response:

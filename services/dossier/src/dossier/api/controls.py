@@ -10,7 +10,7 @@ from dife_contracts.enums import Role
 from fastapi import APIRouter, Depends, Query, status
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 
 from dossier.api.deps import ContextDep, as_agent
 from dossier.api.schemas import ControlIn, ControlOut, DecisionIn
@@ -54,7 +54,7 @@ async def decide(control_id: UUID, body: DecisionIn, principal: Agent, ctx: Cont
 async def list_controls(
     principal: Agent,
     ctx: ContextDep,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
     status_: Annotated[ControlStatus | None, Query(alias="status")] = None,
 ) -> Page[ControlOut]:
     found = await queries.list_controls(

@@ -13,7 +13,7 @@ from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import Forbidden, problem_responses
 from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 
 from funding.api.deps import FundingDep
 from funding.api.schemas import (
@@ -81,7 +81,7 @@ async def post_envelope(
 async def list_envelopes(
     funding: FundingDep,
     principal: CollectiviteOrStaff,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
     siren: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
 ) -> Page[EnvelopeOut]:
     after = page.after(types=[datetime, UUID])
@@ -131,7 +131,7 @@ def _request_out(request: cases.CofundingRequest) -> RequestOut:
 async def list_requests(
     funding: FundingDep,
     principal: CollectiviteOrStaff,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
     status: Literal["pending", "approved", "refused", "released", "consumed"] = "pending",
     siren: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
 ) -> Page[RequestOut]:

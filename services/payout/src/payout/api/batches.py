@@ -4,17 +4,16 @@ bank's status report."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from servicekit.api import SessionDep
 from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 from servicekit.outbox import SessionOutbox
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 from servicekit.rules import NotFound, RuleBroken
 
 from payout.adapters.pain002 import MAX_REPORT_BYTES
@@ -94,7 +93,7 @@ async def build_now(
 
 @router.get("", response_model=Page[BatchOut], responses=problem_responses(401, 403, 422))
 async def list_batches(
-    session: SessionDep, state: StateDep, principal: AgentOrOps, page: Annotated[PageParams, Depends()]
+    session: SessionDep, state: StateDep, principal: AgentOrOps, page: PageDep
 ) -> Page[BatchOut]:
     batches = await BatchRepository(session, state.vault).page(
         after=page.after(types=(datetime, UUID)), limit=page.limit

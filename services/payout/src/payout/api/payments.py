@@ -6,11 +6,11 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from servicekit.api import SessionDep
 from servicekit.errors import problem_responses
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 from servicekit.rules import NotFound
 
 from payout.adapters.repository import PaymentRepository
@@ -70,7 +70,7 @@ async def list_payments(
     session: SessionDep,
     state: StateDep,
     principal: OrganismeOrAgent,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
     status: PaymentStatus | None = None,
     overdue: Annotated[bool, Query(description="Only unsettled payments past their deadline")] = False,
     siret: Annotated[str | None, Query(pattern=r"^\d{14}$")] = None,

@@ -17,7 +17,7 @@ from servicekit.errors import problem_responses
 from servicekit.idempotency import idempotent
 from servicekit.jobs_api import JobOut, job_routes, submit_job
 from servicekit.outbox import SessionOutbox
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageDep
 from servicekit.rules import RuleBroken
 from servicekit.state import kit_state
 from starlette.datastructures import UploadFile
@@ -157,7 +157,7 @@ def _elu_out(elu: EluRecord) -> EluOut:
 async def search_elus(
     session: SessionDep,
     principal: Agent,
-    page: Annotated[PageParams, Depends()],
+    page: PageDep,
     family_name: Annotated[str | None, Query(max_length=200)] = None,
     given_names: Annotated[str | None, Query(max_length=200)] = None,
     birth_date: date | None = None,
@@ -245,7 +245,7 @@ async def get_account(ledger: LedgerDep, elu_id: UUID, principal: EluOrAgent) ->
     responses=problem_responses(401, 403, 422),
 )
 async def get_movements(
-    elu_id: UUID, session: SessionDep, principal: EluOrAgent, page: Annotated[PageParams, Depends()]
+    elu_id: UUID, session: SessionDep, principal: EluOrAgent, page: PageDep
 ) -> Page[MovementOut]:
     after = page.after(types=[int])
     rows = await account_cases.movements_page(
