@@ -14,7 +14,7 @@ ACTIONS = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(actions=ACTIONS, amount=st.integers(min_value=1, max_value=10**9))
 def test_settled_never_exceeds_due_and_equals_it_once_accepted_R_PAY_3(
     actions: list[str], amount: int
