@@ -459,16 +459,8 @@ async def test_journey_5_a_mandate_training_topped_up_by_the_collectivite_then_p
     assert (reserved["reserved_cents"], reserved["remaining_cents"]) == (30_000, 70_000)
 
     assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
-    await dife.set_paris_day(SESSION_START)
-    await dife.enter(offer.organisme, dossier_id, SESSION_START)
-    await dife.set_paris_day(SESSION_END, hour=18)
-    done = await dife.exit(offer.organisme, dossier_id, SESSION_END, "14")
-    await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
-    await dife.wait_status(dossier_id, "service_done_validated")
-    payment = await dife.settle(dossier_id)
+    payment = await _trained_and_paid(dife, offer, dossier_id, "14", session=(SESSION_START, SESSION_END))
     assert payment["amount_cents"] == payment["settled_cents"] == CREDIT + 30_000
-    paid = await dife.wait_status(dossier_id, "paid")
-    assert (paid["amount_paid_cents"], _path(paid)[-1]) == (CREDIT + 30_000, "paid")
     await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
     [capture] = [m for m in await dife.movements(elu) if m["kind"] == "capture"]
     assert (capture["amount_cents"], capture["dossier_id"]) == (CREDIT, dossier_id)
@@ -538,16 +530,8 @@ async def test_journey_5_a_price_above_dife_and_top_up_is_completed_by_card_thro
     ), "the replayed notification confirms nothing twice"
 
     assert (await dife.accept(elu, dossier_id))["status"] == "accepted"
-    await dife.set_paris_day(SESSION_START)
-    await dife.enter(offer.organisme, dossier_id, SESSION_START)
-    await dife.set_paris_day(SESSION_END, hour=18)
-    done = await dife.exit(offer.organisme, dossier_id, SESSION_END, "14")
-    await dife.set_paris_day(date.fromisoformat(done["deadlines"]["auto_validation_on"]) + timedelta(days=1))
-    await dife.wait_status(dossier_id, "service_done_validated")
-    payment = await dife.settle(dossier_id)
+    payment = await _trained_and_paid(dife, offer, dossier_id, "14", session=(SESSION_START, SESSION_END))
     assert (payment["amount_cents"], payment["settled_cents"]) == (price, price)
-    paid = await dife.wait_status(dossier_id, "paid")
-    assert (paid["amount_paid_cents"], _path(paid)[-1]) == (price, "paid")
 
     await _balance_is_the_journal(dife, elu, balance_cents=0, held_cents=0)
     [capture] = [m for m in await dife.movements(elu) if m["kind"] == "capture"]
@@ -623,10 +607,16 @@ async def _reinsertion_plan_ready(dife: Dife, elu: Elu, offer: Offer) -> tuple[s
     return dossier_id, cpf_reference
 
 
-async def _trained_and_paid(dife: Dife, offer: Offer, dossier_id: str, hours_attended: str) -> dict[str, Any]:
-    """The September session attended `hours_attended` of 14 hours, validated by the 5 working days'
-    silence (R-DOS-4), paid and settled; returns the payment."""
-    organisme, (first_day, last_day) = offer.organisme, REINSERTION_SESSION
+async def _trained_and_paid(
+    dife: Dife,
+    offer: Offer,
+    dossier_id: str,
+    hours_attended: str,
+    session: tuple[date, date] = REINSERTION_SESSION,
+) -> dict[str, Any]:
+    """The session (the September one by default) attended `hours_attended` of 14 hours, validated by the
+    5 working days' silence (R-DOS-4), paid and settled; returns the payment."""
+    organisme, (first_day, last_day) = offer.organisme, session
     await dife.set_paris_day(first_day)
     await dife.enter(organisme, dossier_id, first_day)
     await dife.set_paris_day(last_day, hour=18)
