@@ -90,14 +90,16 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event_in_ke
 ) -> None:
     elus = [uuid.uuid4() for _ in range(10)]
     # amount_cents numbers each élu's events 1..N so the order per key can be checked on Kafka.
-    written = [new_hold_placed(elu_id=elu, amount_cents=n) for n in range(1, 121) for elu in elus]
+    # 6,000 events and a 5 ms look: librdkafka publishes 1,200 in well under the 0.1 s a coarser look takes,
+    # and the relay must still have rows left when it is killed.
+    written = [new_hold_placed(elu_id=elu, amount_cents=n) for n in range(1, 601) for elu in elus]
     for start in range(0, len(written), 100):
         async with sessionmaker.begin() as session:
             await enqueue_many(session, written[start : start + 100], source=SOURCE)
 
     first_producer = make_relay_producer(infra.kafka_bootstrap, client_id="relay-to-kill")
     async with running_relay(sample_db, first_producer, unique_prefix, batch_size=50) as relay:
-        assert await eventually(lambda: _at_least(relay, 300), timeout_s=30)
+        assert await eventually(lambda: _at_least(relay, 300), timeout_s=30, interval_s=0.005)
     # The relay task was cancelled wherever it stood: between sends, awaiting acks, or before its DELETE.
     await first_producer.stop()
     remaining = await outbox_rows(sessionmaker)
