@@ -61,6 +61,8 @@ async def credit_campaign(
             await progress(done=done)
 
     await asyncio.gather(*(worker() for _ in range(workers)))
+    # The workers' progress writes may commit out of order (6 after 7): the last word is the final count.
+    await progress(done=done)
     async with sessionmaker() as session:
         return await campaign_report(CreditingRepository(session), plan, total)
 
