@@ -1,12 +1,17 @@
-"""The idempotent consumer: one DB transaction per event holding its inbox row, offsets committed after.
+"""The idempotent consumer: each event's inbox row and effects in one DB transaction, offsets committed after.
 
 For each record, in partition order: the envelope is parsed; an event type the service does not handle is
-passed over; otherwise one transaction inserts ``(consumer group, event id)`` into the inbox (a redelivery
+passed over; otherwise a transaction inserts ``(consumer group, event id)`` into the inbox (a redelivery
 finds it and is a no-op), runs the handler (which may write outgoing events to the outbox) and commits.
 Only then is the offset committed. Transient failures (database or broker unreachable, serialization
 conflicts) retry with capped backoff, without end: the partition waits. Other failures retry
 ``max_attempts`` times, then the record goes to ``<topic>.dlt`` with the error in its headers and the
 partition goes on. Guarantees and their tests: ``OUTBOX.md``.
+
+Consecutive handleable events of one fetch share a transaction (at most ``events_per_transaction``): one
+inbox statement, one commit. All of them take effect, or none: if any handler or the commit fails, the
+transaction is rolled back and its events are applied again one per transaction, where retries and
+dead-lettering work per event as above.
 """
 
 from __future__ import annotations
@@ -76,6 +81,28 @@ class TransientEventError(Exception):
     """The event cannot be handled yet (a dependency is down): retry without dead-lettering."""
 
 
+@dataclass(eq=False)
+class _Ready:
+    """A fetched record ready for its handler: decoded, trusted and parsed."""
+
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope
+    event: Event
+    handler: Handler
+    outcome: str = "pending"
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return uuid.UUID(self.envelope.id)
+
+    @property
+    def meta(self) -> EventMeta:
+        record = self.record
+        return EventMeta(
+            envelope=self.envelope, topic=record.topic, partition=record.partition, offset=record.offset
+        )
+
+
 class EventHandlers:
     """Registry of handlers by event model: ``@handlers.on(HoldPlaced) async def _(session, event, meta)``."""
 
@@ -107,6 +134,10 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: EventHandlers
+
+
+_SKIP: Any = object()  # `_ready`'s answer for a record no handler of this consumer wants
+_APPLIED: Any = object()  # `_apply_together`'s answer when the whole run took effect
 
 
 def is_transient(error: BaseException) -> bool:
@@ -153,6 +184,7 @@ class EventConsumer:
         max_attempts: int = 3,
         backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
+        events_per_transaction: int = 100,
     ) -> None:
         self.spec = spec
         self.group_id = group_id
@@ -167,6 +199,7 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
+        self._events_per_transaction = events_per_transaction
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self.assigned: set[TopicPartition] = set()
@@ -196,9 +229,8 @@ class EventConsumer:
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record)
-                        self._processed[tp] = record.offset + 1
+                    await self._process_fetched(records)
+                    self._processed[tp] = records[-1].offset + 1
                     self._observe_lag(consumer, tp)
                 await self.commit_processed()
         finally:
@@ -229,7 +261,107 @@ class EventConsumer:
                 highwater - self._processed[tp]
             )
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _process_fetched(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """One partition's fetched records, in order: runs of handleable events share a transaction; any
+        other record (undecodable, untrusted, invalid payload) is dealt with alone, between the runs."""
+        run: list[_Ready] = []
+        for record in records:
+            ready = self._ready(record)
+            if ready is None:
+                await self._apply_run(run)
+                run = []
+                await self._process(record)
+                continue
+            if ready is not _SKIP:
+                run.append(ready)
+            if len(run) >= self._events_per_transaction:
+                await self._apply_run(run)
+                run = []
+        await self._apply_run(run)
+
+    def _ready(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | None:
+        """The record parsed and trusted, `_SKIP` when no handler wants it, or None: it needs `_process`."""
+        try:
+            envelope = Envelope.from_kafka(record.key, record.value, record.headers)
+        except InvalidEnvelope:
+            return None
+        handler = self.spec.handlers.handler_for(envelope.type)
+        if handler is None:
+            return _SKIP
+        if self._distrust(record.topic, envelope) is not None:
+            return None
+        try:
+            event = envelope.parse()
+        except (ValidationError, UnknownEventType):
+            return None
+        return _Ready(record, envelope, event, handler)
+
+    async def _apply_run(self, run: Sequence[_Ready]) -> None:
+        if len(run) == 1:
+            await self._process(run[0].record)
+        elif run:
+            failed = await self._apply_together(run)
+            if failed is not _APPLIED:
+                # All rolled back: once more, one transaction each. The event whose handler failed has
+                # had one attempt already.
+                for ready in run:
+                    await self._process(ready.record, attempts_made=1 if ready is failed else 0)
+
+    async def _apply_together(self, run: Sequence[_Ready]) -> _Ready | None:
+        """Apply the run in one transaction. Returns `_APPLIED`, or the event whose handler failed (None
+        when the failure is not one handler's: the inbox insert or the commit)."""
+        running: _Ready | None = None
+        try:
+            async with self._sessionmaker.begin() as session:
+                first_deliveries = set(
+                    await session.scalars(
+                        pg_insert(inbox)
+                        .values(
+                            [
+                                {
+                                    "consumer_group": self.group_id,
+                                    "event_id": r.event_id,
+                                    "ce_type": r.envelope.type,
+                                }
+                                for r in run
+                            ]
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(inbox.c.event_id)
+                    )
+                )
+                for ready in run:
+                    if ready.event_id not in first_deliveries:
+                        ready.outcome = "duplicate"
+                        continue
+                    first_deliveries.discard(ready.event_id)  # the same event twice in one run: once
+                    running = ready
+                    await self._run_handler(session, ready)
+                    ready.outcome = "handled"
+                running = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.info("events of one transaction failed together; applying them one by one", error=repr(error))
+            return running
+        for ready in run:
+            if ready.outcome == "handled":
+                self.handled_total += 1
+            metrics.EVENTS_CONSUMED.labels(
+                self._service, ready.record.topic, ready.envelope.type, ready.outcome
+            ).inc()
+        return _APPLIED
+
+    async def _run_handler(self, session: AsyncSession, ready: _Ready) -> None:
+        structlog.contextvars.bind_contextvars(event_id=ready.envelope.id, event_type=ready.envelope.type)
+        token = current_traceparent.set(ready.envelope.traceparent)
+        try:
+            await ready.handler(session, ready.event, ready.meta)
+        finally:
+            current_traceparent.reset(token)
+            structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes], *, attempts_made: int = 0) -> None:
         try:
             envelope = Envelope.from_kafka(record.key, record.value, record.headers)
         except InvalidEnvelope as error:
@@ -245,7 +377,7 @@ class EventConsumer:
         structlog.contextvars.bind_contextvars(event_id=envelope.id, event_type=envelope.type)
         token = current_traceparent.set(envelope.traceparent)
         try:
-            await self._handle_with_retries(record, envelope, handler)
+            await self._handle_with_retries(record, envelope, handler, attempts_made=attempts_made)
         finally:
             current_traceparent.reset(token)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
@@ -264,9 +396,14 @@ class EventConsumer:
         return None
 
     async def _handle_with_retries(
-        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, handler: Handler
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        envelope: Envelope,
+        handler: Handler,
+        *,
+        attempts_made: int = 0,
     ) -> None:
-        attempt = 0
+        attempt = attempts_made
         while True:
             attempt += 1
             try:
