@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -361,6 +361,100 @@ async def test_a_poison_event_in_a_shared_transaction_is_dead_lettered_after_max
     assert behaviour.attempts[poison.hold_id] == 3, "max_attempts, the shared transaction's attempt included"
     parked = await collect(infra, topics.dead_letter(ledger_topic), count=1)
     assert [envelope.id for envelope in parked] == [poison_envelope.id]
+
+
+@dataclass
+class BatchBehaviour:
+    """What the batch test handler does: record each call's size, fail runs larger than `fail_above`."""
+
+    sizes: list[int] = field(default_factory=list)
+    fail_above: int | None = None
+
+
+def batch_handlers_for(behaviour: BatchBehaviour) -> EventHandlers:
+    handlers = EventHandlers()
+
+    @handlers.on_batch(HoldPlaced)
+    async def record_holds(session: AsyncSession, events: Sequence[tuple[HoldPlaced, EventMeta]]) -> None:
+        behaviour.sizes.append(len(events))
+        for event, meta in events:
+            await session.execute(
+                text("INSERT INTO effects (event_id, hold_id) VALUES (:e, :h)"),
+                {"e": meta.event_id, "h": event.hold_id},
+            )
+        if behaviour.fail_above is not None and len(events) > behaviour.fail_above:
+            raise RuntimeError("a run too large for this handler")
+
+    return handlers
+
+
+async def _run_batch_consumer(
+    infra: Infra,
+    topic: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    behaviour: BatchBehaviour,
+    last: HoldPlaced,
+) -> EventConsumer:
+    consumer = EventConsumer(
+        ConsumerSpec(name="test", topics=[topics.LEDGER], handlers=batch_handlers_for(behaviour)),
+        bootstrap_servers=infra.kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex}",
+        physical_topics=[topic],
+        sessionmaker=sessionmaker,
+        producer=producer,
+        service_name="servicekit-tests",
+        topic_prefix=topic.removesuffix(topics.LEDGER),
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        assert await eventually(lambda: _applied(sessionmaker, last.hold_id))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return consumer
+
+
+async def test_a_batch_handler_takes_a_run_of_events_in_one_call_and_each_is_applied_once(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    first = new_hold_placed()
+    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(19))]
+    envelopes = [Envelope.wrap(event, source=SOURCE) for event in events]
+    for envelope in [*envelopes, envelopes[0]]:  # the first one twice: a redelivery
+        await send_envelope(producer, ledger_topic, envelope)
+
+    behaviour = BatchBehaviour()
+    consumer = await _run_batch_consumer(infra, ledger_topic, sessionmaker, producer, behaviour, events[-1])
+
+    assert [await effects_of(sessionmaker, e.hold_id) for e in events] == [1] * 20
+    assert sum(behaviour.sizes) == 20 and max(behaviour.sizes) > 1, behaviour.sizes
+    assert consumer.handled_total == 20
+
+
+async def test_a_failing_batch_call_rolls_back_and_its_events_are_applied_one_per_call(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    first = new_hold_placed()
+    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(9))]
+    await _send_all(producer, ledger_topic, events)
+
+    behaviour = BatchBehaviour(fail_above=1)
+    consumer = await _run_batch_consumer(infra, ledger_topic, sessionmaker, producer, behaviour, events[-1])
+
+    assert [await effects_of(sessionmaker, e.hold_id) for e in events] == [1] * 10
+    assert max(behaviour.sizes) > 1, "the events never came as a run"
+    assert behaviour.sizes.count(1) == 10, "each event once more alone after the failed run"
+    assert consumer.dead_lettered_total == 0
 
 
 async def test_an_event_from_a_source_that_does_not_own_its_type_is_dead_lettered(

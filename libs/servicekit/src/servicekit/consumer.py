@@ -64,6 +64,7 @@ class EventMeta:
 
 
 Handler = Callable[[AsyncSession, Any, EventMeta], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[tuple[Any, EventMeta]]], Awaitable[None]]
 
 
 class PermanentEventError(Exception):
@@ -108,6 +109,7 @@ class EventHandlers:
 
     def __init__(self) -> None:
         self._by_type: dict[str, Handler] = {}
+        self._batch_by_type: dict[str, BatchHandler] = {}
 
     def on(self, *models: type[E]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -119,8 +121,27 @@ class EventHandlers:
 
         return register
 
+    def on_batch(self, *models: type[E]) -> Callable[[BatchHandler], BatchHandler]:
+        """A handler of consecutive events of these types: ``async def _(session, [(event, meta), …])``,
+        called once for a run that shares a transaction (one event when events are applied one by one).
+        What it enqueues carries no parent trace: the run's events have one each."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            async def one(session: AsyncSession, event: Any, meta: EventMeta) -> None:
+                await handler(session, [(event, meta)])
+
+            self.on(*models)(one)
+            for model in models:
+                self._batch_by_type[model.ce_type] = handler
+            return handler
+
+        return register
+
     def handler_for(self, ce_type: str) -> Handler | None:
         return self._by_type.get(ce_type)
+
+    def batch_handler_for(self, ce_type: str) -> BatchHandler | None:
+        return self._batch_by_type.get(ce_type)
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -330,14 +351,16 @@ class EventConsumer:
                         .returning(inbox.c.event_id)
                     )
                 )
+                fresh: list[_Ready] = []
                 for ready in run:
-                    if ready.event_id not in first_deliveries:
+                    if ready.event_id in first_deliveries:
+                        first_deliveries.discard(ready.event_id)  # the same event twice in one run: once
+                        fresh.append(ready)
+                    else:
                         ready.outcome = "duplicate"
-                        continue
-                    first_deliveries.discard(ready.event_id)  # the same event twice in one run: once
-                    running = ready
-                    await self._run_handler(session, ready)
-                    ready.outcome = "handled"
+                for group in self._groups(fresh):
+                    running = group[0] if len(group) == 1 else None
+                    await self._run_group(session, group)
                 running = None
         except asyncio.CancelledError:
             raise
@@ -351,6 +374,31 @@ class EventConsumer:
                 self._service, ready.record.topic, ready.envelope.type, ready.outcome
             ).inc()
         return _APPLIED
+
+    def _groups(self, fresh: Sequence[_Ready]) -> list[list[_Ready]]:
+        """The run cut into what one handler call takes: consecutive events of one batch handler, or one."""
+        groups: list[list[_Ready]] = []
+        for ready in fresh:
+            batch = self.spec.handlers.batch_handler_for(ready.envelope.type)
+            previous = groups[-1][-1] if groups else None
+            if (
+                batch is not None
+                and previous is not None
+                and self.spec.handlers.batch_handler_for(previous.envelope.type) is batch
+            ):
+                groups[-1].append(ready)
+            else:
+                groups.append([ready])
+        return groups
+
+    async def _run_group(self, session: AsyncSession, group: Sequence[_Ready]) -> None:
+        batch = self.spec.handlers.batch_handler_for(group[0].envelope.type)
+        if batch is None or len(group) == 1:
+            await self._run_handler(session, group[0])
+        else:
+            await batch(session, [(ready.event, ready.meta) for ready in group])
+        for ready in group:
+            ready.outcome = "handled"
 
     async def _run_handler(self, session: AsyncSession, ready: _Ready) -> None:
         structlog.contextvars.bind_contextvars(event_id=ready.envelope.id, event_type=ready.envelope.type)
