@@ -19,7 +19,7 @@ from dossier.domain.eligibility import EnrolmentRequest, seats_of
 from dossier.domain.statuses import Action
 from dossier.use_cases.access import Caller, ensure_one_owns
 from dossier.use_cases.ports import Context
-from dossier.use_cases.timers import sync_timers
+from dossier.use_cases.timers import NO_TIMERS, TimerDays, sync_timers, timer_days
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +45,7 @@ async def submit(ctx: Context, caller: Caller, *, offer_id: UUID, session_id: UU
     if not await ctx.repo.take_seat(session.session_id, seats_of(offer, session)):
         raise RulesBroken([RuleBroken("R-DOS-2", "the session is full (R-OFR-4)", field="session_id")])
     await ctx.repo.add(dossier)
-    await _publish(ctx, dossier, was_live=True)
+    await _publish(ctx, dossier, was_live=True, timers_before=NO_TIMERS)
     return dossier
 
 
@@ -63,22 +63,22 @@ async def act(ctx: Context, caller: Caller, dossier_id: UUID, command: Command) 
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     caller.ensure_owns(dossier)
-    was_live = dossier.is_live
+    was_live, timers_before = dossier.is_live, timer_days(dossier)
     command(dossier, ctx.clock.now())
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=was_live)
+    await _publish(ctx, dossier, was_live=was_live, timers_before=timers_before)
     return dossier
 
 
-async def _publish(ctx: Context, dossier: Dossier, *, was_live: bool) -> None:
+async def _publish(ctx: Context, dossier: Dossier, *, was_live: bool, timers_before: TimerDays) -> None:
     """The events the dossier recorded go to the outbox; a dossier leaving the live statuses frees its
-    seat (R-OFR-4); its timers follow its new status."""
+    seat (R-OFR-4); its timers follow its new status (`timers_before`: those it had when loaded)."""
     if dossier.events:
         await ctx.outbox.add_many(list(dossier.events))
         dossier.events.clear()
     if was_live and not dossier.is_live:
         await ctx.repo.release_seat(dossier.session_id)
-    await sync_timers(ctx.scheduler, dossier)
+    await sync_timers(ctx.scheduler, dossier, before=timers_before)
 
 
 # ---- the organisme -------------------------------------------------------------------------------------
@@ -239,13 +239,13 @@ async def _timer(
         if dossier is not None:
             await sync_timers(ctx.scheduler, dossier)  # a timer fired early (clock skew): set it again
         return False
-    was_live = dossier.is_live
+    was_live, timers_before = dossier.is_live, timer_days(dossier)
     if action is Action.EXPIRE:
         dossier.expire(actor=SYSTEM, now=now)
     else:
         dossier.validate_service_done_automatically(actor=SYSTEM, now=now)
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=was_live)
+    await _publish(ctx, dossier, was_live=was_live, timers_before=timers_before)
     return True
 
 
@@ -258,14 +258,14 @@ async def record_plan(ctx: Context, dossier_id: UUID, plan: FundingPlan) -> bool
     if dossier is None or not dossier.is_live:
         log.info("plan_for_unknown_or_closed_dossier", dossier_id=str(dossier_id))
         return False
-    was_live = dossier.is_live
+    was_live, timers_before = dossier.is_live, timer_days(dossier)
     dossier.record_plan(plan)
     if plan.status.value == "failed" and dossier.allows(Action.CANCEL_BY_FINANCER):
         dossier.cancel_by_financer(
             actor=Actor("financer", "funding"), now=ctx.clock.now(), reason=plan.reason or "plan failed"
         )
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=was_live)
+    await _publish(ctx, dossier, was_live=was_live, timers_before=timers_before)
     return True
 
 
@@ -274,11 +274,12 @@ async def mark_paid(ctx: Context, dossier_id: UUID, amount_cents: int, paid_on: 
     if dossier is None or not dossier.allows(Action.MARK_PAID):
         log.warning("payment_settled_for_a_dossier_not_awaiting_it", dossier_id=str(dossier_id))
         return False
+    timers_before = timer_days(dossier)
     dossier.mark_paid(
         actor=Actor("payout", "payout"), now=ctx.clock.now(), amount_cents=amount_cents, paid_on=paid_on
     )
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=True)
+    await _publish(ctx, dossier, was_live=True, timers_before=timers_before)
     return True
 
 
@@ -290,11 +291,12 @@ async def cancel_session(ctx: Context, siret: str, session_id: UUID, reason: str
         dossier = await ctx.repo.get(dossier_id, for_update=True)
         if dossier is None or not dossier.allows(Action.CANCEL_BY_ORGANISME):
             continue
+        timers_before = timer_days(dossier)
         dossier.cancel_by_organisme(
             actor=Actor("organisme", siret), now=ctx.clock.now(), reason=f"session cancelled: {reason}"
         )
         await ctx.repo.save(dossier)
-        await _publish(ctx, dossier, was_live=True)
+        await _publish(ctx, dossier, was_live=True, timers_before=timers_before)
         cancelled += 1
     return cancelled
 
