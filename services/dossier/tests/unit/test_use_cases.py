@@ -35,7 +35,9 @@ class FakeRepository:
     offers: dict[UUID, OfferSnapshot] = field(default_factory=dict)
     sessions: dict[UUID, SessionSnapshot] = field(default_factory=dict)
 
-    async def get(self, dossier_id: UUID, *, for_update: bool = False) -> Dossier | None:
+    async def get(
+        self, dossier_id: UUID, *, for_update: bool = False, history: bool = True
+    ) -> Dossier | None:
         found = self.dossiers.get(dossier_id)
         return copy.deepcopy(found) if found else None
 

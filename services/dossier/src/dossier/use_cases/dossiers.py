@@ -57,9 +57,13 @@ async def read(ctx: Context, callers: list[Caller], dossier_id: UUID) -> Dossier
     return dossier
 
 
-async def act(ctx: Context, caller: Caller, dossier_id: UUID, command: Command) -> Dossier:
-    """Load the dossier locked, check the caller owns it, run one domain command, save and publish."""
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+async def act(
+    ctx: Context, caller: Caller, dossier_id: UUID, command: Command, *, history: bool = True
+) -> Dossier:
+    """Load the dossier locked, check the caller owns it, run one domain command, save and publish.
+
+    `history=False` when the caller answers without the dossier (a control): its history is not read."""
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=history)
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     caller.ensure_owns(dossier)
@@ -182,6 +186,7 @@ async def open_control(
         caller,
         dossier_id,
         lambda d, now: d.open_control(control_id=control_id, actor=caller.actor, now=now, reason=reason),
+        history=False,
     )
     control = Control(
         control_id=control_id,
@@ -209,6 +214,7 @@ async def decide_control(
         caller,
         control.dossier_id,
         lambda d, now: d.decide_control(validated=validated, actor=caller.actor, now=now, reason=reason),
+        history=False,
     )
     await ctx.repo.save_control(control)
     return control
@@ -232,7 +238,7 @@ async def auto_validate_if_due(ctx: Context, dossier_id: UUID) -> bool:
 async def _timer(
     ctx: Context, dossier_id: UUID, due: Callable[[Dossier, datetime], bool], action: Action
 ) -> bool:
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
     now = ctx.clock.now()
     if dossier is None or not dossier.allows(action) or not due(dossier, now):
         log.info("timer_without_effect", dossier_id=str(dossier_id), action=action.value)
@@ -254,7 +260,7 @@ async def _timer(
 
 async def record_plan(ctx: Context, dossier_id: UUID, plan: FundingPlan) -> bool:
     """Funding's latest word on the plan; a failed plan cancels the dossier by the financer (R-DOS-5)."""
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
     if dossier is None or not dossier.is_live:
         log.info("plan_for_unknown_or_closed_dossier", dossier_id=str(dossier_id))
         return False
@@ -270,7 +276,7 @@ async def record_plan(ctx: Context, dossier_id: UUID, plan: FundingPlan) -> bool
 
 
 async def mark_paid(ctx: Context, dossier_id: UUID, amount_cents: int, paid_on: date) -> bool:
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
     if dossier is None or not dossier.allows(Action.MARK_PAID):
         log.warning("payment_settled_for_a_dossier_not_awaiting_it", dossier_id=str(dossier_id))
         return False
@@ -288,7 +294,7 @@ async def cancel_session(ctx: Context, siret: str, session_id: UUID, reason: str
     await ctx.repo.cancel_session(session_id)
     cancelled = 0
     for dossier_id in await ctx.repo.live_dossier_ids_of_session(session_id):
-        dossier = await ctx.repo.get(dossier_id, for_update=True)
+        dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
         if dossier is None or not dossier.allows(Action.CANCEL_BY_ORGANISME):
             continue
         timers_before = timer_days(dossier)
@@ -322,7 +328,7 @@ def _party(callers: list[Caller], role: str, dossier: Dossier, action: Action) -
 async def refuse(ctx: Context, callers: list[Caller], dossier_id: UUID, reason: str) -> Dossier:
     """`/refusal`: the status says whose answer is awaited (the organisme's while submitted, the élu's
     while validated), and only that party, by its own ownership rule, may refuse."""
-    dossier = await ctx.repo.get(dossier_id)
+    dossier = await ctx.repo.get(dossier_id, history=False)
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     if dossier.status is DossierStatus.VALIDATED:
@@ -337,7 +343,7 @@ async def cancel(
     ctx: Context, callers: list[Caller], dossier_id: UUID, reason: str, force_majeure: bool
 ) -> Dossier:
     """`/cancellation`: by the organisme of the dossier if the token speaks for it, else by its élu."""
-    dossier = await ctx.repo.get(dossier_id)
+    dossier = await ctx.repo.get(dossier_id, history=False)
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     organisme = next((c for c in callers if c.role == "organisme" and c.owns(dossier)), None)
