@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +29,8 @@ class Behaviour:
     fail_transiently_for: set[uuid.UUID] = field(default_factory=set)
     fail_times: dict[uuid.UUID, int] = field(default_factory=dict)
     calls: int = 0
+    attempts: dict[uuid.UUID, int] = field(default_factory=dict)  # hold id → handler calls
+    transactions: dict[uuid.UUID, int] = field(default_factory=dict)  # hold id → txid of its last attempt
 
 
 def handlers_for(behaviour: Behaviour) -> EventHandlers:
@@ -37,10 +39,12 @@ def handlers_for(behaviour: Behaviour) -> EventHandlers:
     @handlers.on(HoldPlaced)
     async def record_hold(session: AsyncSession, event: HoldPlaced, meta: EventMeta) -> None:
         behaviour.calls += 1
+        behaviour.attempts[event.hold_id] = behaviour.attempts.get(event.hold_id, 0) + 1
         await session.execute(
             text("INSERT INTO effects (event_id, hold_id) VALUES (:e, :h)"),
             {"e": meta.event_id, "h": event.hold_id},
         )
+        behaviour.transactions[event.hold_id] = int(await session.scalar(text("SELECT txid_current()")) or 0)
         if event.hold_id in behaviour.fail_transiently_for:
             raise TransientEventError("the downstream dependency is down")
         if behaviour.fail_times.get(event.hold_id, 0) > 0:
@@ -58,6 +62,7 @@ async def running_consumer(
     sessionmaker: async_sessionmaker[AsyncSession],
     producer: AIOKafkaProducer,
     behaviour: Behaviour,
+    events_per_transaction: int = 100,
 ) -> AsyncIterator[EventConsumer]:
     consumer = EventConsumer(
         ConsumerSpec(name="test", topics=[topics.LEDGER], handlers=handlers_for(behaviour)),
@@ -71,6 +76,7 @@ async def running_consumer(
         max_attempts=3,
         backoff_s=0.02,
         max_backoff_s=0.1,
+        events_per_transaction=events_per_transaction,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -255,6 +261,200 @@ async def test_a_handler_that_fails_once_is_retried_and_applied_once_not_dead_le
         assert c.dead_lettered_total == 0
     assert await effects_of(sessionmaker, event.hold_id) == 1
     assert behaviour.calls == 2
+
+
+async def _send_all(producer: AIOKafkaProducer, topic: str, events: list[HoldPlaced]) -> None:
+    for event in events:
+        await send_envelope(producer, topic, Envelope.wrap(event, source=SOURCE))
+
+
+async def test_events_fetched_together_are_applied_in_shared_transactions_each_once(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    first = new_hold_placed()
+    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(29))]  # one key: one partition
+    await _send_all(producer, ledger_topic, events)
+
+    behaviour = Behaviour()
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour
+    ) as c:
+        assert await eventually(lambda: _applied(sessionmaker, events[-1].hold_id))
+        assert c.handled_total == 30
+    assert [await effects_of(sessionmaker, e.hold_id) for e in events] == [1] * 30
+    assert len(set(behaviour.transactions.values())) < 30, "every event had a transaction of its own"
+
+
+async def test_with_one_event_per_transaction_each_event_has_its_own_transaction(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    first = new_hold_placed()
+    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(9))]
+    await _send_all(producer, ledger_topic, events)
+
+    behaviour = Behaviour()
+    async with running_consumer(
+        infra,
+        ledger_topic,
+        f"g-{uuid.uuid4().hex}",
+        sessionmaker,
+        producer,
+        behaviour,
+        events_per_transaction=1,
+    ):
+        assert await eventually(lambda: _applied(sessionmaker, events[-1].hold_id))
+    assert len(set(behaviour.transactions.values())) == 10
+
+
+async def test_a_failure_in_a_shared_transaction_rolls_back_all_then_each_event_is_applied_once_alone(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    before = new_hold_placed()
+    failing_once = new_hold_placed(elu_id=before.elu_id)
+    after = new_hold_placed(elu_id=before.elu_id)
+    await _send_all(producer, ledger_topic, [before, failing_once, after])
+
+    behaviour = Behaviour(fail_times={failing_once.hold_id: 1})
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour
+    ) as c:
+        assert await eventually(lambda: _applied(sessionmaker, after.hold_id))
+        assert c.dead_lettered_total == 0
+    assert [await effects_of(sessionmaker, e.hold_id) for e in (before, failing_once, after)] == [1, 1, 1]
+    assert len(set(behaviour.transactions.values())) == 3, "after the failure, one transaction per event"
+
+
+async def test_a_poison_event_in_a_shared_transaction_is_dead_lettered_after_max_attempts_rest_applied(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    before = new_hold_placed()
+    poison = new_hold_placed(elu_id=before.elu_id)
+    after = new_hold_placed(elu_id=before.elu_id)
+    poison_envelope = Envelope.wrap(poison, source=SOURCE)
+    await send_envelope(producer, ledger_topic, Envelope.wrap(before, source=SOURCE))
+    await send_envelope(producer, ledger_topic, poison_envelope)
+    await send_envelope(producer, ledger_topic, Envelope.wrap(after, source=SOURCE))
+
+    behaviour = Behaviour(fail_times={poison.hold_id: 99})
+    async with running_consumer(
+        infra, ledger_topic, f"g-{uuid.uuid4().hex}", sessionmaker, producer, behaviour
+    ) as c:
+        assert await eventually(lambda: _applied(sessionmaker, after.hold_id))
+        assert c.dead_lettered_total == 1
+    assert [await effects_of(sessionmaker, e.hold_id) for e in (before, poison, after)] == [1, 0, 1]
+    assert behaviour.attempts[poison.hold_id] == 3, "max_attempts, the shared transaction's attempt included"
+    parked = await collect(infra, topics.dead_letter(ledger_topic), count=1)
+    assert [envelope.id for envelope in parked] == [poison_envelope.id]
+
+
+@dataclass
+class BatchBehaviour:
+    """What the batch test handler does: record each call's size, fail runs larger than `fail_above`."""
+
+    sizes: list[int] = field(default_factory=list)
+    fail_above: int | None = None
+
+
+def batch_handlers_for(behaviour: BatchBehaviour) -> EventHandlers:
+    handlers = EventHandlers()
+
+    @handlers.on_batch(HoldPlaced)
+    async def record_holds(session: AsyncSession, events: Sequence[tuple[HoldPlaced, EventMeta]]) -> None:
+        behaviour.sizes.append(len(events))
+        for event, meta in events:
+            await session.execute(
+                text("INSERT INTO effects (event_id, hold_id) VALUES (:e, :h)"),
+                {"e": meta.event_id, "h": event.hold_id},
+            )
+        if behaviour.fail_above is not None and len(events) > behaviour.fail_above:
+            raise RuntimeError("a run too large for this handler")
+
+    return handlers
+
+
+async def _run_batch_consumer(
+    infra: Infra,
+    topic: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    behaviour: BatchBehaviour,
+    last: HoldPlaced,
+) -> EventConsumer:
+    consumer = EventConsumer(
+        ConsumerSpec(name="test", topics=[topics.LEDGER], handlers=batch_handlers_for(behaviour)),
+        bootstrap_servers=infra.kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex}",
+        physical_topics=[topic],
+        sessionmaker=sessionmaker,
+        producer=producer,
+        service_name="servicekit-tests",
+        topic_prefix=topic.removesuffix(topics.LEDGER),
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        assert await eventually(lambda: _applied(sessionmaker, last.hold_id))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return consumer
+
+
+async def test_a_batch_handler_takes_a_run_of_events_in_one_call_and_each_is_applied_once(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    first = new_hold_placed()
+    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(19))]
+    envelopes = [Envelope.wrap(event, source=SOURCE) for event in events]
+    for envelope in [*envelopes, envelopes[0]]:  # the first one twice: a redelivery
+        await send_envelope(producer, ledger_topic, envelope)
+
+    behaviour = BatchBehaviour()
+    consumer = await _run_batch_consumer(infra, ledger_topic, sessionmaker, producer, behaviour, events[-1])
+
+    assert [await effects_of(sessionmaker, e.hold_id) for e in events] == [1] * 20
+    assert sum(behaviour.sizes) == 20 and max(behaviour.sizes) > 1, behaviour.sizes
+    assert consumer.handled_total == 20
+
+
+async def test_a_failing_batch_call_rolls_back_and_its_events_are_applied_one_per_call(
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    first = new_hold_placed()
+    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(9))]
+    await _send_all(producer, ledger_topic, events)
+
+    behaviour = BatchBehaviour(fail_above=1)
+    consumer = await _run_batch_consumer(infra, ledger_topic, sessionmaker, producer, behaviour, events[-1])
+
+    assert [await effects_of(sessionmaker, e.hold_id) for e in events] == [1] * 10
+    assert max(behaviour.sizes) > 1, "the events never came as a run"
+    assert behaviour.sizes.count(1) == 10, "each event once more alone after the failed run"
+    assert consumer.dead_lettered_total == 0
 
 
 async def test_an_event_from_a_source_that_does_not_own_its_type_is_dead_lettered(

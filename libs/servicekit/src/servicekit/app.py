@@ -173,6 +173,7 @@ async def _start(
                 ),
                 max_attempts=settings.consumer_max_attempts,
                 backoff_s=settings.consumer_backoff_s,
+                events_per_transaction=settings.consumer_events_per_transaction,
             )
             state.consumers.append(consumer)
             state.tasks.append(_supervise(f"consumer {spec.name}", consumer.run))

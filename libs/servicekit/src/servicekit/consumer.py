@@ -1,12 +1,17 @@
-"""The idempotent consumer: one DB transaction per event holding its inbox row, offsets committed after.
+"""The idempotent consumer: each event's inbox row and effects in one DB transaction, offsets committed after.
 
 For each record, in partition order: the envelope is parsed; an event type the service does not handle is
-passed over; otherwise one transaction inserts ``(consumer group, event id)`` into the inbox (a redelivery
+passed over; otherwise a transaction inserts ``(consumer group, event id)`` into the inbox (a redelivery
 finds it and is a no-op), runs the handler (which may write outgoing events to the outbox) and commits.
 Only then is the offset committed. Transient failures (database or broker unreachable, serialization
 conflicts) retry with capped backoff, without end: the partition waits. Other failures retry
 ``max_attempts`` times, then the record goes to ``<topic>.dlt`` with the error in its headers and the
 partition goes on. Guarantees and their tests: ``OUTBOX.md``.
+
+Consecutive handleable events of one fetch share a transaction (at most ``events_per_transaction``): one
+inbox statement, one commit. All of them take effect, or none: if any handler or the commit fails, the
+transaction is rolled back and its events are applied again one per transaction, where retries and
+dead-lettering work per event as above.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class EventMeta:
 
 
 Handler = Callable[[AsyncSession, Any, EventMeta], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[tuple[Any, EventMeta]]], Awaitable[None]]
 
 
 class PermanentEventError(Exception):
@@ -76,11 +82,34 @@ class TransientEventError(Exception):
     """The event cannot be handled yet (a dependency is down): retry without dead-lettering."""
 
 
+@dataclass(eq=False)
+class _Ready:
+    """A fetched record ready for its handler: decoded, trusted and parsed."""
+
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope
+    event: Event
+    handler: Handler
+    outcome: str = "pending"
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return uuid.UUID(self.envelope.id)
+
+    @property
+    def meta(self) -> EventMeta:
+        record = self.record
+        return EventMeta(
+            envelope=self.envelope, topic=record.topic, partition=record.partition, offset=record.offset
+        )
+
+
 class EventHandlers:
     """Registry of handlers by event model: ``@handlers.on(HoldPlaced) async def _(session, event, meta)``."""
 
     def __init__(self) -> None:
         self._by_type: dict[str, Handler] = {}
+        self._batch_by_type: dict[str, BatchHandler] = {}
 
     def on(self, *models: type[E]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -92,8 +121,27 @@ class EventHandlers:
 
         return register
 
+    def on_batch(self, *models: type[E]) -> Callable[[BatchHandler], BatchHandler]:
+        """A handler of consecutive events of these types: ``async def _(session, [(event, meta), …])``,
+        called once for a run that shares a transaction (one event when events are applied one by one).
+        What it enqueues carries no parent trace: the run's events have one each."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            async def one(session: AsyncSession, event: Any, meta: EventMeta) -> None:
+                await handler(session, [(event, meta)])
+
+            self.on(*models)(one)
+            for model in models:
+                self._batch_by_type[model.ce_type] = handler
+            return handler
+
+        return register
+
     def handler_for(self, ce_type: str) -> Handler | None:
         return self._by_type.get(ce_type)
+
+    def batch_handler_for(self, ce_type: str) -> BatchHandler | None:
+        return self._batch_by_type.get(ce_type)
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -107,6 +155,10 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: EventHandlers
+
+
+_SKIP: Any = object()  # `_ready`'s answer for a record no handler of this consumer wants
+_APPLIED: Any = object()  # `_apply_together`'s answer when the whole run took effect
 
 
 def is_transient(error: BaseException) -> bool:
@@ -153,6 +205,7 @@ class EventConsumer:
         max_attempts: int = 3,
         backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
+        events_per_transaction: int = 100,
     ) -> None:
         self.spec = spec
         self.group_id = group_id
@@ -167,6 +220,7 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
+        self._events_per_transaction = events_per_transaction
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self.assigned: set[TopicPartition] = set()
@@ -196,9 +250,8 @@ class EventConsumer:
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record)
-                        self._processed[tp] = record.offset + 1
+                    await self._process_fetched(records)
+                    self._processed[tp] = records[-1].offset + 1
                     self._observe_lag(consumer, tp)
                 await self.commit_processed()
         finally:
@@ -229,7 +282,134 @@ class EventConsumer:
                 highwater - self._processed[tp]
             )
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _process_fetched(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """One partition's fetched records, in order: runs of handleable events share a transaction; any
+        other record (undecodable, untrusted, invalid payload) is dealt with alone, between the runs."""
+        run: list[_Ready] = []
+        for record in records:
+            ready = self._ready(record)
+            if ready is None:
+                await self._apply_run(run)
+                run = []
+                await self._process(record)
+                continue
+            if ready is not _SKIP:
+                run.append(ready)
+            if len(run) >= self._events_per_transaction:
+                await self._apply_run(run)
+                run = []
+        await self._apply_run(run)
+
+    def _ready(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | None:
+        """The record parsed and trusted, `_SKIP` when no handler wants it, or None: it needs `_process`."""
+        try:
+            envelope = Envelope.from_kafka(record.key, record.value, record.headers)
+        except InvalidEnvelope:
+            return None
+        handler = self.spec.handlers.handler_for(envelope.type)
+        if handler is None:
+            return _SKIP
+        if self._distrust(record.topic, envelope) is not None:
+            return None
+        try:
+            event = envelope.parse()
+        except (ValidationError, UnknownEventType):
+            return None
+        return _Ready(record, envelope, event, handler)
+
+    async def _apply_run(self, run: Sequence[_Ready]) -> None:
+        if len(run) == 1:
+            await self._process(run[0].record)
+        elif run:
+            failed = await self._apply_together(run)
+            if failed is not _APPLIED:
+                # All rolled back: once more, one transaction each. The event whose handler failed has
+                # had one attempt already.
+                for ready in run:
+                    await self._process(ready.record, attempts_made=1 if ready is failed else 0)
+
+    async def _apply_together(self, run: Sequence[_Ready]) -> _Ready | None:
+        """Apply the run in one transaction. Returns `_APPLIED`, or the event whose handler failed (None
+        when the failure is not one handler's: the inbox insert or the commit)."""
+        running: _Ready | None = None
+        try:
+            async with self._sessionmaker.begin() as session:
+                first_deliveries = set(
+                    await session.scalars(
+                        pg_insert(inbox)
+                        .values(
+                            [
+                                {
+                                    "consumer_group": self.group_id,
+                                    "event_id": r.event_id,
+                                    "ce_type": r.envelope.type,
+                                }
+                                for r in run
+                            ]
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(inbox.c.event_id)
+                    )
+                )
+                fresh: list[_Ready] = []
+                for ready in run:
+                    if ready.event_id in first_deliveries:
+                        first_deliveries.discard(ready.event_id)  # the same event twice in one run: once
+                        fresh.append(ready)
+                    else:
+                        ready.outcome = "duplicate"
+                for group in self._groups(fresh):
+                    running = group[0] if len(group) == 1 else None
+                    await self._run_group(session, group)
+                running = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.info("events of one transaction failed together; applying them one by one", error=repr(error))
+            return running
+        for ready in run:
+            if ready.outcome == "handled":
+                self.handled_total += 1
+            metrics.EVENTS_CONSUMED.labels(
+                self._service, ready.record.topic, ready.envelope.type, ready.outcome
+            ).inc()
+        return _APPLIED
+
+    def _groups(self, fresh: Sequence[_Ready]) -> list[list[_Ready]]:
+        """The run cut into what one handler call takes: consecutive events of one batch handler, or one."""
+        groups: list[list[_Ready]] = []
+        for ready in fresh:
+            batch = self.spec.handlers.batch_handler_for(ready.envelope.type)
+            previous = groups[-1][-1] if groups else None
+            if (
+                batch is not None
+                and previous is not None
+                and self.spec.handlers.batch_handler_for(previous.envelope.type) is batch
+            ):
+                groups[-1].append(ready)
+            else:
+                groups.append([ready])
+        return groups
+
+    async def _run_group(self, session: AsyncSession, group: Sequence[_Ready]) -> None:
+        batch = self.spec.handlers.batch_handler_for(group[0].envelope.type)
+        if batch is None or len(group) == 1:
+            await self._run_handler(session, group[0])
+        else:
+            await batch(session, [(ready.event, ready.meta) for ready in group])
+        for ready in group:
+            ready.outcome = "handled"
+
+    async def _run_handler(self, session: AsyncSession, ready: _Ready) -> None:
+        structlog.contextvars.bind_contextvars(event_id=ready.envelope.id, event_type=ready.envelope.type)
+        token = current_traceparent.set(ready.envelope.traceparent)
+        try:
+            await ready.handler(session, ready.event, ready.meta)
+        finally:
+            current_traceparent.reset(token)
+            structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes], *, attempts_made: int = 0) -> None:
         try:
             envelope = Envelope.from_kafka(record.key, record.value, record.headers)
         except InvalidEnvelope as error:
@@ -245,7 +425,7 @@ class EventConsumer:
         structlog.contextvars.bind_contextvars(event_id=envelope.id, event_type=envelope.type)
         token = current_traceparent.set(envelope.traceparent)
         try:
-            await self._handle_with_retries(record, envelope, handler)
+            await self._handle_with_retries(record, envelope, handler, attempts_made=attempts_made)
         finally:
             current_traceparent.reset(token)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
@@ -264,9 +444,14 @@ class EventConsumer:
         return None
 
     async def _handle_with_retries(
-        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, handler: Handler
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        envelope: Envelope,
+        handler: Handler,
+        *,
+        attempts_made: int = 0,
     ) -> None:
-        attempt = 0
+        attempt = attempts_made
         while True:
             attempt += 1
             try:

@@ -54,6 +54,18 @@ async def enqueue(session: AsyncSession, event: Event, *, source: str | None = N
     return row["ce_id"]  # type: ignore[return-value]
 
 
+async def enqueue_each(session: AsyncSession, events: Iterable[Event], *, source: str | None = None) -> int:
+    """Add a few events, each in the interactive lane like `enqueue`, with one statement (an aggregate's
+    events, the answers to a run of requests). Each event carries the trace of the request it answers when
+    `current_traceparent` is set around it; here they share the caller's."""
+    source = _source(session, source)
+    now, traceparent = datetime.now(UTC), current_traceparent.get()
+    rows = [dict(zip(_COPY_COLUMNS, _row(event, source, now, traceparent), strict=True)) for event in events]
+    if rows:
+        await session.execute(insert(outbox), rows)
+    return len(rows)
+
+
 async def enqueue_many(session: AsyncSession, events: Iterable[Event], *, source: str | None = None) -> int:
     """Add many events with one COPY (bulk jobs: a crediting campaign writes hundreds of thousands), in the
     bulk lane: the relay sends interactive events (`enqueue`) first."""
@@ -115,13 +127,19 @@ class Outbox(Protocol):
 
 
 class SessionOutbox:
-    """`Outbox` writing to the outbox table in the session's transaction."""
+    """`Outbox` writing to the outbox table in the session's transaction. Events go in the interactive lane;
+    a job that publishes in bulk (an expiry, a day's batch) says ``bulk=True``, so its `add_many` takes the
+    bulk lane and never holds up interactive answers."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, bulk: bool = False) -> None:
         self._session = session
+        self._bulk = bulk
 
     async def add(self, event: Event) -> None:
         await enqueue(self._session, event)
 
     async def add_many(self, events: Iterable[Event]) -> None:
-        await enqueue_many(self._session, events)
+        if self._bulk:
+            await enqueue_many(self._session, events)
+        else:
+            await enqueue_each(self._session, events)

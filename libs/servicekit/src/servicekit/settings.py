@@ -52,6 +52,11 @@ class KitSettings(BaseSettings):
         default=3, ge=1, description="Attempts before a failing event is dead-lettered."
     )
     consumer_backoff_s: float = 0.2
+    consumer_events_per_transaction: int = Field(
+        default=100,
+        ge=1,
+        description="Most events of one fetch applied in one transaction (1: one transaction per event).",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest request body, unless a route has its own limit."
     )

@@ -16,7 +16,7 @@ from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
 from rights_ledger.adapters.accounts import AccountRepository
 from rights_ledger.settings import Settings
-from rights_ledger.use_cases.holds import place_hold
+from rights_ledger.use_cases.holds import place_hold, place_holds
 from servicekit.clock import MovableClock, SystemClock
 from servicekit.db import make_sessionmaker
 from servicekit.outbox import SessionOutbox
@@ -297,3 +297,40 @@ async def test_an_elu_reads_its_holds_and_why_a_request_was_rejected_without_kaf
     )
     other = await client.get(f"/v1/accounts/{elu_id}/holds", headers=bearer("elu", sub="someone-else"))
     assert other.status_code == 403
+
+
+async def test_a_run_of_requests_on_postgresql_is_decided_in_order_to_the_cent_R_FUN_1_R_FUN_5(
+    client: httpx.AsyncClient,
+    agent: dict[str, str],
+    bearer: Bearer,
+    settings: Settings,
+    infra: Infra,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """`place_holds` on the real repository: what a consumer's run of requests does in one transaction."""
+    elu_id = await _active_elu_with_rights(client, agent, bearer)
+    first, rest, one_cent_more = _hold(elu_id, 50_000), _hold(elu_id, 30_000), _hold(elu_id, 1)
+    stranger = _hold(str(uuid.uuid4()), 1_000)
+    async with sessionmaker.begin() as session:
+        await place_holds(
+            AccountRepository(session),
+            SessionOutbox(session),
+            SystemClock(),
+            [first, first, stranger, rest, one_cent_more],
+        )
+
+    events = await _ledger_events(infra, settings, elu_id, 4)
+    assert [(k, e["dossier_id"]) for k, e in events] == [
+        ("hold_placed", str(first.dossier_id)),
+        ("hold_placed", str(first.dossier_id)),
+        ("hold_placed", str(rest.dossier_id)),
+        ("hold_rejected", str(one_cent_more.dossier_id)),
+    ]
+    assert [events[0][1]["available_after_cents"], events[2][1]["available_after_cents"]] == [30_000, 0]
+    assert events[0][1]["hold_id"] == events[1][1]["hold_id"], "the dossier asked twice holds once"
+    [(kind, rejected)] = await _ledger_events(infra, settings, str(stranger.elu_id), 1)
+    assert (kind, rejected["reason"]) == ("hold_rejected", "account_inactive")
+    account = (await client.get(f"/v1/accounts/{elu_id}", headers=agent)).json()
+    assert (account["balance_cents"], account["held_cents"]) == (80_000, 80_000)
+    movements = (await client.get(f"/v1/accounts/{elu_id}/movements", headers=agent)).json()["items"]
+    assert [m["kind"] for m in movements] == ["credit", "credit", "hold", "hold"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
 
 from dife_contracts import Event
-from rights_ledger.adapters.accounts import AccountState
+from rights_ledger.adapters.accounts import AccountState, HoldDesk
 from rights_ledger.domain.ledger import Account, Hold, HoldStatus
 from rights_ledger.domain.mandates import Mandate
 
@@ -31,6 +32,20 @@ class MemoryAccounts:
             self.holds[hold.hold_id] = hold
         self.events.extend(account.events)
         self.accounts[account.elu_id] = replace(account, journal=[], events=[], placed=[], resolved=[])
+
+    async def lock_for_holds(self, elu_ids: Sequence[UUID], dossier_ids: Sequence[UUID]) -> HoldDesk:
+        locked = [found for found in [await self.lock(elu_id) for elu_id in elu_ids] if found is not None]
+        pending = [await self.pending_hold_of_dossier(dossier_id) for dossier_id in dossier_ids]
+        return HoldDesk(
+            accounts={account.elu_id: account for account in locked},
+            pending_by_dossier={h.terms.dossier_id: h for h in pending if h is not None and h.terms},
+            mandates={elu_id: list(self.mandates.get(elu_id, [])) for elu_id in elu_ids},
+            pensions={elu_id: self.pensions.get(elu_id) for elu_id in elu_ids},
+        )
+
+    async def save_all(self, saved: Sequence[Account], *, actor: str | None = None) -> None:
+        for account in saved:
+            await self.save(account, actor=actor)
 
     async def mandates_of(self, elu_id: UUID) -> list[Mandate]:
         return self.mandates.get(elu_id, [])

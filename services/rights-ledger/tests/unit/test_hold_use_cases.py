@@ -16,9 +16,9 @@ from dife_contracts.events import (
 )
 from rights_ledger.domain.ledger import Account
 from rights_ledger.domain.mandates import AccountStatus, Mandate
-from rights_ledger.use_cases.holds import capture_hold, place_hold
+from rights_ledger.use_cases.holds import capture_hold, place_hold, place_holds
 from servicekit.clock import MovableClock
-from servicekit.rules import RuleBroken
+from servicekit.rules import Conflict, RuleBroken
 from servicekit.testing.fakes import FakeOutbox
 
 from .fakes import MemoryAccounts
@@ -91,3 +91,48 @@ async def test_a_capture_above_the_hold_is_refused_and_one_within_it_releases_th
         59_000,
         0,
     )
+
+
+async def test_a_run_decides_each_request_on_the_balance_the_earlier_ones_left_to_the_cent_R_FUN_1() -> None:
+    accounts, account = _ledger(balance=30_000)
+    first, rest, one_cent_more = _request(account, 20_000), _request(account, 10_000), _request(account, 1)
+    await place_holds(accounts, FakeOutbox(), CLOCK, [first, rest, one_cent_more])
+    placed_first, placed_rest, rejected = accounts.events
+    assert isinstance(placed_first, HoldPlaced) and placed_first.available_after_cents == 10_000
+    assert isinstance(placed_rest, HoldPlaced) and placed_rest.available_after_cents == 0
+    assert isinstance(rejected, HoldRejected)
+    assert (rejected.reason, rejected.available_cents) == (HoldRejectionReason.INSUFFICIENT_RIGHTS, 0)
+    assert accounts.accounts[account.elu_id].held_cents == 30_000
+
+
+async def test_a_dossier_asked_twice_in_one_run_holds_once_and_is_answered_twice_R_FUN_5() -> None:
+    accounts, account = _ledger()
+    request = _request(account, 30_000)
+    await place_holds(accounts, FakeOutbox(), CLOCK, [request, request])
+    first, second = accounts.events
+    assert isinstance(first, HoldPlaced) and first == second
+    assert (len(accounts.holds), accounts.accounts[account.elu_id].held_cents) == (1, 30_000)
+
+
+async def test_a_run_answers_an_elu_without_account_and_still_places_the_others_R_ACT_1() -> None:
+    accounts, account = _ledger()
+    outbox = FakeOutbox()
+    stranger = _request(account, 1_000).model_copy(update={"elu_id": uuid4()})
+    await place_holds(accounts, outbox, CLOCK, [stranger, _request(account, 5_000)])
+    [rejected] = outbox.events
+    assert isinstance(rejected, HoldRejected) and rejected.reason is HoldRejectionReason.ACCOUNT_INACTIVE
+    [placed] = accounts.events
+    assert isinstance(placed, HoldPlaced) and placed.amount_cents == 5_000
+
+
+async def test_a_run_with_a_dossier_held_for_another_elu_is_refused_whole_R_FUN_5() -> None:
+    accounts, account = _ledger()
+    other = Account(uuid4(), status=AccountStatus.ACTIVE, balance_cents=80_000)
+    accounts.accounts[other.elu_id] = other
+    accounts.mandates[other.elu_id] = accounts.mandates[account.elu_id]
+    request = _request(account, 30_000)
+    stolen = request.model_copy(update={"elu_id": other.elu_id})
+    with pytest.raises(Conflict) as refused:
+        await place_holds(accounts, FakeOutbox(), CLOCK, [request, stolen])
+    assert refused.value.rule_id == "R-FUN-5"
+    assert accounts.events == [] and accounts.holds == {}, "nothing of the run is saved"

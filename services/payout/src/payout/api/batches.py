@@ -144,7 +144,7 @@ async def release(batch_id: UUID, session: SessionDep, state: StateDep, principa
     batch = await batching.release_batch(
         PaymentRepository(session),
         BatchRepository(session, state.vault),
-        SessionOutbox(session),
+        SessionOutbox(session, bulk=True),
         batch_id=batch_id,
         now=state.clock.now(),
     )
@@ -169,7 +169,7 @@ async def import_status_report(
         result = await batching.import_status_report(
             PaymentRepository(session),
             BatchRepository(session, state.vault),
-            SessionOutbox(session),
+            SessionOutbox(session, bulk=True),
             batch_id=batch_id,
             document=document,
             now=state.clock.now(),

@@ -61,7 +61,7 @@ def job_kinds(state: PayoutState) -> JobKinds:
     @kinds.timer(DAILY_BATCH, concurrency=1)
     async def daily_batch(session: AsyncSession, job: Job) -> None:
         """R-PAY-3: build and release the day's batch; then the next run."""
-        outbox = SessionOutbox(session)
+        outbox = SessionOutbox(session, bulk=True)
         dossiers, payments = DossierRepository(session), PaymentRepository(session)
         for dossier_id in await dossiers.waiting_with_plan():
             await settlement.resolve(dossiers, payments, outbox, dossier_id, state.clock.now())

@@ -3,14 +3,16 @@ appends to (movements and outbox rows are written together, in the caller's tran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, TrainingPurpose
 from dife_contracts.events import HoldRejected
 from servicekit.outbox import SessionOutbox
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.tables import (
@@ -23,7 +25,15 @@ from rights_ledger.adapters.tables import (
     mandates,
     movements,
 )
-from rights_ledger.domain.ledger import COUNTERPARTY, Account, Hold, HoldStatus, HoldTerms, Movement
+from rights_ledger.domain.ledger import (
+    COUNTERPARTY,
+    Account,
+    ActivationRevoked,
+    Hold,
+    HoldStatus,
+    HoldTerms,
+    Movement,
+)
 from rights_ledger.domain.mandates import AccountStatus, Mandate
 
 
@@ -40,6 +50,17 @@ class AccountState:
     mandates: list[Mandate]
 
 
+@dataclass(slots=True)
+class HoldDesk:
+    """What deciding a run of hold requests needs, read once for all of them: the accounts (locked), the
+    pending holds of their dossiers (locked), the élus' mandates and pension dates."""
+
+    accounts: dict[UUID, Account]
+    pending_by_dossier: dict[UUID, Hold]
+    mandates: dict[UUID, list[Mandate]]
+    pensions: dict[UUID, date | None]
+
+
 class AccountRepository:
     """All queries on one account. ``lock`` takes the row lock that serialises every change of it, so
     concurrent holds on one account are decided one after the other and never overdraw it."""
@@ -52,65 +73,83 @@ class AccountRepository:
         row = (
             await self.session.execute(select(accounts).where(accounts.c.elu_id == elu_id).with_for_update())
         ).one_or_none()
-        if row is None:
-            return None
-        return Account(
-            elu_id=row.elu_id,
-            status=AccountStatus(row.status),
-            balance_cents=row.balance_cents,
-            held_cents=row.held_cents,
-            cap_cents=row.cap_cents,
-            subject=row.subject,
-            nir_hash=row.nir_hash,
-            activated_at=row.activated_at,
+        return None if row is None else _account(row)
+
+    async def lock_for_holds(self, elu_ids: Sequence[UUID], dossier_ids: Sequence[UUID]) -> HoldDesk:
+        """Lock the accounts (in élu id order, so two runs never deadlock), then the dossiers' pending holds
+        (account first, then hold, as in `lock`), and read the élus' mandates and pensions: four statements
+        for the whole run."""
+        elu_list, dossier_list = sorted(set(elu_ids)), sorted(set(dossier_ids))
+        locked = await self.session.execute(
+            select(accounts)
+            .where(accounts.c.elu_id.in_(elu_list))
+            .order_by(accounts.c.elu_id)
+            .with_for_update()
         )
+        pending = await self.session.execute(
+            select(holds)
+            .where(holds.c.dossier_id.in_(dossier_list), holds.c.status == HoldStatus.PENDING.value)
+            .order_by(holds.c.hold_id)
+            .with_for_update()
+        )
+        desk = HoldDesk(
+            accounts={row.elu_id: _account(row) for row in locked},
+            pending_by_dossier={row.dossier_id: _hold(row) for row in pending},
+            mandates={elu_id: [] for elu_id in elu_list},
+            pensions={},
+        )
+        for row in await self.session.execute(
+            select(mandates.c.elu_id, mandates.c.family, mandates.c.start_date, mandates.c.end_date).where(
+                mandates.c.elu_id.in_(elu_list)
+            )
+        ):
+            desk.mandates[row.elu_id].append(Mandate(MandateFamily(row.family), row.start_date, row.end_date))
+        pensions = await self.session.execute(
+            select(elus.c.elu_id, elus.c.pension_liquidated_on).where(elus.c.elu_id.in_(elu_list))
+        )
+        desk.pensions.update((row.elu_id, row.pension_liquidated_on) for row in pensions)
+        return desk
 
     async def save(self, account: Account, *, actor: str | None = None) -> None:
         """Write the sums, the holds placed, the movements, the resolutions and the events the domain
         recorded (the journal is append-only), then forget them: saving twice writes nothing twice."""
-        values: dict[str, object] = {
-            "balance_cents": account.balance_cents,
-            "held_cents": account.held_cents,
-            "cap_cents": account.cap_cents,
-            "status": account.status.value,
-            "subject": account.subject,
-            "nir_hash": account.nir_hash,
-            "activated_at": account.activated_at,
-            "updated_at": func.now(),
-        }
+        await self.save_all([account], actor=actor)
+
+    async def save_all(self, saved: Sequence[Account], *, actor: str | None = None) -> None:
+        """`save` for several accounts, one statement per table (the answers to a run of hold requests)."""
+        if not saved:
+            return
         await self.session.execute(
-            update(accounts).where(accounts.c.elu_id == account.elu_id).values(**values)
+            update(accounts)
+            .where(accounts.c.elu_id == bindparam("account_elu_id"))
+            .values(updated_at=func.now()),
+            [_account_row(account) for account in saved],
         )
-        if account.placed:
-            await self.session.execute(insert(holds), [_hold_row(h) for h in account.placed])
-        if account.journal:
-            await self.session.execute(insert(movements), [_movement_row(m, actor) for m in account.journal])
-        if account.revocations:
-            await self.session.execute(
-                insert(activation_revocations),
-                [
-                    {
-                        "elu_id": r.elu_id,
-                        "subject": r.subject,
-                        "reason": r.reason,
-                        "revoked_by": r.by,
-                        "revoked_at": r.at,
-                    }
-                    for r in account.revocations
-                ],
-            )
-        for resolution in account.resolved:
-            await self._resolve(resolution.hold, released_cents=resolution.released_cents, at=resolution.at)
-        rejections = [e for e in account.events if isinstance(e, HoldRejected)]
+        placed = [_hold_row(h) for account in saved for h in account.placed]
+        if placed:
+            await self.session.execute(insert(holds), placed)
+        journal = [_movement_row(m, actor) for account in saved for m in account.journal]
+        if journal:
+            await self.session.execute(insert(movements), journal)
+        revocations = [_revocation_row(r) for account in saved for r in account.revocations]
+        if revocations:
+            await self.session.execute(insert(activation_revocations), revocations)
+        for account in saved:
+            for resolution in account.resolved:
+                await self._resolve(
+                    resolution.hold, released_cents=resolution.released_cents, at=resolution.at
+                )
+        events = [event for account in saved for event in account.events]
+        rejections = [_rejection_row(e) for e in events if isinstance(e, HoldRejected)]
         if rejections:
-            await self.session.execute(insert(hold_rejections), [_rejection_row(e) for e in rejections])
-        for event in account.events:
-            await self._outbox.add(event)
-        account.placed.clear()
-        account.journal.clear()
-        account.resolved.clear()
-        account.events.clear()
-        account.revocations.clear()
+            await self.session.execute(insert(hold_rejections), rejections)
+        await self._outbox.add_many(events)
+        for account in saved:
+            account.placed.clear()
+            account.journal.clear()
+            account.resolved.clear()
+            account.events.clear()
+            account.revocations.clear()
 
     async def mandates_of(self, elu_id: UUID) -> list[Mandate]:
         rows = await self.session.execute(
@@ -180,18 +219,7 @@ class AccountRepository:
                 .with_for_update()
             )
         ).one_or_none()
-        if row is None:
-            return None
-        return Hold(
-            row.hold_id,
-            row.elu_id,
-            row.amount_cents,
-            str(row.dossier_id),
-            HoldStatus(row.status),
-            terms=HoldTerms(
-                row.dossier_id, TrainingPurpose(row.purpose), row.training_start, row.training_end
-            ),
-        )
+        return None if row is None else _hold(row)
 
     async def dossier_hold_resolved(self, dossier_id: UUID) -> bool:
         """Whether a hold of this dossier was already captured or released (a late request is a no-op)."""
@@ -218,6 +246,54 @@ class AccountRepository:
             .where(holds.c.hold_id == hold.hold_id, holds.c.status == HoldStatus.PENDING.value)
             .values(status=hold.status.value, captured_cents=hold.captured_cents, resolved_at=at)
         )
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(
+        elu_id=row.elu_id,
+        status=AccountStatus(row.status),
+        balance_cents=row.balance_cents,
+        held_cents=row.held_cents,
+        cap_cents=row.cap_cents,
+        subject=row.subject,
+        nir_hash=row.nir_hash,
+        activated_at=row.activated_at,
+    )
+
+
+def _hold(row: Row[Any]) -> Hold:
+    return Hold(
+        row.hold_id,
+        row.elu_id,
+        row.amount_cents,
+        str(row.dossier_id),
+        HoldStatus(row.status),
+        terms=HoldTerms(row.dossier_id, TrainingPurpose(row.purpose), row.training_start, row.training_end),
+    )
+
+
+def _account_row(account: Account) -> dict[str, object]:
+    """The account's columns as `save_all`'s UPDATE sets them, keyed by ``account_elu_id``."""
+    return {
+        "account_elu_id": account.elu_id,
+        "balance_cents": account.balance_cents,
+        "held_cents": account.held_cents,
+        "cap_cents": account.cap_cents,
+        "status": account.status.value,
+        "subject": account.subject,
+        "nir_hash": account.nir_hash,
+        "activated_at": account.activated_at,
+    }
+
+
+def _revocation_row(revocation: ActivationRevoked) -> dict[str, object]:
+    return {
+        "elu_id": revocation.elu_id,
+        "subject": revocation.subject,
+        "reason": revocation.reason,
+        "revoked_by": revocation.by,
+        "revoked_at": revocation.at,
+    }
 
 
 def _rejection_row(event: HoldRejected) -> dict[str, object]:

@@ -3,6 +3,8 @@ Thin: the consumer gives the inbox and the transaction; each handler calls one u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dife_contracts import topics
 from dife_contracts.events import DifeCaptureRequested, DifeHoldRequested, DifeReleaseRequested
 from servicekit.clock import Clock
@@ -11,15 +13,20 @@ from servicekit.outbox import SessionOutbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.accounts import AccountRepository
-from rights_ledger.use_cases.holds import capture_hold, place_hold, release_hold
+from rights_ledger.use_cases.holds import capture_hold, place_holds, release_hold
 
 
 def hold_handlers(clock: Clock) -> EventHandlers:
     handlers = EventHandlers()
 
-    @handlers.on(DifeHoldRequested)
-    async def on_hold_requested(session: AsyncSession, event: DifeHoldRequested, meta: EventMeta) -> None:
-        await place_hold(AccountRepository(session), SessionOutbox(session), clock, event)
+    @handlers.on_batch(DifeHoldRequested)
+    async def on_hold_requests(
+        session: AsyncSession, events: Sequence[tuple[DifeHoldRequested, EventMeta]]
+    ) -> None:
+        """A run of requests is read and saved in one go (`place_holds`): a few statements for all."""
+        await place_holds(
+            AccountRepository(session), SessionOutbox(session), clock, [event for event, _ in events]
+        )
 
     @handlers.on(DifeReleaseRequested)
     async def on_release_requested(

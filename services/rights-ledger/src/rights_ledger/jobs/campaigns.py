@@ -75,6 +75,8 @@ async def expire(
 ) -> dict[str, Any]:
     """R-END-1: expire, as explicit movements, the balances whose window of use is over (one transaction)."""
     async with sessionmaker.begin() as session:
-        report = await expire_rights(CreditingRepository(session), SessionOutbox(session), as_of, clock)
+        report = await expire_rights(
+            CreditingRepository(session), SessionOutbox(session, bulk=True), as_of, clock
+        )
     await progress(total=report["expired"], done=report["expired"])
     return report

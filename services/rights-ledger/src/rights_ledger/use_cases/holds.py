@@ -4,6 +4,7 @@ decide (the account records its movements and the event it answers), save."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import uuid4
 
 import structlog
@@ -19,25 +20,41 @@ log = structlog.get_logger(__name__)
 
 async def place_hold(accounts: Accounts, outbox: Outbox, clock: Clock, request: DifeHoldRequested) -> None:
     """R-FUN-1 / R-END-1: reserve the DIFE line of a plan, or say why not (``hold_rejected``)."""
-    account = await accounts.lock(request.elu_id)
-    if account is None:
-        await outbox.add(hold_rejected_without_account(request))
-        return
-    existing = await accounts.pending_hold_of_dossier(request.dossier_id)
-    if existing is not None:
-        if existing.elu_id != request.elu_id:
-            raise Conflict("the dossier already holds rights of another élu", rule_id="R-FUN-5")
-        log.info("hold already pending for the dossier; answering again", hold_id=str(existing.hold_id))
-        account.answer_again(existing)
-    else:
-        account.answer_hold_request(
+    await place_holds(accounts, outbox, clock, [request])
+
+
+async def place_holds(
+    accounts: Accounts, outbox: Outbox, clock: Clock, requests: Sequence[DifeHoldRequested]
+) -> None:
+    """R-FUN-1 / R-END-1 / R-FUN-5 for a run of requests, in their order: each is decided as if alone, on
+    the account as the earlier ones left it (a second request of a dossier gets the hold the first placed).
+    The run is read in one go and saved in one go."""
+    desk = await accounts.lock_for_holds(
+        [request.elu_id for request in requests], [request.dossier_id for request in requests]
+    )
+    at = clock.now()
+    for request in requests:
+        account = desk.accounts.get(request.elu_id)
+        if account is None:
+            await outbox.add(hold_rejected_without_account(request))
+            continue
+        existing = desk.pending_by_dossier.get(request.dossier_id)
+        if existing is not None:
+            if existing.elu_id != request.elu_id:
+                raise Conflict("the dossier already holds rights of another élu", rule_id="R-FUN-5")
+            log.info("hold already pending for the dossier; answering again", hold_id=str(existing.hold_id))
+            account.answer_again(existing)
+            continue
+        placed = account.answer_hold_request(
             request,
             hold_id=uuid4(),
-            mandates=await accounts.mandates_of(request.elu_id),
-            pension_liquidated_on=await accounts.pension_of(request.elu_id),
-            at=clock.now(),
+            mandates=desk.mandates.get(request.elu_id, []),
+            pension_liquidated_on=desk.pensions.get(request.elu_id),
+            at=at,
         )
-    await accounts.save(account)
+        if placed is not None:
+            desk.pending_by_dossier[request.dossier_id] = placed
+    await accounts.save_all(list(desk.accounts.values()))
 
 
 async def release_hold(accounts: Accounts, clock: Clock, request: DifeReleaseRequested) -> None:

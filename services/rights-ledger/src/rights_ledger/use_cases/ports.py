@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 from uuid import UUID
 
 from servicekit.outbox import Outbox
 
-from rights_ledger.adapters.accounts import AccountState
+from rights_ledger.adapters.accounts import AccountState, HoldDesk
 from rights_ledger.adapters.elus import EluRecord, HoldRecord, JournalEntry
 from rights_ledger.domain.identity import PersonKey
 from rights_ledger.domain.ledger import Account, Hold
@@ -20,7 +21,9 @@ class Accounts(Protocol):
     """One élu's account, locked for a change, and what deciding on it needs (``AccountRepository``)."""
 
     async def lock(self, elu_id: UUID) -> Account | None: ...
+    async def lock_for_holds(self, elu_ids: Sequence[UUID], dossier_ids: Sequence[UUID]) -> HoldDesk: ...
     async def save(self, account: Account, *, actor: str | None = None) -> None: ...
+    async def save_all(self, saved: Sequence[Account], *, actor: str | None = None) -> None: ...
     async def mandates_of(self, elu_id: UUID) -> list[Mandate]: ...
     async def pension_of(self, elu_id: UUID) -> date | None: ...
     async def pending_hold_of_dossier(self, dossier_id: UUID) -> Hold | None: ...
