@@ -12,9 +12,10 @@ from decimal import Decimal
 import pytest
 from dife_contracts.enums import DossierStatus
 from dossier.adapters.repository import FinancedTraining
-from dossier.api.bodies import dossier_body, financed_training_body, json_response
+from dossier.api.bodies import dossier_body, dossier_json, financed_training_body, json_response
 from dossier.api.schemas import DossierOut, FinancedTrainingOut
 from dossier.domain.dossier import Dossier, Evaluation, FundingPlan, PlanLineView, PlanStatus
+from fastapi.encoders import jsonable_encoder
 
 from .conftest import AGENT, ELU, in_status, paris
 
@@ -31,6 +32,15 @@ def _as_documented(dossier: Dossier) -> object:
 def test_a_listed_dossier_is_the_documented_dossier_out_in_every_status(status: DossierStatus) -> None:
     dossier = in_status(status)
     assert _as_sent(dossier_body(dossier)) == _as_documented(dossier)
+
+
+@pytest.mark.parametrize("status", list(DossierStatus))
+def test_a_submission_s_stored_answer_is_the_documented_dossier_out_in_every_status(
+    status: DossierStatus,
+) -> None:
+    """The idempotency store keeps (and replays) `dossier_json`, as it kept `DossierOut.of` encoded."""
+    dossier = in_status(status)
+    assert dossier_json(dossier) == jsonable_encoder(DossierOut.of(dossier))
 
 
 def test_a_listed_dossier_with_plan_lines_evaluation_control_and_utc_times_is_the_documented_one() -> None:

@@ -6,6 +6,7 @@ import copy
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,9 @@ class FakeRepository:
     offers: dict[UUID, OfferSnapshot] = field(default_factory=dict)
     sessions: dict[UUID, SessionSnapshot] = field(default_factory=dict)
 
-    async def get(self, dossier_id: UUID, *, for_update: bool = False) -> Dossier | None:
+    async def get(
+        self, dossier_id: UUID, *, for_update: bool = False, history: bool = True
+    ) -> Dossier | None:
         found = self.dossiers.get(dossier_id)
         return copy.deepcopy(found) if found else None
 
@@ -190,8 +193,6 @@ async def test_a_control_cancels_the_auto_validation_timer_and_its_decision_vali
     await uc.accept(ctx, _elu(repo), dossier.dossier_id)
     clock.set_paris(START, 18)
     await uc.declare_entry(ctx, OF, dossier.dossier_id, START)
-    from decimal import Decimal
-
     await uc.declare_exit(ctx, OF, dossier.dossier_id, START, Decimal("7"))
     key = timer_key(AUTO_VALIDATION, dossier.dossier_id)
     timer = scheduler.by_key(key)
@@ -225,3 +226,60 @@ async def test_a_cancelled_session_cancels_its_live_dossiers_by_the_organisme(wo
     assert repo.dossiers[dossier.dossier_id].status is DossierStatus.CANCELLED_BY_ORGANISME
     assert repo.sessions[dossier.session_id].cancelled
     assert await uc.cancel_session(ctx, SIRET, dossier.session_id, "trainer ill") == 0
+
+
+@dataclass
+class RecordingScheduler:
+    """A `FakeScheduler` that also records every write a use case asks for."""
+
+    timers: FakeScheduler = field(default_factory=FakeScheduler)
+    writes: list[str] = field(default_factory=list)
+
+    async def schedule(
+        self, kind: str, *, run_after: Any, params: Any = None, key: str | None = None
+    ) -> UUID:
+        self.writes.append(f"schedule {kind}")
+        return await self.timers.schedule(kind, run_after=run_after, params=params, key=key)
+
+    async def cancel(self, key: str) -> int:
+        self.writes.append(f"cancel {key.split(':')[0]}")
+        return await self.timers.cancel(key)
+
+
+async def test_only_a_timer_whose_deadline_changed_is_written_R_DOS_1_R_DOS_4(world: Any) -> None:
+    """Each timer write is statements and a job-runner wake (issue 13): a step that moves no deadline
+    writes none, and the timers stay what the status needs."""
+    ctx, repo, _, _, clock = world
+    recorder = RecordingScheduler()
+    ctx = replace(ctx, scheduler=recorder)
+    dossier = await _submit(ctx, repo)
+    assert recorder.writes == [f"schedule {EXPIRY}"]
+    recorder.writes.clear()
+    await uc.validate(ctx, OF, dossier.dossier_id)
+    assert recorder.writes == [f"schedule {EXPIRY}"]
+    recorder.writes.clear()
+    await uc.record_plan(ctx, dossier.dossier_id, READY)
+    assert recorder.writes == []
+    timer = recorder.timers.by_key(timer_key(EXPIRY, dossier.dossier_id))
+    assert timer is not None and timer.run_after == end_of_paris_day(date(2027, 2, 11))
+    await uc.accept(ctx, _elu(repo), dossier.dossier_id)
+    assert recorder.writes == [f"cancel {EXPIRY}"]
+    assert recorder.timers.pending == {}
+    recorder.writes.clear()
+    clock.set_paris(START, 18)
+    await uc.declare_entry(ctx, OF, dossier.dossier_id, START)
+    assert recorder.writes == []
+    await uc.declare_exit(ctx, OF, dossier.dossier_id, START, Decimal("7"))
+    assert recorder.writes == [f"schedule {AUTO_VALIDATION}"]
+
+
+async def test_a_timer_firing_early_sets_both_timers_again_R_DOS_1(world: Any) -> None:
+    ctx, repo, _, _, clock = world
+    dossier = await _submit(ctx, repo)
+    recorder = RecordingScheduler()
+    ctx = replace(ctx, scheduler=recorder)
+    clock.set_paris(date(2027, 2, 9), 23, 59)
+    assert await uc.expire_if_due(ctx, dossier.dossier_id) is False
+    assert recorder.writes == [f"schedule {EXPIRY}", f"cancel {AUTO_VALIDATION}"]
+    timer = recorder.timers.by_key(timer_key(EXPIRY, dossier.dossier_id))
+    assert timer is not None and timer.run_after == end_of_paris_day(date(2027, 2, 9))

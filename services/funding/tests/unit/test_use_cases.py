@@ -204,3 +204,27 @@ async def test_a_rejected_hold_lets_the_elus_envelope_cover_what_the_dife_no_lon
     assert (await funding.envelopes.get(env.envelope_id)).reserved_cents == 30_000
     await plans.hold_rejected(funding, event.dossier_id, HoldRejectionReason.INSUFFICIENT_RIGHTS, 0)
     assert (await funding.envelopes.get(env.envelope_id)).reserved_cents == 30_000
+
+
+async def test_the_deadline_timer_is_cancelled_once_when_the_plan_leaves_proposed_R_DOS_1(
+    funding: Funding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later steps of a ready plan write no timer (one statement per ledger or payout event, issue 13)."""
+    elu = await elu_with(funding, 100_000)
+    event = validated(elu, 50_000)
+    await plans.propose_plan(funding, event)
+    key = plans.deadline_key(event.dossier_id)
+    assert funding.scheduler.by_key(key) is not None
+    cancels: list[str] = []
+    cancel = funding.scheduler.cancel
+
+    async def counted(wanted: str) -> int:
+        cancels.append(wanted)
+        return await cancel(wanted)
+
+    monkeypatch.setattr(funding.scheduler, "cancel", counted)
+    await plans.hold_placed(funding, event.dossier_id, 50_000)
+    assert outbox(funding).of_type(PlanReady)
+    assert funding.scheduler.by_key(key) is None and cancels == [key]
+    await plans.hold_captured(funding, event.dossier_id)
+    assert cancels == [key]

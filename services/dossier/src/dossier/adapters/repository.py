@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from dife_contracts.enums import DossierStatus, TrainingPurpose
-from sqlalchemy import ColumnElement, and_, func, select, true, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,6 +76,20 @@ _SCALAR_FIELDS = (
     "open_control_id",
     "rights_consumed",
     "amount_paid_cents",
+)
+
+
+# Statements built once: building them per call (`.values(**columns)`, `.where(...)`) made SQLAlchemy
+# recompute their cache keys over every column each time (issue 13). Values are bound at execution.
+_GET = select(dossiers).where(dossiers.c.dossier_id == bindparam("id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_HISTORY = (
+    select(dossier_transitions)
+    .where(dossier_transitions.c.dossier_id == bindparam("id"))
+    .order_by(dossier_transitions.c.id)
+)
+_SAVE = (
+    update(dossiers).where(dossiers.c.dossier_id == bindparam("b_dossier_id")).values(updated_at=func.now())
 )
 
 
@@ -195,54 +209,45 @@ class SqlRepository:
 
     # ---- dossiers ------------------------------------------------------------------------------------
 
-    async def get(self, dossier_id: UUID, *, for_update: bool = False) -> Dossier | None:
-        query = select(dossiers).where(dossiers.c.dossier_id == dossier_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self.session.execute(query)).first()
+    async def get(
+        self, dossier_id: UUID, *, for_update: bool = False, history: bool = True
+    ) -> Dossier | None:
+        """`history=False`: the caller shows no history (consumers, timers), so it is not read (one
+        statement fewer); `Dossier.history` is then empty, and `save` still appends only the new steps."""
+        query = _GET_FOR_UPDATE if for_update else _GET
+        row = (await self.session.execute(query, {"id": dossier_id})).first()
         if row is None:
             return None
-        steps = await self.session.execute(
-            select(dossier_transitions)
-            .where(dossier_transitions.c.dossier_id == dossier_id)
-            .order_by(dossier_transitions.c.id)
-        )
+        steps = (await self.session.execute(_HISTORY, {"id": dossier_id})) if history else ()
         return dossier_of(row._mapping, [_transition_of(step) for step in steps])
 
     async def add(self, dossier: Dossier) -> None:
-        await self.session.execute(
-            dossiers.insert().values(dossier_id=dossier.dossier_id, **_values(dossier))
-        )
+        await self.session.execute(dossiers.insert(), {"dossier_id": dossier.dossier_id, **_values(dossier)})
         await self._write_history(dossier)
 
     async def save(self, dossier: Dossier) -> None:
-        await self.session.execute(
-            update(dossiers)
-            .where(dossiers.c.dossier_id == dossier.dossier_id)
-            .values(**_values(dossier), updated_at=func.now())
-        )
+        await self.session.execute(_SAVE, {"b_dossier_id": dossier.dossier_id, **_values(dossier)})
         await self._write_history(dossier)
 
     async def _write_history(self, dossier: Dossier) -> None:
+        """One parameter set per step; a single step (the usual case) is one plain INSERT, not a batch."""
         if not dossier.new_history:
             return
-        await self.session.execute(
-            dossier_transitions.insert(),
-            [
-                {
-                    "dossier_id": dossier.dossier_id,
-                    "at": step.at,
-                    "action": step.action.value,
-                    "from_status": step.from_status.value if step.from_status else None,
-                    "to_status": step.to_status.value,
-                    "actor_role": step.actor.role,
-                    "actor_subject": step.actor.subject,
-                    "reason": step.reason,
-                    "event_type": step.event_type,
-                }
-                for step in dossier.new_history
-            ],
-        )
+        rows = [
+            {
+                "dossier_id": dossier.dossier_id,
+                "at": step.at,
+                "action": step.action.value,
+                "from_status": step.from_status.value if step.from_status else None,
+                "to_status": step.to_status.value,
+                "actor_role": step.actor.role,
+                "actor_subject": step.actor.subject,
+                "reason": step.reason,
+                "event_type": step.event_type,
+            }
+            for step in dossier.new_history
+        ]
+        await self.session.execute(dossier_transitions.insert(), rows[0] if len(rows) == 1 else rows)
         dossier.new_history.clear()
 
     async def live_enrolments_of(self, elu_id: UUID) -> tuple[LiveEnrolment, ...]:

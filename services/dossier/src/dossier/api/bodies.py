@@ -37,6 +37,13 @@ def json_response(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body, default=_default, option=orjson.OPT_UTC_Z), media_type=JSON_MEDIA_TYPE)
 
 
+def dossier_json(dossier: Dossier) -> dict[str, Any]:
+    """`dossier_body` as JSON values only (strings, numbers, lists): what the idempotency store keeps and
+    replays, as `jsonable_encoder(DossierOut.of(dossier))` gave it."""
+    body: dict[str, Any] = orjson.loads(json_response(dossier_body(dossier)).body)
+    return body
+
+
 def dossier_body(dossier: Dossier) -> dict[str, Any]:
     """`DossierOut.of(dossier)` as JSON, without building the models."""
     plan = dossier.plan

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from dife_contracts.enums import DossierStatus, Role
@@ -18,7 +18,7 @@ from servicekit.pagination import Page, encode_cursor
 
 from dossier.adapters.metrics import LATE_DECLARATIONS
 from dossier.adapters.repository import DossierFilter
-from dossier.api.bodies import dossier_body, json_response
+from dossier.api.bodies import dossier_body, dossier_json, json_response
 from dossier.api.deps import ContextDep, ListsDep, PageDep, as_elu, as_organisme, readers
 from dossier.api.schemas import (
     DossierOut,
@@ -29,6 +29,7 @@ from dossier.api.schemas import (
     ReasonIn,
     SubmissionIn,
 )
+from dossier.domain.dossier import Dossier
 from dossier.use_cases import dossiers as uc
 from dossier.use_cases import queries
 
@@ -40,6 +41,12 @@ Reader = Annotated[Principal, Depends(require_roles(Role.ELU, Role.ORGANISME, Ro
 Party = Annotated[Principal, Depends(require_roles(Role.ELU, Role.ORGANISME))]
 
 ACT = problem_responses(401, 403, 404, 409, 422)
+
+
+def _dossier_response(dossier: Dossier) -> Response:
+    """`DossierOut.of(dossier)`'s JSON (the documented `response_model`), built directly (`api/bodies.py`):
+    validating the model, then again as the response, then serialising it was most of a step's own CPU."""
+    return json_response(dossier_body(dossier))
 
 
 @router.post(
@@ -54,9 +61,9 @@ async def submit(
 ) -> JSONResponse:
     caller = as_elu(principal)
 
-    async def compute() -> tuple[int, DossierOut]:
+    async def compute() -> tuple[int, dict[str, Any]]:
         dossier = await uc.submit(ctx, caller, offer_id=body.offer_id, session_id=body.session_id)
-        return status.HTTP_201_CREATED, DossierOut.of(dossier)
+        return status.HTTP_201_CREATED, dossier_json(dossier)
 
     return await idempotent(session, request, principal, compute)
 
@@ -97,15 +104,15 @@ async def list_dossiers(
     responses=problem_responses(401, 403, 404),
     summary="A dossier: status, history, snapshot, price, plan, running deadlines, realisation, payment",
 )
-async def read(dossier_id: UUID, principal: Reader, ctx: ContextDep) -> DossierOut:
-    return DossierOut.of(await uc.read(ctx, readers(principal), dossier_id))
+async def read(dossier_id: UUID, principal: Reader, ctx: ContextDep) -> Response:
+    return _dossier_response(await uc.read(ctx, readers(principal), dossier_id))
 
 
 @router.post(
     "/{dossier_id}/validation", response_model=DossierOut, responses=ACT, summary="OF validates (R-DOS-1)"
 )
-async def validate(dossier_id: UUID, principal: Organisme, ctx: ContextDep) -> DossierOut:
-    return DossierOut.of(await uc.validate(ctx, as_organisme(principal), dossier_id))
+async def validate(dossier_id: UUID, principal: Organisme, ctx: ContextDep) -> Response:
+    return _dossier_response(await uc.validate(ctx, as_organisme(principal), dossier_id))
 
 
 @router.post(
@@ -114,8 +121,8 @@ async def validate(dossier_id: UUID, principal: Organisme, ctx: ContextDep) -> D
     responses=ACT,
     summary="Refusal by the party whose answer is awaited: the OF while submitted, the élu while validated",
 )
-async def refuse(dossier_id: UUID, body: ReasonIn, principal: Party, ctx: ContextDep) -> DossierOut:
-    return DossierOut.of(await uc.refuse(ctx, readers(principal), dossier_id, body.reason))
+async def refuse(dossier_id: UUID, body: ReasonIn, principal: Party, ctx: ContextDep) -> Response:
+    return _dossier_response(await uc.refuse(ctx, readers(principal), dossier_id, body.reason))
 
 
 @router.post(
@@ -124,19 +131,19 @@ async def refuse(dossier_id: UUID, body: ReasonIn, principal: Party, ctx: Contex
     responses=ACT,
     summary="Cancellation by the OF (rights back) or the élu (R-DOS-5: rights_consumed when late)",
 )
-async def cancel(dossier_id: UUID, body: EluCancellationIn, principal: Party, ctx: ContextDep) -> DossierOut:
+async def cancel(dossier_id: UUID, body: EluCancellationIn, principal: Party, ctx: ContextDep) -> Response:
     dossier = await uc.cancel(ctx, readers(principal), dossier_id, body.reason, body.force_majeure)
-    return DossierOut.of(dossier)
+    return _dossier_response(dossier)
 
 
 @router.post(
     "/{dossier_id}/entry", response_model=DossierOut, responses=ACT, summary="OF declares the entry (R-DOS-3)"
 )
-async def declare_entry(dossier_id: UUID, body: EntryIn, principal: Organisme, ctx: ContextDep) -> DossierOut:
+async def declare_entry(dossier_id: UUID, body: EntryIn, principal: Organisme, ctx: ContextDep) -> Response:
     dossier = await uc.declare_entry(ctx, as_organisme(principal), dossier_id, body.date)
     if dossier.entry_declared_late:
         LATE_DECLARATIONS.labels("entry").inc()
-    return DossierOut.of(dossier)
+    return _dossier_response(dossier)
 
 
 @router.post(
@@ -145,11 +152,11 @@ async def declare_entry(dossier_id: UUID, body: EntryIn, principal: Organisme, c
     responses=ACT,
     summary="OF declares exit and hours attended: completed, then service done declared (R-DOS-3)",
 )
-async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Organisme, ctx: ContextDep) -> DossierOut:
+async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Organisme, ctx: ContextDep) -> Response:
     dossier = await uc.declare_exit(ctx, as_organisme(principal), dossier_id, body.date, body.hours_attended)
     if dossier.exit_declared_late:
         LATE_DECLARATIONS.labels("exit").inc()
-    return DossierOut.of(dossier)
+    return _dossier_response(dossier)
 
 
 @router.post(
@@ -160,8 +167,8 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Organisme, ctx
 )
 async def declare_no_show(
     dossier_id: UUID, body: ReasonIn, principal: Organisme, ctx: ContextDep
-) -> DossierOut:
-    return DossierOut.of(await uc.declare_no_show(ctx, as_organisme(principal), dossier_id, body.reason))
+) -> Response:
+    return _dossier_response(await uc.declare_no_show(ctx, as_organisme(principal), dossier_id, body.reason))
 
 
 @router.post(
@@ -170,8 +177,8 @@ async def declare_no_show(
     responses=ACT,
     summary="The élu accepts the proposal, once funding said plan_ready (R-DOS-1)",
 )
-async def accept(dossier_id: UUID, principal: Elu, ctx: ContextDep) -> DossierOut:
-    return DossierOut.of(await uc.accept(ctx, as_elu(principal), dossier_id))
+async def accept(dossier_id: UUID, principal: Elu, ctx: ContextDep) -> Response:
+    return _dossier_response(await uc.accept(ctx, as_elu(principal), dossier_id))
 
 
 @router.post(
@@ -180,5 +187,5 @@ async def accept(dossier_id: UUID, principal: Elu, ctx: ContextDep) -> DossierOu
     responses=ACT,
     summary="The élu rates the training 1–5, once, after it is completed (R-DOS-6)",
 )
-async def evaluate(dossier_id: UUID, body: EvaluationIn, principal: Elu, ctx: ContextDep) -> DossierOut:
-    return DossierOut.of(await uc.evaluate(ctx, as_elu(principal), dossier_id, body.rating, body.comment))
+async def evaluate(dossier_id: UUID, body: EvaluationIn, principal: Elu, ctx: ContextDep) -> Response:
+    return _dossier_response(await uc.evaluate(ctx, as_elu(principal), dossier_id, body.rating, body.comment))

@@ -19,7 +19,7 @@ from dossier.domain.eligibility import EnrolmentRequest, seats_of
 from dossier.domain.statuses import Action
 from dossier.use_cases.access import Caller, ensure_one_owns
 from dossier.use_cases.ports import Context
-from dossier.use_cases.timers import sync_timers
+from dossier.use_cases.timers import NO_TIMERS, TimerDays, sync_timers, timer_days
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +45,7 @@ async def submit(ctx: Context, caller: Caller, *, offer_id: UUID, session_id: UU
     if not await ctx.repo.take_seat(session.session_id, seats_of(offer, session)):
         raise RulesBroken([RuleBroken("R-DOS-2", "the session is full (R-OFR-4)", field="session_id")])
     await ctx.repo.add(dossier)
-    await _publish(ctx, dossier, was_live=True)
+    await _publish(ctx, dossier, was_live=True, timers_before=NO_TIMERS)
     return dossier
 
 
@@ -57,28 +57,32 @@ async def read(ctx: Context, callers: list[Caller], dossier_id: UUID) -> Dossier
     return dossier
 
 
-async def act(ctx: Context, caller: Caller, dossier_id: UUID, command: Command) -> Dossier:
-    """Load the dossier locked, check the caller owns it, run one domain command, save and publish."""
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+async def act(
+    ctx: Context, caller: Caller, dossier_id: UUID, command: Command, *, history: bool = True
+) -> Dossier:
+    """Load the dossier locked, check the caller owns it, run one domain command, save and publish.
+
+    `history=False` when the caller answers without the dossier (a control): its history is not read."""
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=history)
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     caller.ensure_owns(dossier)
-    was_live = dossier.is_live
+    was_live, timers_before = dossier.is_live, timer_days(dossier)
     command(dossier, ctx.clock.now())
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=was_live)
+    await _publish(ctx, dossier, was_live=was_live, timers_before=timers_before)
     return dossier
 
 
-async def _publish(ctx: Context, dossier: Dossier, *, was_live: bool) -> None:
+async def _publish(ctx: Context, dossier: Dossier, *, was_live: bool, timers_before: TimerDays) -> None:
     """The events the dossier recorded go to the outbox; a dossier leaving the live statuses frees its
-    seat (R-OFR-4); its timers follow its new status."""
+    seat (R-OFR-4); its timers follow its new status (`timers_before`: those it had when loaded)."""
     if dossier.events:
         await ctx.outbox.add_many(list(dossier.events))
         dossier.events.clear()
     if was_live and not dossier.is_live:
         await ctx.repo.release_seat(dossier.session_id)
-    await sync_timers(ctx.scheduler, dossier)
+    await sync_timers(ctx.scheduler, dossier, before=timers_before)
 
 
 # ---- the organisme -------------------------------------------------------------------------------------
@@ -182,6 +186,7 @@ async def open_control(
         caller,
         dossier_id,
         lambda d, now: d.open_control(control_id=control_id, actor=caller.actor, now=now, reason=reason),
+        history=False,
     )
     control = Control(
         control_id=control_id,
@@ -209,6 +214,7 @@ async def decide_control(
         caller,
         control.dossier_id,
         lambda d, now: d.decide_control(validated=validated, actor=caller.actor, now=now, reason=reason),
+        history=False,
     )
     await ctx.repo.save_control(control)
     return control
@@ -232,20 +238,20 @@ async def auto_validate_if_due(ctx: Context, dossier_id: UUID) -> bool:
 async def _timer(
     ctx: Context, dossier_id: UUID, due: Callable[[Dossier, datetime], bool], action: Action
 ) -> bool:
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
     now = ctx.clock.now()
     if dossier is None or not dossier.allows(action) or not due(dossier, now):
         log.info("timer_without_effect", dossier_id=str(dossier_id), action=action.value)
         if dossier is not None:
             await sync_timers(ctx.scheduler, dossier)  # a timer fired early (clock skew): set it again
         return False
-    was_live = dossier.is_live
+    was_live, timers_before = dossier.is_live, timer_days(dossier)
     if action is Action.EXPIRE:
         dossier.expire(actor=SYSTEM, now=now)
     else:
         dossier.validate_service_done_automatically(actor=SYSTEM, now=now)
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=was_live)
+    await _publish(ctx, dossier, was_live=was_live, timers_before=timers_before)
     return True
 
 
@@ -254,31 +260,32 @@ async def _timer(
 
 async def record_plan(ctx: Context, dossier_id: UUID, plan: FundingPlan) -> bool:
     """Funding's latest word on the plan; a failed plan cancels the dossier by the financer (R-DOS-5)."""
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
     if dossier is None or not dossier.is_live:
         log.info("plan_for_unknown_or_closed_dossier", dossier_id=str(dossier_id))
         return False
-    was_live = dossier.is_live
+    was_live, timers_before = dossier.is_live, timer_days(dossier)
     dossier.record_plan(plan)
     if plan.status.value == "failed" and dossier.allows(Action.CANCEL_BY_FINANCER):
         dossier.cancel_by_financer(
             actor=Actor("financer", "funding"), now=ctx.clock.now(), reason=plan.reason or "plan failed"
         )
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=was_live)
+    await _publish(ctx, dossier, was_live=was_live, timers_before=timers_before)
     return True
 
 
 async def mark_paid(ctx: Context, dossier_id: UUID, amount_cents: int, paid_on: date) -> bool:
-    dossier = await ctx.repo.get(dossier_id, for_update=True)
+    dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
     if dossier is None or not dossier.allows(Action.MARK_PAID):
         log.warning("payment_settled_for_a_dossier_not_awaiting_it", dossier_id=str(dossier_id))
         return False
+    timers_before = timer_days(dossier)
     dossier.mark_paid(
         actor=Actor("payout", "payout"), now=ctx.clock.now(), amount_cents=amount_cents, paid_on=paid_on
     )
     await ctx.repo.save(dossier)
-    await _publish(ctx, dossier, was_live=True)
+    await _publish(ctx, dossier, was_live=True, timers_before=timers_before)
     return True
 
 
@@ -287,14 +294,15 @@ async def cancel_session(ctx: Context, siret: str, session_id: UUID, reason: str
     await ctx.repo.cancel_session(session_id)
     cancelled = 0
     for dossier_id in await ctx.repo.live_dossier_ids_of_session(session_id):
-        dossier = await ctx.repo.get(dossier_id, for_update=True)
+        dossier = await ctx.repo.get(dossier_id, for_update=True, history=False)
         if dossier is None or not dossier.allows(Action.CANCEL_BY_ORGANISME):
             continue
+        timers_before = timer_days(dossier)
         dossier.cancel_by_organisme(
             actor=Actor("organisme", siret), now=ctx.clock.now(), reason=f"session cancelled: {reason}"
         )
         await ctx.repo.save(dossier)
-        await _publish(ctx, dossier, was_live=True)
+        await _publish(ctx, dossier, was_live=True, timers_before=timers_before)
         cancelled += 1
     return cancelled
 
@@ -320,7 +328,7 @@ def _party(callers: list[Caller], role: str, dossier: Dossier, action: Action) -
 async def refuse(ctx: Context, callers: list[Caller], dossier_id: UUID, reason: str) -> Dossier:
     """`/refusal`: the status says whose answer is awaited (the organisme's while submitted, the élu's
     while validated), and only that party, by its own ownership rule, may refuse."""
-    dossier = await ctx.repo.get(dossier_id)
+    dossier = await ctx.repo.get(dossier_id, history=False)
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     if dossier.status is DossierStatus.VALIDATED:
@@ -335,7 +343,7 @@ async def cancel(
     ctx: Context, callers: list[Caller], dossier_id: UUID, reason: str, force_majeure: bool
 ) -> Dossier:
     """`/cancellation`: by the organisme of the dossier if the token speaks for it, else by its élu."""
-    dossier = await ctx.repo.get(dossier_id)
+    dossier = await ctx.repo.get(dossier_id, history=False)
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     organisme = next((c for c in callers if c.role == "organisme" and c.owns(dossier)), None)

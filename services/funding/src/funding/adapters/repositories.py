@@ -75,9 +75,11 @@ class PlanRepository:
             acceptance_deadline=row["acceptance_deadline"],
             theme_code=row["theme_code"],
         )
+        status = PlanStatus(row["status"])
         return FundingPlan(
             facts=facts,
-            status=PlanStatus(row["status"]),
+            status=status,
+            status_when_loaded=status,
             lines=[_line_from_json(line) for line in row["lines"]],
             hold_attempts=row["hold_attempts"],
             failure_reason=row["failure_reason"],

@@ -194,6 +194,9 @@ class FundingPlan:
     version: int = 0
     events: list[Event] = field(default_factory=list)
     ended_topups: list[EndedTopUp] = field(default_factory=list)
+    status_when_loaded: PlanStatus | None = field(default=None, compare=False, repr=False)
+    """The status last saved (None: a plan not saved yet): a plan leaves `proposed` once, and only then
+    has an acceptance-deadline timer to cancel."""
 
     @property
     def dossier_id(self) -> UUID:

@@ -35,6 +35,8 @@ def deadline_key(dossier_id: UUID) -> str:
 async def commit_plan(funding: Funding, plan: FundingPlan) -> None:
     """Save the plan, write its events, give ended top-ups back to their envelopes, settle the deadline timer.
     Envelopes are touched in id order, as when reserving, so two transactions never wait on each other."""
+    leaving_proposed = plan.status_when_loaded in (None, PlanStatus.PROPOSED)
+    plan.status_when_loaded = plan.status
     await funding.plans.save(plan)
     for ended in sorted(plan.ended_topups, key=lambda t: t.envelope_id):
         await funding.envelopes.give_back(ended.envelope_id, plan.elu_id, ended.returned_cents)
@@ -42,7 +44,9 @@ async def commit_plan(funding: Funding, plan: FundingPlan) -> None:
     plan.ended_topups.clear()
     await funding.outbox.add_many(plan.events)
     plan.events.clear()
-    if plan.status is not PlanStatus.PROPOSED:
+    if plan.status is not PlanStatus.PROPOSED and leaving_proposed:
+        # The deadline timer exists only while proposed (a plan never comes back to it): cancelling it on
+        # every later step was one more statement per ledger or payout event (issue 13).
         await funding.scheduler.cancel(deadline_key(plan.dossier_id))
 
 
