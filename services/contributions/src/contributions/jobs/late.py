@@ -36,7 +36,10 @@ def next_sweep_after(instant: datetime) -> datetime:
 async def sweep_late_periods(session: AsyncSession, clock: Clock, policy: ContributionPolicy) -> LateReport:
     """One sweep in the caller's transaction: periods past due and unpaid become late, `period_late` once."""
     return await mark_late_periods(
-        ContributionsRepository(session), SessionOutbox(session, bulk=True), today=clock.today(), policy=policy
+        ContributionsRepository(session),
+        SessionOutbox(session, bulk=True),
+        today=clock.today(),
+        policy=policy,
     )
 
 
