@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from prometheus_client import generate_latest
 from servicekit.clock import MovableClock
 from servicekit.db import plain_url
 from servicekit.jobs import (
+    JOBS_NOTIFY_CHANNEL,
     Job,
     JobContext,
     JobKinds,
@@ -21,6 +23,7 @@ from servicekit.jobs import (
     JobRunner,
     cancel_scheduled,
     get_job,
+    job_notice,
     schedule,
 )
 from servicekit.rules import RuleBroken
@@ -184,6 +187,48 @@ async def test_a_timer_that_becomes_due_while_the_runner_idles_is_found_by_its_s
         clock.advance(timedelta(hours=1))  # no wake(): the scout must see it
         await wait_status(sessionmaker, later_id, "succeeded")
     assert await effects(sessionmaker, "after-an-hour") == 1
+
+
+async def test_schedule_notifies_at_commit_with_the_kind_and_when_it_is_due(
+    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    listener = await asyncpg.connect(plain_url(sample_db))
+    notices: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(JOBS_NOTIFY_CHANNEL, lambda *args: notices.put_nowait(args[3]))
+    try:
+        async with sessionmaker.begin() as session:
+            job_id = await schedule(session, "later", run_after=T0 + timedelta(hours=1), params={"name": "n"})
+            assert notices.empty(), "a NOTIFY is delivered at commit, not before"
+        notice = await asyncio.wait_for(notices.get(), timeout=30)
+    finally:
+        await listener.close()
+    assert (
+        notice
+        == job_notice("later", T0 + timedelta(hours=1))
+        == f"later {(T0 + timedelta(hours=1)).isoformat()}"
+    )
+    async with sessionmaker() as session:
+        job = await get_job(session, job_id)
+    assert job is not None and (job.kind, job.status) == ("later", "pending")
+
+
+def test_a_notice_wakes_its_kind_only_once_the_job_is_due_by_the_runners_clock(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: MovableClock
+) -> None:
+    """A job due later is left to the scout: waking the workers now would cost them an empty claim."""
+    kinds = JobKinds()
+    record_thing(kinds, "later")
+    runner = runner_for("postgresql://unused", sessionmaker, kinds, clock)
+    woken = asyncio.Event()
+    runner._wakes.append(("later", woken))
+
+    runner.on_notice(job_notice("later", clock.now() + timedelta(microseconds=1)))
+    assert not woken.is_set()
+    runner.on_notice(job_notice("later", clock.now()))  # the instant itself is due
+    assert woken.is_set()
+    woken.clear()
+    runner.on_notice("something else")
+    assert woken.is_set(), "a notice that is not ours wakes every kind"
 
 
 async def test_scheduling_a_key_again_replaces_the_pending_timer_and_cancel_drops_it(

@@ -29,7 +29,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import metrics
@@ -180,8 +180,9 @@ async def schedule(
     if key is not None:
         await cancel_scheduled(session, key)
     job_id = uuid4()
-    await session.execute(
-        insert(kit_jobs).values(
+    added = (
+        insert(kit_jobs)
+        .values(
             job_id=job_id,
             kind=kind,
             status="pending",
@@ -191,12 +192,19 @@ async def schedule(
             payload=payload,
             created_by=created_by,
         )
+        .returning(kit_jobs.c.job_id)
+        .cte("added")
     )
-    # Delivered at commit: the runner wakes only for jobs that exist.
+    # One statement: the job and its NOTIFY, delivered at commit (the runner wakes only for jobs that exist).
     await session.execute(
-        text("SELECT pg_notify(:channel, :kind)"), {"channel": JOBS_NOTIFY_CHANNEL, "kind": kind}
+        select(func.pg_notify(JOBS_NOTIFY_CHANNEL, job_notice(kind, run_after))).select_from(added)
     )
     return job_id
+
+
+def job_notice(kind: str, run_after: datetime) -> str:
+    """The NOTIFY payload of a scheduled job: its kind and when it is due (`JobRunner.on_notice`)."""
+    return f"{kind} {run_after.isoformat()}"
 
 
 async def cancel_scheduled(session: AsyncSession, key: str) -> int:
@@ -357,7 +365,19 @@ class JobRunner:
                 await connection.close(timeout=2)
 
     def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        self.wake(payload if payload in self._kinds.kinds else None)
+        self.on_notice(payload)
+
+    def on_notice(self, payload: str) -> None:
+        """A job was scheduled (`job_notice`): wake its kind if it is due by the runner's clock. A job due
+        later is left to the scout, which finds it when it comes due: waking the workers now would only
+        cost them an empty claim."""
+        kind, _, due = payload.partition(" ")
+        try:
+            if due and datetime.fromisoformat(due) > self.clock.now():
+                return
+        except ValueError:
+            pass  # not a notice of ours: look anyway
+        self.wake(kind if kind in self._kinds.kinds else None)
 
     async def _scout(self, connection: asyncpg.Connection) -> None:
         """Every `poll_interval_s`, wake the workers of each kind that has a due job."""
