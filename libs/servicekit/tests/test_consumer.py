@@ -63,9 +63,11 @@ async def running_consumer(
     producer: AIOKafkaProducer,
     behaviour: Behaviour,
     events_per_transaction: int = 100,
+    handlers: EventHandlers | None = None,
 ) -> AsyncIterator[EventConsumer]:
+    """The consumer on `topic`, with the test handler of `behaviour` unless other `handlers` are given."""
     consumer = EventConsumer(
-        ConsumerSpec(name="test", topics=[topics.LEDGER], handlers=handlers_for(behaviour)),
+        ConsumerSpec(name="test", topics=[topics.LEDGER], handlers=handlers or handlers_for(behaviour)),
         bootstrap_servers=infra.kafka_bootstrap,
         group_id=group,
         physical_topics=[topic],
@@ -263,6 +265,12 @@ async def test_a_handler_that_fails_once_is_retried_and_applied_once_not_dead_le
     assert behaviour.calls == 2
 
 
+def _one_key(new_hold_placed: Callable[..., HoldPlaced], count: int) -> list[HoldPlaced]:
+    """`count` events of one élu: one key, so one partition, in order."""
+    first = new_hold_placed()
+    return [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(count - 1))]
+
+
 async def _send_all(producer: AIOKafkaProducer, topic: str, events: list[HoldPlaced]) -> None:
     for event in events:
         await send_envelope(producer, topic, Envelope.wrap(event, source=SOURCE))
@@ -275,8 +283,7 @@ async def test_events_fetched_together_are_applied_in_shared_transactions_each_o
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
-    first = new_hold_placed()
-    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(29))]  # one key: one partition
+    events = _one_key(new_hold_placed, 30)
     await _send_all(producer, ledger_topic, events)
 
     behaviour = Behaviour()
@@ -296,8 +303,7 @@ async def test_with_one_event_per_transaction_each_event_has_its_own_transaction
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
-    first = new_hold_placed()
-    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(9))]
+    events = _one_key(new_hold_placed, 10)
     await _send_all(producer, ledger_topic, events)
 
     behaviour = Behaviour()
@@ -396,23 +402,13 @@ async def _run_batch_consumer(
     behaviour: BatchBehaviour,
     last: HoldPlaced,
 ) -> EventConsumer:
-    consumer = EventConsumer(
-        ConsumerSpec(name="test", topics=[topics.LEDGER], handlers=batch_handlers_for(behaviour)),
-        bootstrap_servers=infra.kafka_bootstrap,
-        group_id=f"g-{uuid.uuid4().hex}",
-        physical_topics=[topic],
-        sessionmaker=sessionmaker,
-        producer=producer,
-        service_name="servicekit-tests",
-        topic_prefix=topic.removesuffix(topics.LEDGER),
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
+    """Run the batch handler of `behaviour` until `last` is applied."""
+    group = f"g-{uuid.uuid4().hex}"
+    handlers = batch_handlers_for(behaviour)
+    async with running_consumer(
+        infra, topic, group, sessionmaker, producer, Behaviour(), handlers=handlers
+    ) as consumer:
         assert await eventually(lambda: _applied(sessionmaker, last.hold_id))
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     return consumer
 
 
@@ -423,8 +419,7 @@ async def test_a_batch_handler_takes_a_run_of_events_in_one_call_and_each_is_app
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
-    first = new_hold_placed()
-    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(19))]
+    events = _one_key(new_hold_placed, 20)
     envelopes = [Envelope.wrap(event, source=SOURCE) for event in events]
     for envelope in [*envelopes, envelopes[0]]:  # the first one twice: a redelivery
         await send_envelope(producer, ledger_topic, envelope)
@@ -444,8 +439,7 @@ async def test_a_failing_batch_call_rolls_back_and_its_events_are_applied_one_pe
     ledger_topic: str,
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
-    first = new_hold_placed()
-    events = [first, *(new_hold_placed(elu_id=first.elu_id) for _ in range(9))]
+    events = _one_key(new_hold_placed, 10)
     await _send_all(producer, ledger_topic, events)
 
     behaviour = BatchBehaviour(fail_above=1)

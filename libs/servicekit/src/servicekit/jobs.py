@@ -207,6 +207,14 @@ def job_notice(kind: str, run_after: datetime) -> str:
     return f"{kind} {run_after.isoformat()}"
 
 
+def _due_of_notice(due_text: str) -> datetime | None:
+    """When a `job_notice` says its job is due; None for a payload that is not one (wake and look anyway)."""
+    try:
+        return datetime.fromisoformat(due_text) if due_text else None
+    except ValueError:
+        return None
+
+
 async def cancel_scheduled(session: AsyncSession, key: str) -> int:
     """Cancel the pending job of `key` (the aggregate moved on); returns how many were cancelled (0 or 1)."""
     result = await session.execute(
@@ -371,12 +379,10 @@ class JobRunner:
         """A job was scheduled (`job_notice`): wake its kind if it is due by the runner's clock. A job due
         later is left to the scout, which finds it when it comes due: waking the workers now would only
         cost them an empty claim."""
-        kind, _, due = payload.partition(" ")
-        try:
-            if due and datetime.fromisoformat(due) > self.clock.now():
-                return
-        except ValueError:
-            pass  # not a notice of ours: look anyway
+        kind, _, due_text = payload.partition(" ")
+        due = _due_of_notice(due_text)
+        if due is not None and due > self.clock.now():
+            return
         self.wake(kind if kind in self._kinds.kinds else None)
 
     async def _scout(self, connection: asyncpg.Connection) -> None:
