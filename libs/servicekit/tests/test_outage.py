@@ -14,8 +14,9 @@ import httpx
 import pytest
 import sqlalchemy
 from fastapi import FastAPI
-from servicekit.db import make_engine, make_read_pool
+from servicekit.db import make_engine, make_read_pool, plain_url
 from servicekit.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers, is_dependency_outage, problem_type
+from servicekit.testing import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -111,3 +112,32 @@ def test_outage_is_found_through_the_wrapping_chain() -> None:
     assert is_dependency_outage(ConnectionRefusedError(111, "refused"))
     assert not is_dependency_outage(sqlalchemy.exc.IntegrityError("INSERT", {}, ValueError("duplicate key")))
     assert not is_dependency_outage(PermissionError(13, "denied"))
+
+
+async def test_a_pooled_connection_closed_by_the_server_is_replaced_at_checkout(
+    fresh_database_url: str,
+) -> None:
+    """No pre-ping round trip: the pool sees at checkout that the server closed the connection's socket, and
+    the next transaction runs on a new connection instead of failing."""
+    engine = make_engine(fresh_database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            first_pid = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+            driver = (await connection.get_raw_connection()).driver_connection
+        killer = await asyncpg.connect(plain_url(fresh_database_url))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", first_pid)
+        finally:
+            await killer.close()
+
+        async def closed() -> bool:
+            return bool(driver.is_closed())
+
+        assert await eventually(closed)
+
+        async with engine.connect() as connection:
+            pid = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+
+        assert pid != first_pid
+    finally:
+        await engine.dispose()
