@@ -1,12 +1,12 @@
-"""Topic housekeeping on the real broker."""
+"""Topic housekeeping and the relay's producer, on the real broker."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from servicekit.kafka import delete_topics, ensure_topics
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from servicekit.kafka import DeliveryFailed, delete_topics, ensure_topics, make_relay_producer
 from servicekit.testing import Infra, eventually
 
 
@@ -41,3 +41,34 @@ async def test_ensure_topics_creates_the_missing_and_delete_topics_removes_only_
 async def test_delete_topics_refuses_an_empty_prefix(infra: Infra) -> None:
     with pytest.raises(ValueError, match="prefix"):
         await delete_topics(infra.kafka_bootstrap, "")
+
+
+async def test_the_relay_producer_raises_when_kafka_refuses_a_record_and_not_after_a_clean_batch(
+    infra: Infra,
+) -> None:
+    """Delivery reports come for failed records only: a refused one still fails its batch (the relay then
+    keeps the rows), and the next batch, all acknowledged, does not inherit that failure."""
+    topic = f"refusing.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "2000"}
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    producer = make_relay_producer(infra.kafka_bootstrap, client_id="servicekit-tests-refused")
+    small = (topic, b"key", b"x" * 100, [("ce_id", b"1")])
+    too_large = (topic, b"key", b"x" * 10_000, [("ce_id", b"2")])
+    try:
+        with pytest.raises(DeliveryFailed, match=r"records refused by Kafka.*MSG_SIZE_TOO_LARGE"):
+            await producer.send_all([small, too_large])
+
+        await producer.send_all([small, small])
+    finally:
+        await producer.stop()
+        await delete_topics(infra.kafka_bootstrap, topic)

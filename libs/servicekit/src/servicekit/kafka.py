@@ -88,23 +88,26 @@ class RelayProducer:
     """
 
     def __init__(self, config: Mapping[str, Any], *, flush_timeout_s: float = 60.0) -> None:
-        self._producer = confluent_kafka.Producer(dict(config))
+        # Delivery reports for failed records only: a Python call per acknowledged record cost the relay
+        # about a tenth of its CPU. flush() returning 0 means every record was acknowledged or reported here.
+        self._failures: list[Any] = []
+        self._producer = confluent_kafka.Producer(
+            {**config, "delivery.report.only.error": True, "on_delivery": self._on_failure}
+        )
         self._flush_timeout_s = flush_timeout_s
+
+    def _on_failure(self, error: Any, _: Any) -> None:
+        self._failures.append(error)
 
     async def send_all(self, records: Iterable[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> None:
         """Hand over (topic, key, value, headers) records in order; return once Kafka acknowledged them all,
         else raise `DeliveryFailed` (some may be on Kafka: the relay sends them again, at-least-once)."""
-        failures: list[Any] = []
-
-        def delivered(error: Any, _: Any) -> None:
-            if error is not None:
-                failures.append(error)
-
+        self._failures.clear()
         produce = self._producer.produce
         for topic, key, value, headers in records:
             while True:
                 try:
-                    produce(topic, value, key, headers=cast(Any, headers), on_delivery=delivered)
+                    produce(topic, value, key, headers=cast(Any, headers))
                     break
                 except BufferError:  # librdkafka's queue is full: let it send, then hand over the rest
                     await asyncio.to_thread(self._producer.poll, 0.05)
@@ -113,8 +116,9 @@ class RelayProducer:
         if waiting:
             self._producer.purge(in_queue=True, in_flight=False, blocking=False)
             raise DeliveryFailed(f"{waiting} records not acknowledged within {self._flush_timeout_s} s")
-        if failures:
-            raise DeliveryFailed(f"{len(failures)} records refused by Kafka, the first: {failures[0]}")
+        if self._failures:
+            failures = len(self._failures)
+            raise DeliveryFailed(f"{failures} records refused by Kafka, the first: {self._failures[0]}")
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Wait (briefly) for what is in flight; the relay re-sends whatever was not acknowledged."""
