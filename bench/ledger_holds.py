@@ -27,7 +27,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,7 @@ class Answers:
         )
         self.topic, self.dossiers = topic, dossiers
         self.at: dict[str, float] = {}
+        self.event_time: dict[str, float] = {}
         self.kinds: dict[str, bytes] = {}
 
     async def start(self) -> None:
@@ -122,12 +123,16 @@ class Answers:
         while True:
             for records in (await self.consumer.getmany(timeout_ms=50)).values():
                 for record in records:
-                    kind = dict(record.headers)["ce_type"]
+                    headers = dict(record.headers)
+                    kind = headers["ce_type"]
                     if kind not in (PLACED, REJECTED):
                         continue
                     dossier = orjson.loads(record.value)["dossier_id"]
                     if dossier in self.dossiers:
                         self.at[dossier] = record.timestamp / 1000
+                        self.event_time[dossier] = datetime.fromisoformat(
+                            headers["ce_time"].decode()
+                        ).timestamp()
                         self.kinds[dossier] = kind
 
     async def wait_for(self, keys: set[str], timeout_s: float) -> None:
@@ -212,7 +217,11 @@ async def lanes(
         committed_at = await bulk_job
     await connection.close()
     await answers.wait_for(set(sent_at), timeout_s=60)
-    latencies = [answers.at[key] - sent for key, sent in sent_at.items() if key in answers.at]
+    answered = [key for key in sent_at if key in answers.at]
+    latencies = [answers.at[key] - sent_at[key] for key in answered]
+    # Where the time goes: the ledger's event time (its transaction) splits consumer side from relay side.
+    to_event = [answers.event_time[key] - sent_at[key] for key in answered]
+    to_relay = [answers.at[key] - answers.event_time[key] for key in answered]
     return {
         "bulk_events": bulk,
         "bulk_written_s": round(committed_at - started, 2),
@@ -224,7 +233,43 @@ async def lanes(
             f"lane_request_to_answer_{k}": v
             for k, v in (latency_summary_ms(latencies) if latencies else {}).items()
         },
+        **{
+            f"lane_request_to_event_time_{k}": v
+            for k, v in (latency_summary_ms(to_event) if to_event else {}).items()
+        },
+        **{
+            f"lane_event_time_to_relay_{k}": v
+            for k, v in (latency_summary_ms(to_relay) if to_relay else {}).items()
+        },
     }
+
+
+async def holds_beside_pgbench(
+    args: argparse.Namespace,
+    database_url: str,
+    server_pid: int,
+    producer: AIOKafkaProducer,
+    answers: Answers,
+    funding_topic: str,
+    requests: list[DifeHoldRequested],
+) -> dict[str, Any]:
+    """Phases 1 and 2: the holds' rate and the ledger's CPU per hold, then pgbench on the same server."""
+    cpu_before = cpu_seconds(server_pid)
+    load = load_average()
+    placed = await throughput(producer, answers, funding_topic, requests, args.seconds)
+    placed["server_cpu_ms_per_hold"] = round(
+        (cpu_seconds(server_pid) - cpu_before) * 1000 / max(placed["holds_answered"], 1), 3
+    )
+    placed["holds_load_average_before"] = load
+    yardstick = await asyncio.to_thread(
+        pgbench_simple_update, database_url, args.pgbench_seconds, args.pgbench_clients
+    )
+    share = placed["holds_per_s"] / yardstick["pgbench_simple_update_tps"]
+    placed["holds_share_of_pgbench"] = round(share, 3)
+    placed["target_share_of_pgbench"] = TARGET_SHARE_OF_PGBENCH
+    # Written now too, so a run stopped during the lanes phase still leaves its throughput figures.
+    write_result("ledger_holds", {**placed, **yardstick, "lanes": "not finished"}, vars(args))
+    return {**placed, **yardstick}
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -249,27 +294,17 @@ async def main(args: argparse.Namespace) -> None:
         command += ["--no-access-log", "--log-level", "warning"]
         env = server_env(bench) | {
             "LEDGER_TOPIC_PARTITIONS": str(settings.topic_partitions),
-            "LEDGER_RELAY_BATCH_SIZE": "5000",
+            "LEDGER_RELAY_BATCH_SIZE": str(args.relay_batch_size),
             "LEDGER_RELAY_POLL_INTERVAL_S": "0.1",
         }
         server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
         try:
             await wait_ready(f"http://127.0.0.1:{port}")
-            cpu_before = cpu_seconds(server.pid)
-            load = load_average()
-            placed = await throughput(producer, answers, funding_topic, requests, args.seconds)
-            placed["server_cpu_ms_per_hold"] = round(
-                (cpu_seconds(server.pid) - cpu_before) * 1000 / max(placed["holds_answered"], 1), 3
-            )
-            placed["holds_load_average_before"] = load
-            yardstick = await asyncio.to_thread(
-                pgbench_simple_update, bench.database_url, args.pgbench_seconds, args.pgbench_clients
-            )
-            share = placed["holds_per_s"] / yardstick["pgbench_simple_update_tps"]
-            placed["holds_share_of_pgbench"] = round(share, 3)
-            placed["target_share_of_pgbench"] = TARGET_SHARE_OF_PGBENCH
-            # Written now too, so a run stopped during the lanes phase still leaves its throughput figures.
-            write_result("ledger_holds", {**placed, **yardstick, "lanes": "not finished"}, vars(args))
+            placed: dict[str, Any] = {}
+            if not args.lanes_only:
+                placed = await holds_beside_pgbench(
+                    args, bench.database_url, server.pid, producer, answers, funding_topic, requests
+                )
             lane = await lanes(
                 bench.database_url,
                 producer,
@@ -289,7 +324,6 @@ async def main(args: argparse.Namespace) -> None:
         "ledger_holds",
         {
             **placed,
-            **yardstick,
             **lane,
             "target_lane_p99_ms": TARGET_LANE_P99_MS,
         },
@@ -313,4 +347,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=90, help="longest wait for the holds' answers")
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--pgbench-clients", type=int, default=4)
+    parser.add_argument("--relay-batch-size", type=int, default=5000, help="the ledger relay's batch size")
+    parser.add_argument("--lanes-only", action="store_true", help="only phase 3 (lanes)")
     asyncio.run(main(parser.parse_args()))
