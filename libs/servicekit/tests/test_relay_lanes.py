@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import Envelope
 from dife_contracts.events import HoldPlaced
 from prometheus_client import REGISTRY
 from servicekit.db import plain_url
-from servicekit.kafka import RelayProducer
+from servicekit.kafka import DeliveryFailed, RelayProducer
 from servicekit.outbox import enqueue, enqueue_many, insert_from_select_params, insert_from_select_sql
 from servicekit.relay import _FETCH_SQL, RELAY_SESSION_SETTINGS, OutboxRelay, fetch_batch, kafka_headers
 from servicekit.tables import BULK_LANE, INTERACTIVE_LANE
@@ -261,12 +263,127 @@ async def test_a_fetch_planned_while_the_outbox_was_empty_still_reads_it_by_its_
     try:
         await connection.execute("ALTER TABLE outbox SET (autovacuum_enabled = false); ANALYZE outbox")
         await connection.execute("SET plan_cache_mode = force_generic_plan")  # kept, as a prepared one is
-        await connection.execute(f"PREPARE relay_fetch(int) AS {_FETCH_SQL}")
-        await connection.execute("EXECUTE relay_fetch(1000)")  # planned now, on an empty outbox
+        await connection.execute(f"PREPARE relay_fetch(int, bigint[]) AS {_FETCH_SQL}")
+        await connection.execute("EXECUTE relay_fetch(1000, '{}')")  # planned now, on an empty outbox
         async with sessionmaker.begin() as session:
             await enqueue_many(session, [new_hold_placed() for _ in range(20_000)], source=SOURCE)
-        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000)"))
+        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000, '{}')"))
     finally:
         await connection.close()
 
     assert "Seq Scan" not in plan, plan
+
+
+_OLDEST_PAYLOAD_SQL = "UPDATE outbox SET payload = $1 WHERE id = (SELECT min(id) FROM outbox)"
+
+
+async def _ce_ids(connection: asyncpg.Connection) -> list[str]:
+    return [str(row["ce_id"]) for row in await connection.fetch("SELECT ce_id FROM outbox ORDER BY id")]
+
+
+async def test_a_batch_sends_the_interactive_rows_with_their_keys_earlier_bulk_rows_first_then_bulk_rows(
+    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], new_hold_placed: Callable[..., HoldPlaced]
+) -> None:
+    """Within a batch: the urgent rows and their keys' older bulk rows in id order, then the bulk rows in id
+    order. The interactive answer does not wait behind the batch's bulk rows, and its key keeps its order."""
+    elu = uuid.uuid4()
+    async with sessionmaker.begin() as session:
+        await enqueue_many(
+            session,
+            [new_hold_placed(), new_hold_placed(elu_id=elu, amount_cents=1), new_hold_placed()],
+            source=SOURCE,
+        )
+    async with sessionmaker.begin() as session:
+        await enqueue(session, new_hold_placed(elu_id=elu, amount_cents=2), source=SOURCE)
+    connection = await asyncpg.connect(plain_url(sample_db))
+    try:
+        bulk_1, own_bulk, bulk_3, interactive = await _ce_ids(connection)
+        rows = await fetch_batch(connection, 10)
+    finally:
+        await connection.close()
+
+    assert [str(row["ce_id"].decode()) for row in rows] == [own_bulk, interactive, bulk_1, bulk_3]
+
+
+async def test_a_batch_fetched_ahead_leaves_out_the_rows_in_flight_in_every_part(
+    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], new_hold_placed: Callable[..., HoldPlaced]
+) -> None:
+    """Fetched while a batch waits for Kafka: its rows (an urgent one, a key's earlier bulk one, the oldest
+    bulk ones) are not chosen again."""
+    elu = uuid.uuid4()
+    async with sessionmaker.begin() as session:
+        await enqueue_many(
+            session,
+            [new_hold_placed(), new_hold_placed(elu_id=elu), *(new_hold_placed() for _ in range(3))],
+            source=SOURCE,
+        )
+    async with sessionmaker.begin() as session:
+        await enqueue(session, new_hold_placed(elu_id=elu), source=SOURCE)
+    connection = await asyncpg.connect(plain_url(sample_db))
+    try:
+        b1, b2_own, b3, b4, b5, urgent = await _ce_ids(connection)
+        ids = {str(r["ce_id"]): r["id"] for r in await connection.fetch("SELECT id, ce_id FROM outbox")}
+        beside_bulk = await fetch_batch(connection, 3, in_flight=[ids[b1], ids[b2_own]])
+        beside_all = await fetch_batch(connection, 3, in_flight=[ids[b1], ids[b2_own], ids[urgent]])
+    finally:
+        await connection.close()
+
+    assert [row["ce_id"].decode() for row in beside_bulk] == [urgent, b3, b4]
+    assert [row["ce_id"].decode() for row in beside_all] == [b3, b4, b5]
+
+
+async def test_a_batch_kafka_refuses_while_the_next_is_fetched_ahead_is_sent_again_first_and_nothing_is_lost(
+    infra: Infra,
+    sample_db: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    relay_producer: RelayProducer,
+    unique_prefix: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    """The batch fetched ahead is dropped when the one in flight fails: the relay starts again from the
+    refused rows, never from the rows behind them, and once Kafka takes them every event is on the topic in
+    order."""
+    prefix = unique_prefix + "refusing."
+    topic = prefix + HoldPlaced.topic
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "2000"}
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    async with sessionmaker.begin() as session:
+        await enqueue_many(session, [new_hold_placed() for _ in range(4)], source=SOURCE)
+    relay = OutboxRelay(
+        dsn=plain_url(sample_db),
+        producer=relay_producer,
+        service_name="servicekit-tests",
+        topic_prefix=prefix,
+        batch_size=2,
+    )
+    connection = await asyncpg.connect(plain_url(sample_db))
+    try:
+        in_order = await _ce_ids(connection)
+        original = await connection.fetchval("SELECT payload FROM outbox ORDER BY id LIMIT 1")
+        await connection.execute(_OLDEST_PAYLOAD_SQL, b"x" * 10_000)  # above the topic's 2,000 bytes
+        for _ in range(2):
+            with pytest.raises(DeliveryFailed):
+                await relay.publish_batch(connection)
+            assert await _ce_ids(connection) == in_order, (
+                "nothing deleted, nothing sent past the refused rows"
+            )
+        await connection.execute(
+            "UPDATE outbox SET payload = $1 WHERE id = (SELECT min(id) FROM outbox)", original
+        )
+        while await relay.publish_batch(connection):
+            pass
+    finally:
+        await connection.close()
+
+    found = await positions_on_kafka(infra, topic, count=4)
+    assert sorted(found, key=lambda ce_id: found[ce_id]) == in_order

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import structlog
@@ -28,45 +28,51 @@ from servicekit.tables import BULK_LANE, INTERACTIVE_LANE, OUTBOX_NOTIFY_CHANNEL
 log = structlog.get_logger(__name__)
 
 RELAY_LOCK = "dife.outbox.relay"
-# One statement, so one snapshot, chooses the batch (OUTBOX.md, Lanes):
+# One statement, so one snapshot, chooses the batch (OUTBOX.md, Lanes), leaving out the rows of the batch in
+# flight ($2, while the next one is fetched ahead):
 #   urgent  the oldest interactive rows;
-#   earlier the bulk rows of the same key (topic, subject) older than an urgent row: sent first, in id
+#   earlier the bulk rows of the same key (topic, subject) older than an urgent row: sent with them, in id
 #           order, so an interactive event never overtakes an earlier event of its own key;
 #   bulk    the oldest bulk rows, only if the interactive rows left room (when they fill the batch, an
 #           interactive row not taken could have a newer bulk row of its key, which must not go first).
+# The urgent and earlier rows come first (in id order), then the bulk ones (in id order): a bulk row of an
+# urgent row's key is either earlier (sent before it) or newer (sent after it), so every key keeps its order.
 # The CloudEvents headers come out as bytes (`Envelope.kafka_headers`' exact values, proven by
 # test_relay_lanes.py), so the relay builds no Envelope per row; even ce_time is written by PostgreSQL, as
 # `format_time` writes it (RFC 3339, UTC, "Z", microseconds only when there are some): formatting it in
 # Python was a tenth of the relay's CPU.
+_COLUMNS = """id, topic, convert_to(ce_subject, 'UTF8') AS key, payload, created_at,
+    convert_to(to_char(ce_time AT TIME ZONE 'UTC',
+        CASE WHEN date_trunc('second', ce_time) = ce_time THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+             ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END), 'UTF8') AS ce_time,
+    convert_to(ce_id::text, 'UTF8') AS ce_id, convert_to(ce_type, 'UTF8') AS ce_type,
+    convert_to(ce_source, 'UTF8') AS ce_source, convert_to(traceparent, 'UTF8') AS traceparent"""
 _FETCH_SQL = f"""
     WITH urgent AS (
-        SELECT id, topic, ce_subject FROM outbox WHERE lane = {INTERACTIVE_LANE} ORDER BY id LIMIT $1
-    ), chosen AS (
+        SELECT id, topic, ce_subject FROM outbox
+        WHERE lane = {INTERACTIVE_LANE} AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1
+    ), with_urgent AS (
         SELECT id FROM urgent
         UNION
         SELECT earlier.id FROM urgent u CROSS JOIN LATERAL (
             SELECT id FROM outbox b
             WHERE b.ce_subject = u.ce_subject AND b.topic = u.topic AND b.lane = {BULK_LANE}
               AND b.id + 0 < u.id  -- "+ 0": by the key's index only, never a primary-key range per row
+              AND b.id <> ALL($2::bigint[])
             OFFSET 0
         ) earlier
-        UNION
-        (SELECT id FROM outbox WHERE lane = {BULK_LANE} ORDER BY id
-         LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0))
     )
-    SELECT o.* FROM chosen CROSS JOIN LATERAL (
-        -- One primary-key lookup per chosen row: a merge join would walk the backlog's index up to an
-        -- interactive row at its end. OFFSET 0 keeps these subqueries lookups whatever the (often stale,
-        -- the table churns) statistics say.
-        SELECT id, topic, convert_to(ce_subject, 'UTF8') AS key, payload, created_at,
-               convert_to(to_char(ce_time AT TIME ZONE 'UTC',
-                   CASE WHEN date_trunc('second', ce_time) = ce_time THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
-                        ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END), 'UTF8') AS ce_time,
-               convert_to(ce_id::text, 'UTF8') AS ce_id, convert_to(ce_type, 'UTF8') AS ce_type,
-               convert_to(ce_source, 'UTF8') AS ce_source, convert_to(traceparent, 'UTF8') AS traceparent
-        FROM outbox WHERE outbox.id = chosen.id OFFSET 0
-    ) o
-    ORDER BY o.id
+    (SELECT o.*, true AS with_urgent FROM with_urgent CROSS JOIN LATERAL (
+        -- One primary-key lookup per row: a merge join would walk the backlog's index up to an interactive
+        -- row at its end. OFFSET 0 keeps it a lookup whatever the (often stale: the table churns)
+        -- statistics say.
+        SELECT {_COLUMNS} FROM outbox WHERE outbox.id = with_urgent.id OFFSET 0
+    ) o)
+    UNION ALL
+    (SELECT {_COLUMNS}, false FROM outbox
+     WHERE lane = {BULK_LANE} AND id <> ALL($2::bigint[]) AND id NOT IN (SELECT id FROM with_urgent)
+     ORDER BY id LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0))
+    ORDER BY with_urgent DESC, id
 """
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _BACKLOG_SQL = """
@@ -85,10 +91,12 @@ _SPECVERSION = SPECVERSION.encode()
 _CONTENT_TYPE = JSON.encode()
 
 
-async def fetch_batch(connection: asyncpg.Connection, limit: int) -> Sequence[asyncpg.Record]:
-    """The next rows to publish, in id order: interactive ones first (with the older bulk rows of their keys),
-    then bulk ones if there is room."""
-    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit)
+async def fetch_batch(
+    connection: asyncpg.Connection, limit: int, *, in_flight: Sequence[int] = ()
+) -> Sequence[asyncpg.Record]:
+    """The next rows to publish, leaving out the ids ``in_flight``: interactive ones with the older bulk rows
+    of their keys, in id order, then bulk ones in id order if there is room."""
+    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit, list(in_flight))
     return rows
 
 
@@ -128,6 +136,8 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._standby_retry_s = standby_retry_s
         self._wake = asyncio.Event()
+        self._notices = 0
+        self._fetched_ahead: Sequence[asyncpg.Record] = ()
         self.is_active = False
         self.published_total = 0
 
@@ -147,6 +157,7 @@ class OutboxRelay:
         connection: asyncpg.Connection = await asyncpg.connect(
             self._dsn, server_settings=RELAY_SESSION_SETTINGS
         )
+        self._fetched_ahead = ()  # a batch fetched before a failure may be older than rows left in flight
         try:
             await become_leader(connection, RELAY_LOCK, standby_retry_s=self._standby_retry_s)
             self.is_active = True
@@ -162,6 +173,7 @@ class OutboxRelay:
         await self._producer.stop()
 
     def _on_notify(self, *_: Any) -> None:
+        self._notices += 1
         self._wake.set()
 
     async def _drain_forever(self, connection: asyncpg.Connection) -> None:
@@ -183,20 +195,51 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE_SECONDS.labels(self._service).set(float(backlog["oldest_age_s"]))
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
-        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged."""
-        rows = await fetch_batch(connection, self._batch_size)
+        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged.
+
+        While Kafka acknowledges a full batch, the next one is fetched (leaving out the rows in flight): the
+        relay no longer waits for PostgreSQL and Kafka in turn. That batch is kept only if no NOTIFY came
+        meanwhile: an interactive row committed during the wait goes in the batch fetched next instead.
+        """
+        rows, self._fetched_ahead = self._fetched_ahead or await fetch_batch(connection, self._batch_size), ()
         if not rows:
             return 0
+        ids = [row["id"] for row in rows]
         prefix = self._prefix
-        await self._producer.send_all(
+        await self._producer.hand_over(
             (prefix + row["topic"], row["key"], row["payload"], kafka_headers(row)) for row in rows
         )
-        await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
+        notices, ahead = self._notices, cast(Sequence[asyncpg.Record], ())
+        if len(rows) >= self._batch_size:  # a backlog: the next batch is worth fetching now
+            ahead = await self._fetch_ahead(connection, ids)
+        else:
+            await self._producer.acknowledged()
+        await connection.execute(_DELETE_SQL, ids)
+        if notices == self._notices:
+            self._fetched_ahead = ahead
+        self._observe(rows)
+        return len(rows)
+
+    async def _fetch_ahead(
+        self, connection: asyncpg.Connection, in_flight: list[int]
+    ) -> Sequence[asyncpg.Record]:
+        """The next batch, fetched while Kafka acknowledges the one in flight; raises `DeliveryFailed` if
+        Kafka refused any of it (the fetched rows are then dropped: the batch in flight is sent again)."""
+        acknowledged = asyncio.ensure_future(self._producer.acknowledged())
+        try:
+            ahead = await fetch_batch(connection, self._batch_size, in_flight=in_flight)
+        except BaseException:  # the relay restarts (or stops) and sends the batch in flight again
+            acknowledged.cancel()
+            raise
+        await acknowledged
+        return ahead
+
+    def _observe(self, rows: Sequence[asyncpg.Record]) -> None:
         # The oldest row of the batch waited longest: one observation per batch keeps the hot path cheap.
+        oldest = min(row["created_at"] for row in rows)
         metrics.RELAY_LATENCY_SECONDS.labels(self._service).observe(
-            (datetime.now(UTC) - rows[0]["created_at"]).total_seconds()
+            (datetime.now(UTC) - oldest).total_seconds()
         )
         for (topic, event_type), count in Counter((row["topic"], row["ce_type"]) for row in rows).items():
             metrics.EVENTS_PUBLISHED.labels(self._service, topic, event_type.decode()).inc(count)
         self.published_total += len(rows)
-        return len(rows)
