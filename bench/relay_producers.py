@@ -5,13 +5,18 @@ beside Kafka's own ProducerPerformance, in one run.
 Run: ``uv run python bench/relay_producers.py [--events 200000]``. Each drain: ``--events`` rows committed in
 the bulk lane, then published in batches of ``--batch-size`` chosen by ``servicekit.relay.fetch_batch`` (the
 relay's own query and headers), each batch deleted once every record is acknowledged (acks=all, idempotent).
-The librdkafka drain is ``servicekit.relay.OutboxRelay`` itself.
+The librdkafka drain is ``servicekit.relay.OutboxRelay`` itself, on a connection with the relay's own
+session settings; for it the bench also prints where the CPU goes (microseconds per event of the relay's
+process, the Kafka broker and PostgreSQL) and the rate the machine's cores would allow if they did nothing
+else: the drain cannot go past that ceiling, whatever the overlap of its steps.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import sys
 import time
 import uuid
@@ -23,14 +28,14 @@ import confluent_kafka
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_average, stack_env, write_result
+from common import load_average, stack_cpu_seconds, stack_env, write_result
 from relay import SCHEMA, event, producer_performance
 from servicekit.db import make_engine, make_sessionmaker, plain_url
 from servicekit.kafka import ensure_topics, make_producer, make_relay_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue_many
 from servicekit.partitioning import partition_for
-from servicekit.relay import OutboxRelay, fetch_batch, kafka_headers
+from servicekit.relay import RELAY_SESSION_SETTINGS, OutboxRelay, fetch_batch, kafka_headers
 
 PARTITIONS = 12
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
@@ -52,7 +57,7 @@ async def drain_aiokafka(dsn: str, bootstrap: str, prefix: str, batch_size: int)
     ``servicekit.partitioning`` (Kafka's default partitioner), every batch awaited before the DELETE."""
     producer = make_producer(bootstrap, client_id="bench-aiokafka")
     await producer.start()
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, server_settings=RELAY_SESSION_SETTINGS)
     started, total = time.perf_counter(), 0
     while rows := await fetch_batch(connection, batch_size):
         deliveries: list[asyncio.Future[Any]] = []
@@ -88,20 +93,41 @@ async def drain_aiokafka(dsn: str, bootstrap: str, prefix: str, batch_size: int)
     return total, elapsed
 
 
-async def drain_librdkafka(dsn: str, bootstrap: str, prefix: str, batch_size: int) -> tuple[int, float]:
+async def drain_librdkafka(
+    dsn: str, bootstrap: str, prefix: str, batch_size: int
+) -> tuple[int, float, dict[str, float]]:
     """servicekit's relay as it runs in a service (librdkafka producer)."""
     producer = make_relay_producer(bootstrap, client_id="bench-librdkafka")
     relay = OutboxRelay(
         dsn=dsn, producer=producer, service_name="bench", topic_prefix=prefix, batch_size=batch_size
     )
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, server_settings=RELAY_SESSION_SETTINGS)
+    cpu_before = {"relay": own_cpu_seconds(), **stack_cpu_seconds()}
     started, total = time.perf_counter(), 0
     while published := await relay.publish_batch(connection):
         total += published
     elapsed = time.perf_counter() - started
+    # Before the connection closes: its backend's CPU leaves PostgreSQL's process tree with it.
+    cpu_after = {"relay": own_cpu_seconds(), **stack_cpu_seconds()}
     await connection.close()
     await producer.stop()
-    return total, elapsed
+    return total, elapsed, cpu_per_event(cpu_before, cpu_after, total)
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU (the relay's thread and librdkafka's)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, float]:
+    """Microseconds of CPU per event of each part, and the rate the machine's cores would allow if they
+    did nothing else (where the time goes when the target is missed)."""
+    per_event = {part: round((after[part] - before[part]) * 1e6 / events, 2) for part in before}
+    return {
+        **{f"librdkafka_cpu_us_per_event_{part}": us for part, us in per_event.items()},
+        "librdkafka_cpu_ceiling_events_per_s": round((os.cpu_count() or 1) * 1e6 / sum(per_event.values())),
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -131,8 +157,9 @@ async def main(args: argparse.Namespace) -> None:
         metrics["aiokafka_relay_events_per_s"] = round(total / elapsed, 1)
         metrics["aiokafka_load_average_after"] = load_average()
         await fill(url, args.events)
-        total, elapsed = await drain_librdkafka(dsn, bootstrap, prefix, args.batch_size)
+        total, elapsed, cpu = await drain_librdkafka(dsn, bootstrap, prefix, args.batch_size)
         metrics["librdkafka_relay_events_per_s"] = round(total / elapsed, 1)
+        metrics |= cpu
         metrics["librdkafka_version"] = confluent_kafka.libversion()[0]
         metrics["librdkafka_load_average_after"] = load_average()
         yardstick = metrics["kafka_producer_performance_events_per_s"]
