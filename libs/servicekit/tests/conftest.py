@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 from servicekit.db import make_engine, make_sessionmaker
-from servicekit.kafka import RelayProducer, ensure_topics, make_producer, make_relay_producer
+from servicekit.kafka import RelayProducer, delete_topics, ensure_topics, make_producer, make_relay_producer
 from servicekit.testing import Infra, migrate
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -78,3 +79,30 @@ def hold_placed(elu_id: uuid.UUID | None = None, amount_cents: int = 10_000) -> 
 @pytest.fixture
 def new_hold_placed() -> Callable[..., HoldPlaced]:
     return hold_placed
+
+
+SMALL_RECORDS_BYTES = 2000
+
+
+@pytest.fixture
+async def topic_refusing_large_records(infra: Infra) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Creates one-partition topics whose broker refuses records over `SMALL_RECORDS_BYTES` (a refusal by
+    Kafka itself, for the relay's failure paths); deleted after the test."""
+    created: list[str] = []
+
+    async def create(name: str) -> str:
+        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        await admin.start()
+        try:
+            limit = {"max.message.bytes": str(SMALL_RECORDS_BYTES)}
+            await admin.create_topics(
+                [NewTopic(name, num_partitions=1, replication_factor=1, topic_configs=limit)]
+            )
+        finally:
+            await admin.close()
+        created.append(name)
+        return name
+
+    yield create
+    for name in created:
+        await delete_topics(infra.kafka_bootstrap, name)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from servicekit.kafka import DeliveryFailed, delete_topics, ensure_topics, make_relay_producer
 from servicekit.testing import Infra, eventually
 
@@ -44,23 +45,11 @@ async def test_delete_topics_refuses_an_empty_prefix(infra: Infra) -> None:
 
 
 async def test_the_relay_producer_raises_when_kafka_refuses_a_record_and_not_after_a_clean_batch(
-    infra: Infra,
+    infra: Infra, topic_refusing_large_records: Callable[[str], Awaitable[str]]
 ) -> None:
     """Delivery reports come for failed records only: a refused one still fails its batch (the relay then
     keeps the rows), and the next batch, all acknowledged, does not inherit that failure."""
-    topic = f"refusing.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "2000"}
-                )
-            ]
-        )
-    finally:
-        await admin.close()
+    topic = await topic_refusing_large_records(f"refusing.{uuid.uuid4().hex[:8]}")
     producer = make_relay_producer(infra.kafka_bootstrap, client_id="servicekit-tests-refused")
     small = (topic, b"key", b"x" * 100, [("ce_id", b"1")])
     too_large = (topic, b"key", b"x" * 10_000, [("ce_id", b"2")])
@@ -71,4 +60,3 @@ async def test_the_relay_producer_raises_when_kafka_refuses_a_record_and_not_aft
         await producer.send_all([small, small])
     finally:
         await producer.stop()
-        await delete_topics(infra.kafka_bootstrap, topic)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import Envelope
 from dife_contracts.events import HoldPlaced
 from prometheus_client import REGISTRY
@@ -338,25 +337,14 @@ async def test_a_batch_kafka_refuses_while_the_next_is_fetched_ahead_is_sent_aga
     sessionmaker: async_sessionmaker[AsyncSession],
     relay_producer: RelayProducer,
     unique_prefix: str,
+    topic_refusing_large_records: Callable[[str], Awaitable[str]],
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
     """The batch fetched ahead is dropped when the one in flight fails: the relay starts again from the
     refused rows, never from the rows behind them, and once Kafka takes them every event is on the topic in
     order."""
     prefix = unique_prefix + "refusing."
-    topic = prefix + HoldPlaced.topic
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "2000"}
-                )
-            ]
-        )
-    finally:
-        await admin.close()
+    topic = await topic_refusing_large_records(prefix + HoldPlaced.topic)
     async with sessionmaker.begin() as session:
         await enqueue_many(session, [new_hold_placed() for _ in range(4)], source=SOURCE)
     relay = OutboxRelay(
@@ -370,7 +358,7 @@ async def test_a_batch_kafka_refuses_while_the_next_is_fetched_ahead_is_sent_aga
     try:
         in_order = await _ce_ids(connection)
         original = await connection.fetchval("SELECT payload FROM outbox ORDER BY id LIMIT 1")
-        await connection.execute(_OLDEST_PAYLOAD_SQL, b"x" * 10_000)  # above the topic's 2,000 bytes
+        await connection.execute(_OLDEST_PAYLOAD_SQL, b"x" * 10_000)  # above what the topic takes
         for _ in range(2):
             with pytest.raises(DeliveryFailed):
                 await relay.publish_batch(connection)
