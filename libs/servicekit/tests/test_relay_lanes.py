@@ -262,11 +262,11 @@ async def test_a_fetch_planned_while_the_outbox_was_empty_still_reads_it_by_its_
     try:
         await connection.execute("ALTER TABLE outbox SET (autovacuum_enabled = false); ANALYZE outbox")
         await connection.execute("SET plan_cache_mode = force_generic_plan")  # kept, as a prepared one is
-        await connection.execute(f"PREPARE relay_fetch(int, bigint[]) AS {_FETCH_SQL}")
-        await connection.execute("EXECUTE relay_fetch(1000, '{}')")  # planned now, on an empty outbox
+        await connection.execute(f"PREPARE relay_fetch(int) AS {_FETCH_SQL}")
+        await connection.execute("EXECUTE relay_fetch(1000)")  # planned now, on an empty outbox
         async with sessionmaker.begin() as session:
             await enqueue_many(session, [new_hold_placed() for _ in range(20_000)], source=SOURCE)
-        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000, '{}')"))
+        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000)"))
     finally:
         await connection.close()
 
@@ -304,34 +304,7 @@ async def test_a_batch_sends_the_interactive_rows_with_their_keys_earlier_bulk_r
     assert [str(row["ce_id"].decode()) for row in rows] == [own_bulk, interactive, bulk_1, bulk_3]
 
 
-async def test_a_batch_fetched_ahead_leaves_out_the_rows_in_flight_in_every_part(
-    sample_db: str, sessionmaker: async_sessionmaker[AsyncSession], new_hold_placed: Callable[..., HoldPlaced]
-) -> None:
-    """Fetched while a batch waits for Kafka: its rows (an urgent one, a key's earlier bulk one, the oldest
-    bulk ones) are not chosen again."""
-    elu = uuid.uuid4()
-    async with sessionmaker.begin() as session:
-        await enqueue_many(
-            session,
-            [new_hold_placed(), new_hold_placed(elu_id=elu), *(new_hold_placed() for _ in range(3))],
-            source=SOURCE,
-        )
-    async with sessionmaker.begin() as session:
-        await enqueue(session, new_hold_placed(elu_id=elu), source=SOURCE)
-    connection = await asyncpg.connect(plain_url(sample_db))
-    try:
-        b1, b2_own, b3, b4, b5, urgent = await _ce_ids(connection)
-        ids = {str(r["ce_id"]): r["id"] for r in await connection.fetch("SELECT id, ce_id FROM outbox")}
-        beside_bulk = await fetch_batch(connection, 3, in_flight=[ids[b1], ids[b2_own]])
-        beside_all = await fetch_batch(connection, 3, in_flight=[ids[b1], ids[b2_own], ids[urgent]])
-    finally:
-        await connection.close()
-
-    assert [row["ce_id"].decode() for row in beside_bulk] == [urgent, b3, b4]
-    assert [row["ce_id"].decode() for row in beside_all] == [b3, b4, b5]
-
-
-async def test_a_batch_kafka_refuses_while_the_next_is_fetched_ahead_is_sent_again_first_and_nothing_is_lost(
+async def test_a_batch_kafka_refuses_stays_in_the_outbox_nothing_behind_it_is_sent_and_nothing_is_lost(
     infra: Infra,
     sample_db: str,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -340,9 +313,8 @@ async def test_a_batch_kafka_refuses_while_the_next_is_fetched_ahead_is_sent_aga
     topic_refusing_large_records: Callable[[str], Awaitable[str]],
     new_hold_placed: Callable[..., HoldPlaced],
 ) -> None:
-    """The batch fetched ahead is dropped when the one in flight fails: the relay starts again from the
-    refused rows, never from the rows behind them, and once Kafka takes them every event is on the topic in
-    order."""
+    """Kafka refuses a batch: its rows stay, the relay starts again from them (never from the rows behind
+    them), and once Kafka takes them every event is on the topic, in order."""
     prefix = unique_prefix + "refusing."
     topic = await topic_refusing_large_records(prefix + HoldPlaced.topic)
     async with sessionmaker.begin() as session:

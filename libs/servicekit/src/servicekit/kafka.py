@@ -102,11 +102,6 @@ class RelayProducer:
     async def send_all(self, records: Iterable[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> None:
         """Hand over (topic, key, value, headers) records in order; return once Kafka acknowledged them all,
         else raise `DeliveryFailed` (some may be on Kafka: the relay sends them again, at-least-once)."""
-        await self.hand_over(records)
-        await self.acknowledged()
-
-    async def hand_over(self, records: Iterable[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> None:
-        """Give librdkafka (topic, key, value, headers) records in order; it sends them in the background."""
         self._failures.clear()
         produce = self._producer.produce
         for topic, key, value, headers in records:
@@ -116,9 +111,6 @@ class RelayProducer:
                     break
                 except BufferError:  # librdkafka's queue is full: let it send, then hand over the rest
                     await asyncio.to_thread(self._producer.poll, 0.05)
-
-    async def acknowledged(self) -> None:
-        """Return once Kafka acknowledged every record handed over, else raise `DeliveryFailed`."""
         # flush() blocks until every record is acknowledged (or failed): in a thread, off the event loop.
         waiting = await asyncio.to_thread(self._producer.flush, self._flush_timeout_s)
         if waiting:

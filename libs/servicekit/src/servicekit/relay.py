@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import structlog
@@ -28,8 +28,7 @@ from servicekit.tables import BULK_LANE, INTERACTIVE_LANE, OUTBOX_NOTIFY_CHANNEL
 log = structlog.get_logger(__name__)
 
 RELAY_LOCK = "dife.outbox.relay"
-# One statement, so one snapshot, chooses the batch (OUTBOX.md, Lanes), leaving out the rows of the batch in
-# flight ($2, while the next one is fetched ahead):
+# One statement, so one snapshot, chooses the batch (OUTBOX.md, Lanes):
 #   urgent  the oldest interactive rows;
 #   earlier the bulk rows of the same key (topic, subject) older than an urgent row: sent with them, in id
 #           order, so an interactive event never overtakes an earlier event of its own key;
@@ -49,8 +48,7 @@ _COLUMNS = """id, topic, convert_to(ce_subject, 'UTF8') AS key, payload, created
     convert_to(ce_source, 'UTF8') AS ce_source, convert_to(traceparent, 'UTF8') AS traceparent"""
 _FETCH_SQL = f"""
     WITH urgent AS (
-        SELECT id, topic, ce_subject FROM outbox
-        WHERE lane = {INTERACTIVE_LANE} AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1
+        SELECT id, topic, ce_subject FROM outbox WHERE lane = {INTERACTIVE_LANE} ORDER BY id LIMIT $1
     ), with_urgent AS (
         SELECT id FROM urgent
         UNION
@@ -58,7 +56,6 @@ _FETCH_SQL = f"""
             SELECT id FROM outbox b
             WHERE b.ce_subject = u.ce_subject AND b.topic = u.topic AND b.lane = {BULK_LANE}
               AND b.id + 0 < u.id  -- "+ 0": by the key's index only, never a primary-key range per row
-              AND b.id <> ALL($2::bigint[])
             OFFSET 0
         ) earlier
     )
@@ -70,7 +67,7 @@ _FETCH_SQL = f"""
     ) o)
     UNION ALL
     (SELECT {_COLUMNS}, false FROM outbox
-     WHERE lane = {BULK_LANE} AND id <> ALL($2::bigint[]) AND id NOT IN (SELECT id FROM with_urgent)
+     WHERE lane = {BULK_LANE} AND id NOT IN (SELECT id FROM with_urgent)
      ORDER BY id LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0))
     ORDER BY with_urgent DESC, id
 """
@@ -91,12 +88,10 @@ _SPECVERSION = SPECVERSION.encode()
 _CONTENT_TYPE = JSON.encode()
 
 
-async def fetch_batch(
-    connection: asyncpg.Connection, limit: int, *, in_flight: Sequence[int] = ()
-) -> Sequence[asyncpg.Record]:
-    """The next rows to publish, leaving out the ids ``in_flight``: interactive ones with the older bulk rows
-    of their keys, in id order, then bulk ones in id order if there is room."""
-    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit, list(in_flight))
+async def fetch_batch(connection: asyncpg.Connection, limit: int) -> Sequence[asyncpg.Record]:
+    """The next rows to publish: interactive ones with the older bulk rows of their keys, in id order, then
+    bulk ones in id order if there is room."""
+    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit)
     return rows
 
 
@@ -136,8 +131,6 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._standby_retry_s = standby_retry_s
         self._wake = asyncio.Event()
-        self._notices = 0
-        self._fetched_ahead: Sequence[asyncpg.Record] = ()
         self.is_active = False
         self.published_total = 0
 
@@ -157,7 +150,6 @@ class OutboxRelay:
         connection: asyncpg.Connection = await asyncpg.connect(
             self._dsn, server_settings=RELAY_SESSION_SETTINGS
         )
-        self._fetched_ahead = ()  # a batch fetched before a failure may be older than rows left in flight
         try:
             await become_leader(connection, RELAY_LOCK, standby_retry_s=self._standby_retry_s)
             self.is_active = True
@@ -173,7 +165,6 @@ class OutboxRelay:
         await self._producer.stop()
 
     def _on_notify(self, *_: Any) -> None:
-        self._notices += 1
         self._wake.set()
 
     async def _drain_forever(self, connection: asyncpg.Connection) -> None:
@@ -195,44 +186,17 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE_SECONDS.labels(self._service).set(float(backlog["oldest_age_s"]))
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
-        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged.
-
-        While Kafka acknowledges a full batch, the next one is fetched (leaving out the rows in flight): the
-        relay no longer waits for PostgreSQL and Kafka in turn. That batch is kept only if no NOTIFY came
-        meanwhile: an interactive row committed during the wait goes in the batch fetched next instead.
-        """
-        rows, self._fetched_ahead = self._fetched_ahead or await fetch_batch(connection, self._batch_size), ()
+        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged."""
+        rows = await fetch_batch(connection, self._batch_size)
         if not rows:
             return 0
-        ids = [row["id"] for row in rows]
         prefix = self._prefix
-        await self._producer.hand_over(
+        await self._producer.send_all(
             (prefix + row["topic"], row["key"], row["payload"], kafka_headers(row)) for row in rows
         )
-        notices, ahead = self._notices, cast(Sequence[asyncpg.Record], ())
-        if len(rows) >= self._batch_size:  # a backlog: the next batch is worth fetching now
-            ahead = await self._fetch_ahead(connection, ids)
-        else:
-            await self._producer.acknowledged()
-        await connection.execute(_DELETE_SQL, ids)
-        if notices == self._notices:
-            self._fetched_ahead = ahead
+        await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
         self._observe(rows)
         return len(rows)
-
-    async def _fetch_ahead(
-        self, connection: asyncpg.Connection, in_flight: list[int]
-    ) -> Sequence[asyncpg.Record]:
-        """The next batch, fetched while Kafka acknowledges the one in flight; raises `DeliveryFailed` if
-        Kafka refused any of it (the fetched rows are then dropped: the batch in flight is sent again)."""
-        acknowledged = asyncio.ensure_future(self._producer.acknowledged())
-        try:
-            ahead = await fetch_batch(connection, self._batch_size, in_flight=in_flight)
-        except BaseException:  # the relay restarts (or stops) and sends the batch in flight again
-            acknowledged.cancel()
-            raise
-        await acknowledged
-        return ahead
 
     def _observe(self, rows: Sequence[asyncpg.Record]) -> None:
         # The oldest row of the batch waited longest: one observation per batch keeps the hot path cheap.
