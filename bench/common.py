@@ -6,7 +6,6 @@ A benchmark prints its figures and writes ``bench/results/<name>.json`` as
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -145,18 +144,6 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / ticks
-
-
-def stack_cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by this checkout's Kafka broker and PostgreSQL (its backends included)."""
-    spec = importlib.util.spec_from_file_location("dife_local_stack", STACK[1])
-    assert spec is not None and spec.loader is not None
-    stack = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stack)
-    pids = {"kafka": stack.kafka_pid(), "postgres": stack.postmaster_pid()}
-    if None in pids.values():
-        raise RuntimeError(f"the local stack is not running (pids {pids}): start it with `make stack-up`")
-    return {part: cpu_seconds(pid) for part, pid in pids.items()}
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -27,8 +27,10 @@ import asyncpg
 import confluent_kafka
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests-e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_average, stack_cpu_seconds, stack_env, write_result
+from common import load_average, stack_env, write_result
+from faults.supervisor import Stack
 from relay import SCHEMA, event, producer_performance
 from servicekit.db import make_engine, make_sessionmaker, plain_url
 from servicekit.kafka import ensure_topics, make_producer, make_relay_producer
@@ -102,13 +104,13 @@ async def drain_librdkafka(
         dsn=dsn, producer=producer, service_name="bench", topic_prefix=prefix, batch_size=batch_size
     )
     connection = await asyncpg.connect(dsn, server_settings=RELAY_SESSION_SETTINGS)
-    cpu_before = {"relay": own_cpu_seconds(), **stack_cpu_seconds()}
+    stack = Stack(bootstrap, stack_env()["DIFE_PG_ADMIN_URL"])
+    cpu_before = {"relay": own_cpu_seconds(), **stack.cpu_seconds()}
     started, total = time.perf_counter(), 0
     while published := await relay.publish_batch(connection):
         total += published
     elapsed = time.perf_counter() - started
-    # Before the connection closes: its backend's CPU leaves PostgreSQL's process tree with it.
-    cpu_after = {"relay": own_cpu_seconds(), **stack_cpu_seconds()}
+    cpu_after = {"relay": own_cpu_seconds(), **stack.cpu_seconds()}
     await connection.close()
     await producer.stop()
     return total, elapsed, cpu_per_event(cpu_before, cpu_after, total)

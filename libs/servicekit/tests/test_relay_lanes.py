@@ -301,7 +301,7 @@ async def test_a_batch_sends_the_interactive_rows_with_their_keys_earlier_bulk_r
     finally:
         await connection.close()
 
-    assert [str(row["ce_id"].decode()) for row in rows] == [own_bulk, interactive, bulk_1, bulk_3]
+    assert [row["ce_id"].decode() for row in rows] == [own_bulk, interactive, bulk_1, bulk_3]
 
 
 async def test_a_batch_kafka_refuses_stays_in_the_outbox_nothing_behind_it_is_sent_and_nothing_is_lost(
@@ -337,9 +337,7 @@ async def test_a_batch_kafka_refuses_stays_in_the_outbox_nothing_behind_it_is_se
             assert await _ce_ids(connection) == in_order, (
                 "nothing deleted, nothing sent past the refused rows"
             )
-        await connection.execute(
-            "UPDATE outbox SET payload = $1 WHERE id = (SELECT min(id) FROM outbox)", original
-        )
+        await connection.execute(_OLDEST_PAYLOAD_SQL, original)
         while await relay.publish_batch(connection):
             pass
     finally:

@@ -117,8 +117,8 @@ class RelayProducer:
             self._producer.purge(in_queue=True, in_flight=False, blocking=False)
             raise DeliveryFailed(f"{waiting} records not acknowledged within {self._flush_timeout_s} s")
         if self._failures:
-            failures = len(self._failures)
-            raise DeliveryFailed(f"{failures} records refused by Kafka, the first: {self._failures[0]}")
+            first = self._failures[0]
+            raise DeliveryFailed(f"{len(self._failures)} records refused by Kafka, the first: {first}")
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Wait (briefly) for what is in flight; the relay re-sends whatever was not acknowledged."""
