@@ -224,9 +224,10 @@ async def test_a_top_up_and_a_card_refund_are_recorded_with_the_payment_R_PAY_2(
     payment = await payout.payment_of(dossier)
     assert payment["amount_cents"] == 64_000
     events = await payout.events(
-        3, where=lambda e: e.subject == str(dossier) and not e.type.endswith("payment_ordered.v1")
+        2, where=lambda e: e.subject == str(dossier) and not e.type.endswith("payment_ordered.v1")
     )
     by_type = {e.type: e.parse() for e in events}
+    assert sorted(by_type) == ["dife.payout.dife_capture_requested.v1", "dife.payout.refund_ordered.v1"]
     assert by_type["dife.payout.dife_capture_requested.v1"].amount_cents == 50_000
     assert by_type["dife.payout.refund_ordered.v1"].amount_cents == 10_000
 
