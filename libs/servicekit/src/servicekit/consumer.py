@@ -48,6 +48,12 @@ log = structlog.get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 
+FETCH_MAX_WAIT_MS = 500
+"""How long the broker holds a fetch that finds nothing new. A long poll adds no latency: aiokafka sends a
+fetch to a broker only once every record it buffered from that broker is consumed, so each fetch names every
+assigned partition, and the broker answers it as soon as any of them has a record. A short wait only
+made an idle consumer send (and the broker answer) a fetch of every partition 50 times a second."""
+
 
 @dataclass(frozen=True)
 class EventMeta:
@@ -236,7 +242,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            fetch_max_wait_ms=20,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_poll_records=500,
             session_timeout_ms=30_000 if self._instance_id else 10_000,
             heartbeat_interval_ms=3_000,
