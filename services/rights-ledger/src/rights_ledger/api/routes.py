@@ -209,7 +209,7 @@ async def post_activation(
         commune_code=body.commune_code,
         nir_key=ledger.settings.nir_key_bytes,
     )
-    return AccountOut(**dataclasses.asdict(view))
+    return AccountOut.model_validate(view)
 
 
 @accounts_router.post(
@@ -225,7 +225,7 @@ async def post_revocation(
     view = await account_cases.revoke_activation(
         AccountRepository(session), ledger.clock, principal, elu_id, reason=body.reason
     )
-    return AccountOut(**dataclasses.asdict(view))
+    return AccountOut.model_validate(view)
 
 
 @accounts_router.get(
@@ -236,7 +236,7 @@ async def get_account(ledger: LedgerDep, elu_id: UUID, principal: EluOrAgent) ->
     view = await account_cases.read_own_account(
         ledger.account_reader, principal, elu_id, ledger.clock.today()
     )
-    return AccountOut(**dataclasses.asdict(view))
+    return AccountOut.model_validate(view)
 
 
 @accounts_router.get(

@@ -68,6 +68,11 @@ class RevocationIn(BaseModel):
 
 
 class AccountOut(BaseModel):
+    """Read from the use case's `AccountView` by attribute (no `dataclasses.asdict`, which deep-copies every
+    field: 6 % of a balance read's CPU)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     elu_id: UUID
     status: Literal["inactive", "active", "closed"]
     balance_cents: int
