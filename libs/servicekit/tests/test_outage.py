@@ -6,6 +6,7 @@ nothing listens.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -141,3 +142,24 @@ async def test_a_pooled_connection_closed_by_the_server_is_replaced_at_checkout(
         assert pid != first_pid
     finally:
         await engine.dispose()
+
+
+async def test_a_burst_beyond_the_pool_waits_for_pooled_connections_and_opens_no_other(
+    fresh_database_url: str,
+) -> None:
+    """Twelve transactions at once on a pool of three run on those three connections (each backend is one
+    PostgreSQL process forked once), never on extra ones opened for the burst and closed after it."""
+    engine = make_engine(fresh_database_url, pool_size=3)
+
+    async def backend_pid() -> int:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+            await connection.execute(sqlalchemy.text("SELECT pg_sleep(0.05)"))  # held while the others ask
+            return int(pid)
+
+    try:
+        pids = await asyncio.gather(*(backend_pid() for _ in range(12)))
+    finally:
+        await engine.dispose()
+    assert len(pids) == 12
+    assert len(set(pids)) == 3
