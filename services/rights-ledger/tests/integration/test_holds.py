@@ -200,8 +200,10 @@ async def test_after_the_6_month_window_the_balance_expires_as_a_movement_R_END_
 
 
 async def test_pension_liquidation_closes_reinsertion_R_END_1(
-    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer, settings: Settings, infra: Infra
 ) -> None:
+    """The account shows no reinsertion window, and a reinsertion hold the window would have allowed without
+    the pension (see the test above) is refused: the hold reads the pension with the mandates."""
     elu_id = await _active_elu_with_rights(client, agent, bearer)
     response = await client.post(
         f"/v1/elus/{elu_id}/pension-liquidation", json={"date": "2026-05-01"}, headers=agent
@@ -212,6 +214,13 @@ async def test_pension_liquidation_closes_reinsertion_R_END_1(
     )
     account = (await client.get(f"/v1/accounts/{elu_id}", headers=agent)).json()
     assert account["reinsertion_until"] is None
+
+    reinsertion = _hold(
+        elu_id, 10_000, TrainingPurpose.REINSERTION, start=date(2026, 9, 1), end=date(2026, 9, 3)
+    )
+    await _send(infra, settings, reinsertion)
+    [(kind, rejected)] = await _ledger_events(infra, settings, elu_id, 1)
+    assert (kind, rejected["reason"]) == ("hold_rejected", "not_eligible")
 
 
 async def test_100_concurrent_hold_requests_never_overdraw_the_account_R_FUN_1(

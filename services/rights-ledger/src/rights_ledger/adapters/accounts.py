@@ -77,8 +77,8 @@ class AccountRepository:
 
     async def lock_for_holds(self, elu_ids: Sequence[UUID], dossier_ids: Sequence[UUID]) -> HoldDesk:
         """Lock the accounts (in élu id order, so two runs never deadlock), then the dossiers' pending holds
-        (account first, then hold, as in `lock`), and read the élus' mandates and pensions: four statements
-        for the whole run."""
+        (account first, then hold, as in `lock`), and read the élus' mandates and pensions together: three
+        statements for the whole run."""
         elu_list, dossier_list = sorted(set(elu_ids)), sorted(set(dossier_ids))
         locked = await self.session.execute(
             select(accounts)
@@ -99,15 +99,21 @@ class AccountRepository:
             pensions={},
         )
         for row in await self.session.execute(
-            select(mandates.c.elu_id, mandates.c.family, mandates.c.start_date, mandates.c.end_date).where(
-                mandates.c.elu_id.in_(elu_list)
+            select(
+                elus.c.elu_id,
+                elus.c.pension_liquidated_on,
+                mandates.c.family,
+                mandates.c.start_date,
+                mandates.c.end_date,
             )
+            .select_from(elus.outerjoin(mandates, mandates.c.elu_id == elus.c.elu_id))
+            .where(elus.c.elu_id.in_(elu_list))
         ):
-            desk.mandates[row.elu_id].append(Mandate(MandateFamily(row.family), row.start_date, row.end_date))
-        pensions = await self.session.execute(
-            select(elus.c.elu_id, elus.c.pension_liquidated_on).where(elus.c.elu_id.in_(elu_list))
-        )
-        desk.pensions.update((row.elu_id, row.pension_liquidated_on) for row in pensions)
+            desk.pensions[row.elu_id] = row.pension_liquidated_on
+            if row.family is not None:
+                desk.mandates[row.elu_id].append(
+                    Mandate(MandateFamily(row.family), row.start_date, row.end_date)
+                )
         return desk
 
     async def save(self, account: Account, *, actor: str | None = None) -> None:
