@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import sys
 import time
 import uuid
 from datetime import date
@@ -25,6 +23,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from common import Scratch, scratch_stack, write_result
 from contributions.app import create_app
 from contributions.domain.periods import ContributionPeriod, creditor_reference
 from contributions.settings import Settings
@@ -45,15 +44,6 @@ ALEMBIC_INI = next(
     if (path / "alembic.ini").exists()
 )
 ISSUER, AUDIENCE = "dife-bench", "dife"
-
-
-def environment() -> dict[str, str]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DIFE_PG_ADMIN_URL"):
-        return dict(os.environ)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import stack_env  # only once moved to bench/
-
-    return dict(stack_env())
 
 
 def siren_of(seed: int) -> str:
@@ -93,17 +83,17 @@ def statement(credits: list[tuple[str, str, str | None]]) -> bytes:
 
 
 class Bench:
-    def __init__(self, env: dict[str, str], database_url: str) -> None:
+    def __init__(self, scratch: Scratch) -> None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        self.database_url = database_url
+        self.database_url = scratch.database_url
         self.settings = Settings(
             environment="test",
-            database_url=database_url,
-            kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-            topic_prefix=f"bench.{uuid.uuid4().hex[:8]}.",
+            database_url=scratch.database_url,
+            kafka_bootstrap_servers=scratch.bootstrap,
+            topic_prefix=scratch.topic_prefix,
             topic_partitions=1,
             jwt_public_key_pem=devtokens.public_pem_of(self.private_pem),
             jwt_issuer=ISSUER,
@@ -130,16 +120,10 @@ async def timed(
 
 
 async def run(lines: int, credit_count: int) -> dict[str, Any]:
-    env = environment()
-    admin_url = env["DIFE_PG_ADMIN_URL"]
-    name = f"bench_contributions_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
-    try:
+    async with scratch_stack("contributions") as scratch:
+        url = scratch.database_url
         await asyncio.to_thread(upgrade_to_head, ALEMBIC_INI, url)
-        bench = Bench(env, url)
+        bench = Bench(scratch)
         clock = MovableClock()
         clock.set_paris(date(2025, 1, 2), 10)
         agent = bench.headers("agent")
@@ -227,10 +211,6 @@ async def run(lines: int, credit_count: int) -> dict[str, Any]:
                 late = await connection.fetchval("SELECT count(*) FROM periods WHERE status = 'late'")
             finally:
                 await connection.close()
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     return {
         "declaration_lines": lines,
         "declaration_s": round(declare_s, 2),
@@ -253,16 +233,9 @@ def main() -> None:
     parser.add_argument("--credits", type=int, default=10_000)
     arguments = parser.parse_args()
     metrics = asyncio.run(run(arguments.lines, arguments.credits))
-    try:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from common import write_result  # only once moved to bench/
-
-        write_result(
-            "contributions_declarations", metrics, {"lines": arguments.lines, "credits": arguments.credits}
-        )
-    except ImportError:
-        for key, value in metrics.items():
-            print(f"  {key:<32} {value}")
+    write_result(
+        "contributions_declarations", metrics, {"lines": arguments.lines, "credits": arguments.credits}
+    )
 
 
 if __name__ == "__main__":

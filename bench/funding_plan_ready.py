@@ -25,24 +25,13 @@ from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeHoldRequested, DossierValidated, HoldPlaced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_summary_ms, stack_env, write_result
+from common import Scratch, latency_summary_ms, scratch_stack, write_result
 from funding.app import create_app
 from funding.settings import Settings
 from servicekit.migrations import upgrade_to_head
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "services" / "funding" / "alembic.ini"
 PRICE = 56_000
-
-
-async def create_database(admin_url: str) -> str:
-    name = f"bench_funding_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{name}"
 
 
 async def seed_balances(database_url: str, elus: list[uuid.UUID]) -> None:
@@ -118,43 +107,49 @@ async def stand_in_ledger(
         await consumer.stop()
 
 
-async def main(dossiers: int, rate: float) -> None:
-    env = stack_env()
-    database_url = await create_database(env["DIFE_PG_ADMIN_URL"])
+async def measure(scratch: Scratch, dossiers: int, rate: float) -> tuple[list[float], float]:
+    """Each plan's latency, and the seconds from the first dossier sent to the last plan read."""
+    database_url, prefix, bootstrap = scratch.database_url, scratch.topic_prefix, scratch.bootstrap
     await asyncio.to_thread(upgrade_to_head, ALEMBIC_INI, database_url)
     elus = [uuid.uuid4() for _ in range(dossiers)]
     await seed_balances(database_url, elus)
-    prefix = f"bench.{uuid.uuid4().hex[:8]}."
     settings = Settings(
         environment="dev",
         database_url=database_url,
-        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        kafka_bootstrap_servers=bootstrap,
         topic_prefix=prefix,
         topic_partitions=1,
         log_level="WARNING",
     )
     app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     sent_at: dict[str, float] = {}
     ready_at: dict[str, float] = {}
     async with app.router.lifespan_context(app):
-        ledger = asyncio.create_task(
-            stand_in_ledger(env["KAFKA_BOOTSTRAP_SERVERS"], prefix, producer, ready_at, dossiers)
-        )
-        await asyncio.sleep(3)  # consumer groups join
-        started = time.perf_counter()
-        for index, elu in enumerate(elus):
-            event = validated(elu)
-            await send(producer, prefix + topics.DOSSIER, Envelope.wrap(event, source="/dife/dossier"))
-            sent_at[str(event.dossier_id)] = time.perf_counter()
-            pause = started + (index + 1) / rate - time.perf_counter()
-            if pause > 0:
-                await asyncio.sleep(pause)
-        await asyncio.wait_for(ledger, timeout=120)
-        elapsed = time.perf_counter() - started
-    await producer.stop()
-    latencies = [ready_at[d] - sent_at[d] for d in sent_at if d in ready_at]
+        ledger = asyncio.create_task(stand_in_ledger(bootstrap, prefix, producer, ready_at, dossiers))
+        try:
+            await asyncio.sleep(3)  # consumer groups join
+            started = time.perf_counter()
+            for index, elu in enumerate(elus):
+                event = validated(elu)
+                await send(producer, prefix + topics.DOSSIER, Envelope.wrap(event, source="/dife/dossier"))
+                sent_at[str(event.dossier_id)] = time.perf_counter()
+                pause = started + (index + 1) / rate - time.perf_counter()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            await asyncio.wait_for(ledger, timeout=120)
+            elapsed = time.perf_counter() - started
+        finally:  # even after an error: a live client would have the deleted topics created again
+            ledger.cancel()
+            await asyncio.gather(ledger, return_exceptions=True)
+            await producer.stop()
+    return [ready_at[d] - sent_at[d] for d in sent_at if d in ready_at], elapsed
+
+
+async def main(dossiers: int, rate: float) -> None:
+    async with scratch_stack("funding") as scratch:
+        latencies, elapsed = await measure(scratch, dossiers, rate)
     write_result(
         "funding_plan_ready",
         {

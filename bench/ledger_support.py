@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from common import stack_env
+from common import Scratch, scratch_stack
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rights_ledger.app import create_app
@@ -139,18 +138,17 @@ def municipal_csv(rows: int, seed: int = 2026) -> bytes:
 class Bench:
     """A fresh database with the ledger's migrations, test JWT keys and a unique topic prefix."""
 
-    def __init__(self, env: dict[str, str], database_url: str) -> None:
+    def __init__(self, scratch: Scratch) -> None:
         key = self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        self.env = env
-        self.database_url = database_url
-        self.topic_prefix = f"bench.{uuid.uuid4().hex[:8]}."
+        self.database_url = scratch.database_url
+        self.topic_prefix = scratch.topic_prefix
         self.settings = Settings(
             environment="test",
-            database_url=database_url,
-            kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+            database_url=scratch.database_url,
+            kafka_bootstrap_servers=scratch.bootstrap,
             topic_prefix=self.topic_prefix,
             topic_partitions=3,
             jwt_public_key_pem=devtokens.public_pem_of(self.private_pem),
@@ -184,20 +182,9 @@ class Bench:
 
 @asynccontextmanager
 async def fresh_bench() -> AsyncIterator[Bench]:
-    env = stack_env()
-    admin_url = env["DIFE_PG_ADMIN_URL"]
-    name = f"bench_ledger_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
-    try:
-        await asyncio.to_thread(upgrade_to_head, ALEMBIC_INI, url)
-        yield Bench(env, url)
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_stack("ledger") as scratch:
+        await asyncio.to_thread(upgrade_to_head, ALEMBIC_INI, scratch.database_url)
+        yield Bench(scratch)
 
 
 async def wait_job(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> dict[str, object]:

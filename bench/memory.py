@@ -25,7 +25,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import catalogue_search
-from common import ensure_vegeta, free_port, load_average, peak_rss_mb, stack_env, write_result
+from common import ensure_vegeta, free_port, load_average, peak_rss_mb, scratch_stack, write_result
 from ledger_balance_read import attack, server_env, wait_ready, write_targets
 from ledger_campaign import setup
 from ledger_support import ROOT, Bench, fresh_bench, municipal_csv
@@ -160,21 +159,15 @@ async def at_rest(service: str) -> dict[str, Any]:
     health and metrics endpoints at 200 req/s for 10 s: the floor of its memory, not its domain load."""
     prefix, module = SERVICES_WITHOUT_DOMAIN_LOAD[service]
     vegeta = ensure_vegeta()
-    env = stack_env()
-    admin_url = env["DIFE_PG_ADMIN_URL"]
-    name = f"bench_memory_{service}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     port = free_port()
-    try:
+    async with scratch_stack(f"memory_{service}") as scratch:
         alembic_ini = ROOT / "services" / service / "alembic.ini"
-        await asyncio.to_thread(upgrade_to_head, alembic_ini, url)
+        await asyncio.to_thread(upgrade_to_head, alembic_ini, scratch.database_url)
         server_environment = dict(os.environ) | {
             f"{prefix}_ENVIRONMENT": "test",
-            f"{prefix}_DATABASE_URL": url,
-            f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"],
-            f"{prefix}_TOPIC_PREFIX": f"bench.{uuid.uuid4().hex[:6]}.",
+            f"{prefix}_DATABASE_URL": scratch.database_url,
+            f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": scratch.bootstrap,
+            f"{prefix}_TOPIC_PREFIX": scratch.topic_prefix,
             f"{prefix}_TOPIC_PARTITIONS": "3",
             f"{prefix}_LOG_LEVEL": "WARNING",
         }
@@ -186,17 +179,14 @@ async def at_rest(service: str) -> dict[str, Any]:
             base_url = f"http://127.0.0.1:{port}"
             await wait_ready(base_url)
             started_mb = current_rss_mb(server.pid)
-            with tempfile.TemporaryDirectory() as scratch:
-                targets = Path(scratch) / "targets.jsonl"
+            with tempfile.TemporaryDirectory() as folder:
+                targets = Path(folder) / "targets.jsonl"
                 write_targets(targets, base_url, [(path, "") for path in ("/healthz", "/readyz", "/metrics")])
                 await asyncio.to_thread(attack, vegeta, targets, 200, 10, server.pid)
             peak_mb = peak_rss_mb(server.pid)
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), timeout=30)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     return {f"{service}_started_mb": started_mb, f"{service}_peak_mb": peak_mb}
 
 

@@ -2,21 +2,19 @@
 locked, bank details decrypted, the pain.001 built and XSD-validated, the batch, its transfers (encrypted
 file) and the payments recorded in one transaction. Prints the seconds; never a timed assertion.
 
-    DIFE_PG_ADMIN_URL=postgresql://dife@127.0.0.1:5433/postgres \\
-        /work/main/deploy/local/uv run --locked python services/payout/bench_batch.py [count]
+    uv run python bench/payout_batch.py [count]   # the local stack's URLs through common.stack_env
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import asyncpg
+from common import scratch_stack
 from payout.adapters.repository import BankDetailsRepository, BatchRepository, PaymentRepository
 from payout.adapters.sepa import Debtor
 from payout.adapters.vault import Vault
@@ -32,11 +30,11 @@ NOW = datetime(2027, 1, 15, 5, tzinfo=UTC)
 
 
 async def main(count: int) -> None:
-    admin = os.environ.get("DIFE_PG_ADMIN_URL", "postgresql://dife@127.0.0.1:5433/postgres")
-    name = f"payout_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    async with scratch_stack("payout") as scratch:
+        await measure(count, scratch.database_url)
+
+
+async def measure(count: int, url: str) -> None:
     engine = make_engine(url)
     try:
         await asyncio.to_thread(upgrade_to_head, ALEMBIC_INI, url)
@@ -87,8 +85,6 @@ async def main(count: int) -> None:
         )
     finally:
         await engine.dispose()
-        await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await connection.close()
 
 
 if __name__ == "__main__":

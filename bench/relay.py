@@ -46,11 +46,12 @@ from dife_contracts.events import HoldPlaced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
+    Scratch,
     ensure_kafka_tools,
     latency_summary_ms,
     load_average,
     read_whole_topic,
-    stack_env,
+    scratch_stack,
     write_result,
 )
 from servicekit.db import make_engine, make_sessionmaker, plain_url
@@ -175,8 +176,7 @@ def write_open_loop(
         rows = [(uuid.uuid4(), one.ce_type, one.aggregate_id(), one.to_json()) for one in events]
         due_commits: asyncio.Queue[tuple[float, tuple[uuid.UUID, str, str, bytes]] | None] = asyncio.Queue()
 
-        async def writer(connection: asyncpg.Connection) -> None:
-            statement = await connection.prepare(_INSERT_SQL)
+        async def writer(statement: asyncpg.prepared_stmt.PreparedStatement) -> None:
             while (item := await due_commits.get()) is not None:
                 due, (ce_id, ce_type, subject, payload) = item
                 now = time.monotonic()
@@ -185,7 +185,10 @@ def write_open_loop(
                 await statement.fetch(topic, ce_id, ce_type, SOURCE, subject, datetime.now(UTC), payload)
                 committed[str(ce_id).encode()] = time.time()
 
-        writers = [asyncio.create_task(writer(link)) for link in links]
+        # Prepared before the writers start: the wait for the bulk rows below polls on links[0] meanwhile,
+        # and asyncpg runs one operation at a time per connection.
+        statements = [await link.prepare(_INSERT_SQL) for link in links]
+        writers = [asyncio.create_task(writer(statement)) for statement in statements]
         while after_bulk and not await links[0].fetchval(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"
         ):
@@ -373,20 +376,17 @@ def latency_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    env = stack_env()
-    admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
-    name = f"bench_relay_{uuid.uuid4().hex[:8]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = (
-        env["DIFE_PG_ADMIN_URL"].rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        + "/"
-        + name
-    )
-    prefix = f"bench.{uuid.uuid4().hex[:6]}."
+    async with scratch_stack("relay") as scratch:
+        await measure(args, scratch)
+
+
+async def measure(args: argparse.Namespace, scratch: Scratch) -> None:
+    url, prefix, bootstrap = scratch.database_url, scratch.topic_prefix, scratch.bootstrap
     topic = prefix + topics.LEDGER
     yardstick_topic = prefix + "producer-performance"
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     relay_process: multiprocessing.process.BaseProcess | None = None
+    arrivals = Arrivals(bootstrap, topic)
+    reader: asyncio.Task[None] | None = None
     try:
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
         await ensure_topics(bootstrap, [yardstick_topic], partitions=PARTITIONS)
@@ -395,7 +395,6 @@ async def main(args: argparse.Namespace) -> None:
             target=run_relay, args=(plain_url(url), bootstrap, prefix, args.batch_size), daemon=True
         )
         process.start()
-        arrivals = Arrivals(bootstrap, topic)
         await arrivals.start()
         reader = asyncio.create_task(arrivals.run())
         await asyncio.sleep(2)  # relay connected and holding its lock
@@ -437,8 +436,9 @@ async def main(args: argparse.Namespace) -> None:
         if relay_process is not None:
             relay_process.terminate()
             relay_process.join(5)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        if reader is not None:  # after an error: a live consumer would have the deleted topic created again
+            reader.cancel()
+        await arrivals.consumer.stop()
 
 
 if __name__ == "__main__":

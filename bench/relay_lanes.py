@@ -23,10 +23,10 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_summary_ms, load_average, stack_env, write_result
+from common import latency_summary_ms, load_average, scratch_stack, write_result
 from dife_contracts import topics
 from relay import _INSERT_SQL, SCHEMA, SOURCE, event
-from servicekit.db import make_engine, make_sessionmaker, plain_url
+from servicekit.db import make_engine, make_sessionmaker
 from servicekit.kafka import ensure_topics, make_relay_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue_many
@@ -69,18 +69,9 @@ async def interactive_writer(dsn: str, latencies: list[float], stop: asyncio.Eve
 
 
 async def main(args: argparse.Namespace) -> None:
-    env = stack_env()
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
-    name = f"bench_lanes_{uuid.uuid4().hex[:8]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = (
-        env["DIFE_PG_ADMIN_URL"].rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        + "/"
-        + name
-    )
-    dsn, prefix = plain_url(url), f"bench.{uuid.uuid4().hex[:6]}."
-    try:
+    async with scratch_stack("lanes") as scratch:
+        url, dsn = scratch.database_url, scratch.dsn
+        prefix, bootstrap = scratch.topic_prefix, scratch.bootstrap
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
         await ensure_topics(bootstrap, [prefix + topics.LEDGER], partitions=12)
         await fill(url, args.bulk)
@@ -107,9 +98,6 @@ async def main(args: argparse.Namespace) -> None:
         await writer
         await connection.close()
         await producer.stop()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     metrics: dict[str, Any] = {
         "drained_events": total,
         "drain_events_per_s": round(total / elapsed, 1),

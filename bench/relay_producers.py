@@ -19,7 +19,6 @@ import os
 import resource
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,10 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests-e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_average, stack_env, write_result
+from common import load_average, scratch_stack, stack_env, write_result
 from faults.supervisor import Stack
 from relay import SCHEMA, event, producer_performance
-from servicekit.db import make_engine, make_sessionmaker, plain_url
+from servicekit.db import make_engine, make_sessionmaker
 from servicekit.kafka import ensure_topics, make_producer, make_relay_producer
 from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import enqueue_many
@@ -133,20 +132,10 @@ def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int
 
 
 async def main(args: argparse.Namespace) -> None:
-    env = stack_env()
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = await asyncpg.connect(env["DIFE_PG_ADMIN_URL"])
-    name = f"bench_producers_{uuid.uuid4().hex[:8]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = (
-        env["DIFE_PG_ADMIN_URL"].rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        + "/"
-        + name
-    )
-    dsn = plain_url(url)
-    prefix = f"bench.{uuid.uuid4().hex[:6]}."
-    metrics: dict[str, Any] = {"load_average_before": load_average()}
-    try:
+    async with scratch_stack("producers") as scratch:
+        url, dsn = scratch.database_url, scratch.dsn
+        prefix, bootstrap = scratch.topic_prefix, scratch.bootstrap
+        metrics: dict[str, Any] = {"load_average_before": load_average()}
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
         await ensure_topics(
             bootstrap, [prefix + "dife.ledger.events", prefix + "producer-performance"], partitions=PARTITIONS
@@ -168,9 +157,6 @@ async def main(args: argparse.Namespace) -> None:
         for producer in ("aiokafka", "librdkafka"):
             rate = metrics[f"{producer}_relay_events_per_s"]
             metrics[f"{producer}_share_of_kafka_rate"] = round(rate / yardstick, 3)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     write_result(
         "relay_producers",
         metrics,
