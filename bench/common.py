@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from servicekit.db import plain_url
 from servicekit.kafka import delete_topics
+from servicekit.testing import create_database, drop_databases
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS_DIR.parent.parent
@@ -72,24 +72,15 @@ async def scratch_stack(kind: str) -> AsyncIterator[Scratch]:
     admin_url = env["DIFE_PG_ADMIN_URL"]
     tag = uuid.uuid4().hex[:10]
     name = f"bench_{kind}_{tag}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    scratch = Scratch(f"{base}/{name}", f"bench.{tag}.", env["KAFKA_BOOTSTRAP_SERVERS"])
+    database_url = await create_database(admin_url, name)
+    scratch = Scratch(database_url, f"bench.{tag}.", env["KAFKA_BOOTSTRAP_SERVERS"])
     try:
         yield scratch
     finally:
         try:
             await delete_topics(scratch.bootstrap, scratch.topic_prefix)
         finally:
-            admin = await asyncpg.connect(admin_url)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
+            await drop_databases(admin_url, [name])
 
 
 def free_port() -> int:

@@ -27,10 +27,9 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 from servicekit.kafka import delete_topics
-from servicekit.testing import migrate
+from servicekit.testing import create_database, drop_databases, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".local" / "logs" / "faults"
@@ -331,25 +330,6 @@ def _set_event() -> asyncio.Event:
     return event
 
 
-async def create_database(pg_admin_url: str, name: str) -> str:
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = pg_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{name}"
-
-
-async def drop_databases(pg_admin_url: str, urls: Iterable[str]) -> None:
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
-        for url in urls:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 def service_env(
     spec: ServiceSpec,
     *,
@@ -441,5 +421,7 @@ async def _start_on_a_free_port(service: ServiceProcess, attempts: int = 5) -> N
 
 async def dispose_platform(platform: Platform) -> None:
     await platform.stop()
-    await drop_databases(platform.stack.pg_admin_url, platform.databases.values())
+    await drop_databases(
+        platform.stack.pg_admin_url, (url.rsplit("/", 1)[1] for url in platform.databases.values())
+    )
     await delete_topics(platform.stack.kafka_bootstrap, platform.topic_prefix)

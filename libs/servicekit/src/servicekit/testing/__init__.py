@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from dife_contracts import Envelope, Event, topics
@@ -29,7 +30,9 @@ from servicekit.testing.infra import Infra
 __all__ = [
     "Infra",
     "collect",
+    "create_database",
     "dispatch",
+    "drop_databases",
     "eventually",
     "migrate",
     "publish",
@@ -38,6 +41,27 @@ __all__ = [
     "running_app",
     "running_relay",
 ]
+
+
+async def create_database(pg_admin_url: str, name: str) -> str:
+    """Create the empty database `name` on the server `pg_admin_url` names; its SQLAlchemy (asyncpg) URL."""
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = pg_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def drop_databases(pg_admin_url: str, names: Iterable[str]) -> None:
+    """Drop each database, `WITH (FORCE)`: a connection a killed process left open does not keep it."""
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def migrate(alembic_ini: str | Path, database_url: str) -> None:

@@ -7,13 +7,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from servicekit import devtokens
 from servicekit.kafka import delete_topics
+from servicekit.testing import create_database, drop_databases
 from servicekit.testing.infra import Infra, resolve_infra
 
 TEST_ISSUER = "dife-test"
@@ -43,22 +43,11 @@ async def database_factory(infra: Infra) -> AsyncIterator[DatabaseFactory]:
 
     async def create() -> str:
         name = f"test_{uuid.uuid4().hex[:16]}"
-        admin = await asyncpg.connect(infra.pg_admin_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
         created.append(name)
-        base = infra.pg_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        return f"{base}/{name}"
+        return await create_database(infra.pg_admin_url, name)
 
     yield create
-    admin = await asyncpg.connect(infra.pg_admin_url)
-    try:
-        for name in created:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(infra.pg_admin_url, created)
 
 
 @pytest.fixture
