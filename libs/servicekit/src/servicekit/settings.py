@@ -22,7 +22,11 @@ class KitSettings(BaseSettings):
     service_name: str
     environment: Literal["dev", "test", "prod"] = "dev"
     database_url: str = Field(description="postgresql+asyncpg://user:pass@host:port/db")
-    database_pool_size: int = 10
+    database_pool_size: int = Field(
+        default=10,
+        description="Connections of the session pool, fixed (no overflow), and at most as many on the read "
+        "pool; a replica holds up to twice this plus the relay's and the job runner's own connections.",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = Field(
         default="",
