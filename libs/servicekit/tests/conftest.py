@@ -11,7 +11,7 @@ from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.kafka import RelayProducer, delete_topics, ensure_topics, make_producer, make_relay_producer
-from servicekit.testing import Infra, migrate
+from servicekit.testing import Infra, migrate, own_topics
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 SAMPLE_ALEMBIC_INI = Path(__file__).parent / "sample_service" / "alembic.ini"
@@ -36,9 +36,10 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def unique_prefix(topic_prefix: str) -> str:
+async def unique_prefix(infra: Infra, topic_prefix: str) -> AsyncIterator[str]:
     """A prefix of its own per test, so each test reads only the events it wrote."""
-    return f"{topic_prefix}{uuid.uuid4().hex[:6]}."
+    async with own_topics(infra, topic_prefix) as prefix:
+        yield prefix
 
 
 @pytest.fixture

@@ -39,6 +39,15 @@ async def test_ensure_topics_creates_the_missing_and_delete_topics_removes_only_
     await delete_topics(infra.kafka_bootstrap, other)
 
 
+async def test_ensure_topics_says_at_once_which_topic_the_broker_refused_and_why(infra: Infra) -> None:
+    valid = f"housekeeping.{uuid.uuid4().hex[:8]}.valid"
+    invalid = f"housekeeping.{uuid.uuid4().hex[:8]}.has a space"
+    with pytest.raises(ValueError, match=r"refused.*has a space.*InvalidTopicError") as refused:
+        await ensure_topics(infra.kafka_bootstrap, [valid, invalid], partitions=1)
+    assert "valid'" not in str(refused.value), "only the refused topic is named"
+    await delete_topics(infra.kafka_bootstrap, valid)
+
+
 async def test_delete_topics_refuses_an_empty_prefix(infra: Infra) -> None:
     with pytest.raises(ValueError, match="prefix"):
         await delete_topics(infra.kafka_bootstrap, "")

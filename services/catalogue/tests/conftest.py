@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +16,7 @@ from catalogue.app import create_app
 from catalogue.settings import Settings
 from dife_contracts import Envelope, topics
 from servicekit.clock import Clock
-from servicekit.testing import Infra, collect, migrate, running_app
+from servicekit.testing import Infra, collect, migrate, own_topics, running_app
 from stdnum import luhn
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
@@ -166,14 +166,14 @@ def start_catalogue(
         database_url = await database_factory()
         await migrate(ALEMBIC_INI, database_url)
         overrides = kit_overrides(database_url)
-        if consumers:
-            # A consumer reads its topic from the start: topics of its own keep other tests' events away.
-            # Other tests share the run's topics (each test creates 12 topics otherwise, which a small
-            # broker pays for in memory) and tell their events apart by aggregate id.
-            overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
-        settings = Settings(**overrides, consumers_enabled=consumers)
-        async with running_app(create_app(settings, clock=clock)) as client:
-            yield Catalogue(client=client, settings=settings, token=mint_token, infra=infra)
+        # A consumer reads its topic from the start: topics of its own keep other tests' events away.
+        # Other tests share the run's topics (each test creates 12 topics otherwise, which a small
+        # broker pays for in memory) and tell their events apart by aggregate id.
+        run_topics = nullcontext(overrides["topic_prefix"])
+        async with own_topics(infra, overrides["topic_prefix"]) if consumers else run_topics as prefix:
+            settings = Settings(**overrides | {"topic_prefix": prefix}, consumers_enabled=consumers)
+            async with running_app(create_app(settings, clock=clock)) as client:
+                yield Catalogue(client=client, settings=settings, token=mint_token, infra=infra)
 
     return start
 

@@ -34,7 +34,7 @@ from funding.domain.policy import ConsumedExitPolicy
 from funding.settings import Settings
 from funding.use_cases.ports import Funding
 from servicekit.clock import MovableClock
-from servicekit.testing import Infra, collect, dispatch, eventually, migrate, publish, running_app
+from servicekit.testing import Infra, collect, dispatch, eventually, migrate, own_topics, publish, running_app
 from servicekit.testing.fakes import FakeOutbox, FakeScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -242,20 +242,21 @@ def start_funding(
     async def start(*, consumers: bool = True, **fields: Any) -> AsyncIterator[Stack]:
         await migrate(ALEMBIC_INI, fresh_database_url)
         overrides = kit_overrides(fresh_database_url)
-        overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
         overrides["relay_poll_interval_s"] = 0.05
         overrides["jobs_enabled"] = False  # timers fire only by run_due_jobs, once a test moves the clock
         overrides.update(fields)
-        settings = Settings(**overrides, consumers_enabled=consumers, psp_secrets=PSP_SECRETS)
-        clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))
-        app = create_app(settings, clock=clock)
-        async with running_app(app) as client:
-            running = Stack(
-                app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token
-            )
-            for code, siren in ((COMMUNE_A, SIREN_A), (COMMUNE_B, SIREN_B)):  # R-FUN-2: an agent's reference
-                await running.own_code(code, siren)
-            yield running
+        async with own_topics(infra, overrides["topic_prefix"]) as prefix:
+            overrides["topic_prefix"] = prefix
+            settings = Settings(**overrides, consumers_enabled=consumers, psp_secrets=PSP_SECRETS)
+            clock = MovableClock(datetime(2027, 2, 1, 10, tzinfo=UTC))
+            app = create_app(settings, clock=clock)
+            async with running_app(app) as client:
+                running = Stack(
+                    app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token
+                )
+                for code, siren in ((COMMUNE_A, SIREN_A), (COMMUNE_B, SIREN_B)):  # R-FUN-2: an agent's code
+                    await running.own_code(code, siren)
+                yield running
 
     return start
 

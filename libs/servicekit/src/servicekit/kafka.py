@@ -12,7 +12,7 @@ from typing import Any, cast
 import confluent_kafka
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import RequestTimedOutError, TopicAlreadyExistsError, for_code
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,27 @@ async def ensure_topics(
             return
         # Another service starting at the same time may create them first.
         with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(
+            response = await admin.create_topics(
                 [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
             )
+            _raise_refused(response.topic_errors)
         await _until_listed(admin, wanted)
     finally:
         await admin.close()
+
+
+_CREATED_OR_UNDER_WAY = {0, TopicAlreadyExistsError.errno, RequestTimedOutError.errno}
+"""Per-topic answers to a creation that end in the topic existing (a timed-out one is still applied)."""
+
+
+def _raise_refused(topic_errors: Iterable[tuple[Any, ...]]) -> None:
+    """The broker answers a refused creation per topic, without failing the request: say which and why
+    at once, rather than waiting for topics that will never be listed."""
+    refused = {
+        name: for_code(code).__name__ for name, code, *_ in topic_errors if code not in _CREATED_OR_UNDER_WAY
+    }
+    if refused:
+        raise ValueError(f"the broker refused to create topics: {refused}")
 
 
 async def _until_listed(admin: AIOKafkaAdminClient, wanted: set[str], timeout_s: float = 30.0) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -33,7 +33,7 @@ from dossier.settings import Settings
 from fastapi import FastAPI
 from servicekit.clock import MovableClock
 from servicekit.consumer import EventHandlers
-from servicekit.testing import Infra, collect, dispatch, migrate, run_due_jobs, running_app
+from servicekit.testing import Infra, collect, dispatch, migrate, own_topics, run_due_jobs, running_app
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 START = date(2027, 3, 15)  # a Monday
@@ -196,23 +196,27 @@ def start_dossier(
             database_url = await database_factory()
             await migrate(ALEMBIC_INI, database_url)
         overrides = kit_overrides(database_url)
-        overrides["topic_prefix"] = topic_prefix or f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
-        settings = Settings(**overrides, consumers_enabled=consumers, jobs_enabled=jobs)
-        if clock is None:
-            clock = MovableClock()
-            clock.set_paris(date(2027, 2, 1), 10)  # Monday
-        app = create_app(settings, clock=clock)
-        async with running_app(app) as client:
-            yield Running(
-                app=app,
-                client=client,
-                settings=settings,
-                clock=clock,
-                handlers=build_handlers(clock),
-                token=mint_token,
-                infra=infra,
-                database_url=database_url,
+        # Topics of its own, unless the test gives the ones it keeps across a restart (and deletes itself).
+        topics_of_its_own = own_topics(infra, overrides["topic_prefix"])
+        async with nullcontext(topic_prefix) if topic_prefix else topics_of_its_own as prefix:
+            settings = Settings(
+                **overrides | {"topic_prefix": prefix}, consumers_enabled=consumers, jobs_enabled=jobs
             )
+            if clock is None:
+                clock = MovableClock()
+                clock.set_paris(date(2027, 2, 1), 10)  # Monday
+            app = create_app(settings, clock=clock)
+            async with running_app(app) as client:
+                yield Running(
+                    app=app,
+                    client=client,
+                    settings=settings,
+                    clock=clock,
+                    handlers=build_handlers(clock),
+                    token=mint_token,
+                    infra=infra,
+                    database_url=database_url,
+                )
 
     return start
 

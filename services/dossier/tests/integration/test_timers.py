@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 
 from servicekit.clock import MovableClock
-from servicekit.testing import eventually
+from servicekit.testing import Infra, eventually, own_topics
 
 from .conftest import Running, StartDossier
 
@@ -65,24 +65,27 @@ async def test_an_answer_in_time_cancels_the_expiry_R_DOS_1(
 
 
 async def test_a_deadline_passed_while_the_service_was_down_fires_once_after_restart_R_DOS_1(
-    start_dossier: StartDossier, siret: Callable[[], str]
+    start_dossier: StartDossier, siret: Callable[[], str], infra: Infra, topic_prefix: str
 ) -> None:
     clock = MovableClock()
     clock.set_paris(date(2027, 2, 1), 10)
-    async with start_dossier(clock=clock) as before:
-        elu_id = await before.elu_with_account()
-        dossier = await before.submitted(elu_id, *await before.offer(siret()))
-        database_url, prefix = before.database_url, before.settings.topic_prefix
+    async with own_topics(infra, topic_prefix) as prefix:
+        async with start_dossier(clock=clock, topic_prefix=prefix) as before:
+            elu_id = await before.elu_with_account()
+            dossier = await before.submitted(elu_id, *await before.offer(siret()))
+            database_url = before.database_url
 
-    clock.set_paris(date(2027, 2, 10), 9)  # a week later: the service was down over the deadline
+        clock.set_paris(date(2027, 2, 10), 9)  # a week later: the service was down over the deadline
 
-    async with start_dossier(clock=clock, database_url=database_url, jobs=True, topic_prefix=prefix) as after:
+        async with start_dossier(
+            clock=clock, database_url=database_url, jobs=True, topic_prefix=prefix
+        ) as after:
 
-        async def expired() -> bool:
-            return (await after.get(dossier["id"]))["status"] == "expired"
+            async def expired() -> bool:
+                return (await after.get(dossier["id"]))["status"] == "expired"
 
-        assert await eventually(expired, timeout_s=15)
-        assert await after.fire_timers() == 0
+            assert await eventually(expired, timeout_s=15)
+            assert await after.fire_timers() == 0
         published = await after.events(3, subject=dossier["id"], timeout_s=5)
         # The relay publishes at least once: a row sent just before the first app stopped may be sent again
         # (same CloudEvents id); what must hold is one expiry, one event id each.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from payout.settings import Settings
 from payout.use_cases import settlement
 from servicekit.clock import MovableClock
 from servicekit.outbox import SessionOutbox
-from servicekit.testing import Infra, collect, eventually, migrate, publish, running_app
+from servicekit.testing import Infra, collect, eventually, migrate, own_topics, publish, running_app
 from stdnum import luhn
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -177,20 +177,27 @@ def start_payout(
         database_url = await database_factory()
         await migrate(ALEMBIC_INI, database_url)
         overrides = kit_overrides(database_url)
-        if consumers:
-            # A consumer reads its topics from the start: topics of its own keep other tests' events away.
-            overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:8]}."
-        # Timers fire only through run_due_jobs, when a test moves the clock (no background runner racing it).
-        config = Settings(**overrides, consumers_enabled=consumers, jobs_enabled=False, **settings)
-        clock = MovableClock(datetime(2027, 1, 15, 9, tzinfo=UTC))
-        app = create_app(config, clock=clock)
-        async with running_app(app) as client:
+        # A consumer reads its topics from the start: topics of its own keep other tests' events away.
+        run_topics = nullcontext(overrides["topic_prefix"])
+        async with own_topics(infra, overrides["topic_prefix"]) if consumers else run_topics as prefix:
+            # Timers fire only through run_due_jobs, when a test moves the clock (no runner racing it).
+            config = Settings(
+                **overrides | {"topic_prefix": prefix},
+                consumers_enabled=consumers,
+                jobs_enabled=False,
+                **settings,
+            )
+            clock = MovableClock(datetime(2027, 1, 15, 9, tzinfo=UTC))
+            app = create_app(config, clock=clock)
+            async with running_app(app) as client:
 
-            async def assigned() -> bool:
-                return all(consumer.assigned for consumer in app.state.kit.consumers)
+                async def assigned() -> bool:
+                    return all(consumer.assigned for consumer in app.state.kit.consumers)
 
-            assert await eventually(assigned, timeout_s=60), "the consumers never got their partitions"
-            yield Payout(client=client, app=app, settings=config, clock=clock, token=mint_token, infra=infra)
+                assert await eventually(assigned, timeout_s=60), "the consumers never got their partitions"
+                yield Payout(
+                    client=client, app=app, settings=config, clock=clock, token=mint_token, infra=infra
+                )
 
     return start
 

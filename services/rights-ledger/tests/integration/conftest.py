@@ -4,7 +4,6 @@ running its lifespan (relay, consumers, job runner) on real Kafka, topics of its
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,7 @@ from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
 from servicekit.clock import MovableClock
 from servicekit.db import make_engine, make_sessionmaker
-from servicekit.testing import migrate, running_app
+from servicekit.testing import Infra, migrate, own_topics, running_app
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -69,11 +68,20 @@ async def ledger_db(fresh_database_url: str) -> str:
 
 
 @pytest.fixture
-def settings(ledger_db: str, kit_overrides: Callable[[str], dict[str, Any]]) -> Settings:
+async def ledger_topic_prefix(infra: Infra, topic_prefix: str) -> AsyncIterator[str]:
     """Topics of its own per test, so the ledger never answers another test's hold requests (nor another
-    service's, in a whole-repository run); one partition each, to spare the shared broker."""
+    service's, in a whole-repository run); deleted when the test ends."""
+    async with own_topics(infra, topic_prefix) as prefix:
+        yield prefix
+
+
+@pytest.fixture
+def settings(
+    ledger_db: str, ledger_topic_prefix: str, kit_overrides: Callable[[str], dict[str, Any]]
+) -> Settings:
+    """The test's own topics, one partition each, to spare the shared broker."""
     overrides = kit_overrides(ledger_db)
-    overrides["topic_prefix"] = f"{overrides['topic_prefix']}{uuid.uuid4().hex[:6]}."
+    overrides["topic_prefix"] = ledger_topic_prefix
     overrides["topic_partitions"] = 1
     # Small files in tests reject or end a large share of their lines on purpose; the limits that refuse
     # such snapshots in production are tested with their defaults (test_snapshot_safety.py).
