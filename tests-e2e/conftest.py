@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from driver import START, Dife
 
 ROOT = Path(__file__).resolve().parents[1]
-LOGS = ROOT / ".local" / "logs" / "e2e"
+LOGS = ROOT / ".local" / "logs" / "e2e" / os.environ.get("PYTEST_XDIST_WORKER", "main")
+"""Each xdist worker runs its own six services: their logs go to a folder of its own (gw0, gw1, …)."""
 
 
 def _service_registry() -> ModuleType:
