@@ -20,7 +20,7 @@ from payout.adapters.sepa import Debtor
 from payout.adapters.vault import Vault
 from payout.domain.payees import BankDetails
 from payout.domain.payments import Payment
-from payout.settings import DEV_IBAN_KEY
+from payout.settings import DEV_FUND_BIC, DEV_FUND_IBAN, DEV_IBAN_KEY
 from payout.use_cases import batching
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.migrations import upgrade_to_head
@@ -73,7 +73,7 @@ async def measure(count: int, url: str) -> None:
                 PaymentRepository(session),
                 BankDetailsRepository(session, vault),
                 BatchRepository(session, vault),
-                debtor=Debtor("Caisse des Depots - Fonds DIFE", "FR7640031000000000000129449", "CDCGFRPPXXX"),
+                debtor=Debtor("Caisse des Depots - Fonds DIFE", DEV_FUND_IBAN, DEV_FUND_BIC),
                 now=NOW,
                 today=NOW.date(),
                 max_payments=count,

@@ -14,6 +14,7 @@ from uuid import uuid4
 from payout.adapters.sepa import Debtor, build_pain001, pain001_schema, parse_pain001
 from payout.domain.batches import Batch, Transfer, message_id
 from payout.domain.payments import end_to_end_id
+from payout.settings import DEV_FUND_BIC, DEV_FUND_IBAN
 
 CREDITORS = [
     ("FR7630004000000001234567845", "BNPAFRPP"),
@@ -40,9 +41,7 @@ def main(count: int) -> None:
         )
     pain001_schema()  # loaded once per process, as in the service
     started = time.perf_counter()
-    document = build_pain001(
-        batch, Debtor("Caisse des Depots - Fonds DIFE", "FR7640031000000000000129449", "CDCGFRPPXXX")
-    )
+    document = build_pain001(batch, Debtor("Caisse des Depots - Fonds DIFE", DEV_FUND_IBAN, DEV_FUND_BIC))
     seconds = time.perf_counter() - started
     parsed = parse_pain001(document)
     assert len(parsed.transfers) == count
