@@ -254,7 +254,8 @@ def start_funding(
                 running = Stack(
                     app=app, client=client, settings=settings, infra=infra, clock=clock, token=mint_token
                 )
-                for code, siren in ((COMMUNE_A, SIREN_A), (COMMUNE_B, SIREN_B)):  # R-FUN-2: an agent's code
+                # R-FUN-2: an agent's reference
+                for code, siren in ((COMMUNE_A, SIREN_A), (COMMUNE_B, SIREN_B)):
                     await running.own_code(code, siren)
                 yield running
 
