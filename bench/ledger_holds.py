@@ -13,9 +13,11 @@ The ledger runs as in production (uvicorn, its own process, its consumer and rel
 3. **Lanes**: ``--bulk`` ledger events enqueued with ``enqueue_many`` (the bulk lane, as an RNE import's
    registry events) while hold requests arrive at ``--lane-rate`` per second: each answer's broker timestamp
    minus its request's send time, split at the ledger's event time (consumer side, then relay side).
-   Target: p99 ≤ 100 ms while the bulk drains. The ledger's relay takes batches of the services' default
-   size (``--relay-batch-size``): at 5,000 the same drain took as long, and an answer could wait behind a
-   whole 5,000-row batch (p99 about 2.5 times higher).
+   Target: p99 ≤ 100 ms while the bulk drains. The relay runs in a second ledger process (relay only, as the
+   ``rights-ledger-relay`` Deployment), the first one running the API and consumers with no relay;
+   ``--no-relay-process`` runs both in one process, as ``make run`` does. The ledger's relay takes batches
+   of the services' default size (``--relay-batch-size``): at 5,000 the same drain took as long, and an
+   answer could wait behind a whole 5,000-row batch (p99 about 2.5 times higher).
 """
 
 from __future__ import annotations
@@ -251,18 +253,19 @@ async def lanes(
 async def holds_beside_pgbench(
     args: argparse.Namespace,
     database_url: str,
-    server_pid: int,
+    server_pids: list[int],
     producer: AIOKafkaProducer,
     answers: Answers,
     funding_topic: str,
     requests: list[DifeHoldRequested],
 ) -> dict[str, Any]:
-    """Phases 1 and 2: the holds' rate and the ledger's CPU per hold, then pgbench on the same server."""
-    cpu_before = cpu_seconds(server_pid)
+    """Phases 1 and 2: the holds' rate and the ledger's CPU per hold (all its processes), then pgbench on
+    the same server."""
+    cpu_before = sum(map(cpu_seconds, server_pids))
     load = load_average()
     placed = await throughput(producer, answers, funding_topic, requests, args.seconds)
     placed["server_cpu_ms_per_hold"] = round(
-        (cpu_seconds(server_pid) - cpu_before) * 1000 / max(placed["holds_answered"], 1), 3
+        (sum(map(cpu_seconds, server_pids)) - cpu_before) * 1000 / max(placed["holds_answered"], 1), 3
     )
     placed["holds_load_average_before"] = load
     yardstick = await asyncio.to_thread(
@@ -301,13 +304,28 @@ async def main(args: argparse.Namespace) -> None:
             "LEDGER_RELAY_BATCH_SIZE": str(args.relay_batch_size),
             "LEDGER_RELAY_POLL_INTERVAL_S": "0.1",
         }
+        relay: asyncio.subprocess.Process | None = None
+        if args.relay_process:
+            relay_port = free_port()
+            relay_command = [str(relay_port) if part == str(port) else part for part in command]
+            relay_env = env | {"LEDGER_CONSUMERS_ENABLED": "false", "LEDGER_JOBS_ENABLED": "false"}
+            relay = await asyncio.create_subprocess_exec(*relay_command, cwd=ROOT, env=relay_env)
+            env = env | {"LEDGER_RELAY_ENABLED": "false"}
         server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
         try:
             await wait_ready(f"http://127.0.0.1:{port}")
+            if relay is not None:
+                await wait_ready(f"http://127.0.0.1:{relay_port}")
             placed: dict[str, Any] = {}
             if not args.lanes_only:
                 placed = await holds_beside_pgbench(
-                    args, bench.database_url, server.pid, producer, answers, funding_topic, requests
+                    args,
+                    bench.database_url,
+                    [p.pid for p in (server, relay) if p],
+                    producer,
+                    answers,
+                    funding_topic,
+                    requests,
                 )
             lane = await lanes(
                 bench.database_url,
@@ -319,8 +337,10 @@ async def main(args: argparse.Namespace) -> None:
                 args.lane_rate,
             )
         finally:
-            server.terminate()
-            await asyncio.wait_for(server.wait(), timeout=30)
+            for process in (server, relay):
+                if process is not None:
+                    process.terminate()
+                    await asyncio.wait_for(process.wait(), timeout=30)
             reader.cancel()
             await answers.consumer.stop()
             await producer.stop()
@@ -339,6 +359,7 @@ async def main(args: argparse.Namespace) -> None:
             "pgbench_clients": args.pgbench_clients,
             "topic_partitions": settings.topic_partitions,
             "uvicorn_workers": 1,
+            "relay_process": args.relay_process,
             "relay_batch_size": args.relay_batch_size,
         },
     )
@@ -350,6 +371,12 @@ if __name__ == "__main__":
     parser.add_argument("--bulk", type=int, default=500_000, help="bulk ledger events draining meanwhile")
     parser.add_argument("--lane-rate", type=float, default=20, help="hold requests/s while the bulk drains")
     parser.add_argument("--seconds", type=float, default=90, help="longest wait for the holds' answers")
+    parser.add_argument(
+        "--relay-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the ledger's relay in a process of its own, as deployed (deploy/README.md)",
+    )
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--pgbench-clients", type=int, default=4)
     parser.add_argument(

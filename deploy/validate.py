@@ -9,6 +9,8 @@ surface at deploy time. This parses every file and checks what a reader cannot s
   ones, secrets are referenced and never inlined;
 - per service: ConfigMap, Deployment, Service, PodDisruptionBudget, migration Job, and an HPA on CPU and on
   consumer lag (External metric served by the Prometheus adapter);
+- per service, its outbox relay in a Deployment of its own (`<service>-relay`, with its PodDisruptionBudget,
+  never scaled by an HPA), which runs no consumer and no job, while the API Deployment runs no relay;
 - a Strimzi KafkaTopic for every topic and dead-letter topic, and KafkaUser ACLs that are exactly the
   table below: each service writes only its own topic, reads what it consumes and writes those topics' DLTs;
   and no service's consumers/ code mentions a topic its user may not read;
@@ -250,13 +252,7 @@ def check_service(service: Service, index: dict[tuple[str, str], Document], erro
     if ("Job", f"{name}-migrate") not in index:
         errors.append(f"k8s: {name} has no migration Job")
     if ("Deployment", name) in index:
-        _, deployment, _ = index["Deployment", name]
-        missing = {f"{service.env_prefix}_{s}" for s in service.secrets} - secret_settings(deployment)
-        if missing:
-            errors.append(f"k8s: Deployment {name} does not take {sorted(missing)} from a Secret")
-        args = deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])
-        if f"{service.package}.app:create_app_from_env" not in args:
-            errors.append(f"k8s: Deployment {name} does not run {service.package}.app:create_app_from_env")
+        check_service_pods(service, name, index["Deployment", name][1], errors)
     if ("Job", f"{name}-migrate") in index:
         _, job, _ = index["Job", f"{name}-migrate"]
         if f"{service.env_prefix}_DATABASE_URL" not in secret_settings(job):
@@ -274,6 +270,50 @@ def check_service(service: Service, index: dict[tuple[str, str], Document], erro
         check_hpa_metrics(service, index["HorizontalPodAutoscaler", name][1], errors)
     if ("PodDisruptionBudget", name) in index and ("Deployment", name) in index:
         check_pdb(name, index["PodDisruptionBudget", name], index["Deployment", name], errors)
+    check_relay(service, index, errors)
+
+
+def check_service_pods(service: Service, name: str, deployment: dict[str, Any], errors: list[str]) -> None:
+    """A Deployment of the service's image: its app, and every secret its settings need at start."""
+    missing = {f"{service.env_prefix}_{s}" for s in service.secrets} - secret_settings(deployment)
+    if missing:
+        errors.append(f"k8s: Deployment {name} does not take {sorted(missing)} from a Secret")
+    args = deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])
+    if f"{service.package}.app:create_app_from_env" not in args:
+        errors.append(f"k8s: Deployment {name} does not run {service.package}.app:create_app_from_env")
+
+
+def plain_settings(doc: dict[str, Any]) -> dict[str, str]:
+    """The variables of a pod's first container that are written in the manifest."""
+    container = doc["spec"]["template"]["spec"]["containers"][0]
+    return {
+        variable["name"]: variable["value"] for variable in container.get("env", []) if "value" in variable
+    }
+
+
+def check_relay(service: Service, index: dict[tuple[str, str], Document], errors: list[str]) -> None:
+    """The outbox relay runs in pods of its own (`<service>-relay`, one active, one standing by): the API
+    pods run none, and the relay pods run no consumer and no job, so a bulk drain never delays the
+    consumers' answers (bench/ledger_holds.py, lanes)."""
+    name, relay, prefix = service.name, f"{service.name}-relay", service.env_prefix
+    for kind in ("Deployment", "PodDisruptionBudget"):
+        if (kind, relay) not in index:
+            errors.append(f"k8s: {name} has no {kind} {relay}")
+    api = index.get(("Deployment", name))
+    if api is not None and plain_settings(api[1]).get(f"{prefix}_RELAY_ENABLED") != "false":
+        errors.append(f"k8s: Deployment {name} must set {prefix}_RELAY_ENABLED=false (its relay is {relay})")
+    if ("Deployment", relay) not in index:
+        return
+    deployment = index["Deployment", relay][1]
+    check_service_pods(service, relay, deployment, errors)
+    settings = plain_settings(deployment)
+    for setting in (f"{prefix}_CONSUMERS_ENABLED", f"{prefix}_JOBS_ENABLED"):
+        if settings.get(setting) != "false":
+            errors.append(f"k8s: Deployment {relay} must set {setting}=false (it only relays)")
+    if settings.get(f"{prefix}_RELAY_ENABLED", "true") != "true":
+        errors.append(f"k8s: Deployment {relay} disables its relay")
+    if ("PodDisruptionBudget", relay) in index:
+        check_pdb(relay, index["PodDisruptionBudget", relay], index["Deployment", relay], errors)
 
 
 def check_hpa_metrics(service: Service, hpa: dict[str, Any], errors: list[str]) -> None:
@@ -427,6 +467,8 @@ def check_k8s(errors: list[str], repo: Path = REPO) -> int:
             spec = doc["spec"]
             if spec["scaleTargetRef"]["name"] not in names("Deployment"):
                 errors.append(f"{where}: scales an undefined Deployment")
+            if spec["scaleTargetRef"]["name"].endswith("-relay"):
+                errors.append(f"{where}: scales a relay (one active pod holds its lock: more would stand by)")
             if spec["maxReplicas"] != PARTITIONS:
                 errors.append(f"{where}: maxReplicas must equal the partition count ({PARTITIONS})")
         elif doc["kind"] == "Job":

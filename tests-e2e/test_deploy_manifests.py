@@ -68,8 +68,9 @@ def user(documents: list[dict[str, Any]], name: str) -> dict[str, Any]:
 def test_the_repository_s_deployment_files_pass_every_check() -> None:
     errors, manifests, compose_services = validator.validate(REPO)
     assert errors == []
-    # 6 services x (ConfigMap, Deployment, Service, HPA, PDB, Job) + namespace + 12 topics + 7 users
-    assert manifests == 6 * 6 + 1 + 12 + 7
+    # 6 services x (ConfigMap, Deployment, Service, HPA, PDB, Job, relay Deployment, relay PDB)
+    # + namespace + 12 topics + 7 users
+    assert manifests == 6 * 8 + 1 + 12 + 7
     assert compose_services == 6 + 3  # the services, kafka, kafka-init, postgres
 
 
@@ -114,6 +115,44 @@ def test_a_service_left_out_of_the_kustomization_fails(copy: Path) -> None:
 def test_a_service_without_a_pdb_fails(copy: Path) -> None:
     edit_text(copy / K8S / "catalogue" / "kustomization.yaml", "  - pdb.yaml\n", "")
     assert errors_of(copy) == ["k8s: catalogue has no PodDisruptionBudget"]
+
+
+def test_a_service_whose_api_pods_also_relay_fails(copy: Path) -> None:
+    edit_text(
+        copy / K8S / "rights-ledger" / "deployment.yaml",
+        "            - name: LEDGER_RELAY_ENABLED  # the relay runs in rights-ledger-relay\n"
+        '              value: "false"\n',
+        "",
+    )
+    assert errors_of(copy) == [
+        "k8s: Deployment rights-ledger must set LEDGER_RELAY_ENABLED=false (its relay is rights-ledger-relay)"
+    ]
+
+
+def test_a_relay_that_also_consumes_or_runs_jobs_fails(copy: Path) -> None:
+    relay = copy / K8S / "funding" / "relay-deployment.yaml"
+    edit_text(
+        relay,
+        "FUNDING_CONSUMERS_ENABLED  # only the relay: the API pods consume and run jobs\n"
+        '              value: "false"',
+        'FUNDING_CONSUMERS_ENABLED\n              value: "true"',
+    )
+    edit_text(relay, '            - name: FUNDING_JOBS_ENABLED\n              value: "false"\n', "")
+    assert errors_of(copy) == [
+        "k8s: Deployment funding-relay must set FUNDING_CONSUMERS_ENABLED=false (it only relays)",
+        "k8s: Deployment funding-relay must set FUNDING_JOBS_ENABLED=false (it only relays)",
+    ]
+
+
+def test_a_service_without_its_relay_or_with_a_scaled_relay_fails(copy: Path) -> None:
+    edit_text(copy / K8S / "payout" / "kustomization.yaml", "  - relay-deployment.yaml\n", "")
+    edit_text(copy / K8S / "dossier" / "hpa.yaml", "    name: dossier\n", "    name: dossier-relay\n")
+    errors = errors_of(copy)
+    assert "k8s: payout has no Deployment payout-relay" in errors
+    assert (
+        "deploy/k8s/base/dossier/hpa.yaml (HorizontalPodAutoscaler dossier): scales a relay "
+        "(one active pod holds its lock: more would stand by)"
+    ) in errors
 
 
 def test_an_hpa_without_the_consumer_lag_metric_fails(copy: Path) -> None:

@@ -9,15 +9,21 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, Request
+from dife_contracts import topics
+from dife_contracts.events import HoldPlaced
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from servicekit.api import SessionDep
 from servicekit.app import create_service_app
 from servicekit.auth import Principal, require_roles
+from servicekit.consumer import ConsumerSpec, EventHandlers
 from servicekit.idempotency import idempotent
+from servicekit.jobs import JobKinds
+from servicekit.outbox import enqueue
 from servicekit.settings import KitSettings
-from servicekit.testing import eventually, running_app
+from servicekit.state import kit_state
+from servicekit.testing import Infra, collect, eventually, running_app
 from sqlalchemy import func, select, text
 
 
@@ -81,8 +87,6 @@ async def client(
 
 
 async def things(client: httpx.AsyncClient) -> int:
-    from servicekit.state import kit_state
-
     app = client._transport.app  # type: ignore[attr-defined]
     async with kit_state(app).sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(text("things"))) or 0)
@@ -171,3 +175,45 @@ async def test_a_failed_request_releases_its_idempotency_key(
     assert failed.status_code == 422
     fixed = await client.post("/v1/things", json={"name": "a", "price_cents": 1}, headers=headers)
     assert fixed.status_code == 201
+
+
+async def test_a_relay_only_process_publishes_what_an_api_process_without_relay_committed(
+    infra: Infra,
+    sample_db: str,
+    unique_prefix: str,
+    ledger_topic: str,
+    kit_overrides: Callable[[str], dict[str, Any]],
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    """The production shape (deploy/README.md, relay Deployment): the API pods run no relay, the relay pods
+    run nothing else; what the first commit reaches Kafka through the second."""
+    jobs = JobKinds()
+
+    @jobs.task("noop")
+    async def noop(*_: Any) -> None:
+        return None
+
+    consumer = ConsumerSpec(name="reader", topics=[topics.FUNDING], handlers=EventHandlers())
+    settings = kit_overrides(sample_db) | {"topic_prefix": unique_prefix}
+
+    def app(title: str, **toggles: bool) -> FastAPI:
+        return create_service_app(
+            SampleSettings(**settings, **toggles), title=title, routers=[], consumers=[consumer], jobs=jobs
+        )
+
+    def running(app: FastAPI) -> set[str]:
+        return {task.get_name() for task in kit_state(app).tasks}
+
+    api = app("api", relay_enabled=False)
+    relay = app("relay", consumers_enabled=False, jobs_enabled=False)
+    event = new_hold_placed()
+    async with running_app(api):
+        assert running(api) == {"jobs", "consumer reader"}
+        async with kit_state(api).sessionmaker.begin() as session:
+            event_id = await enqueue(session, event)
+        async with running_app(relay):
+            assert running(relay) == {"outbox-relay"}
+            received = await collect(infra, ledger_topic, count=1)
+    assert [(envelope.id, envelope.source, envelope.parse()) for envelope in received] == [
+        (str(event_id), "/dife/sample", event)
+    ]
