@@ -13,6 +13,7 @@ The ledger runs as in production (uvicorn, its own process, its consumer and rel
 3. **Lanes**: ``--bulk`` ledger events enqueued with ``enqueue_many`` (the bulk lane, as an RNE import's
    registry events) while hold requests arrive at ``--lane-rate`` per second: each answer's broker timestamp
    minus its request's send time, split at the ledger's event time (consumer side, then relay side).
+   First, for ``--quiet-seconds``, the same requests with no bulk event waiting (``quiet_*``: the floor).
    Target: p99 ≤ 100 ms while the bulk drains. The relay runs in a second ledger process (relay only, as the
    ``rights-ledger-relay`` Deployment), the first one running the API and consumers with no relay;
    ``--no-relay-process`` runs both in one process, as ``make run`` does. The ledger's relay takes batches
@@ -190,21 +191,59 @@ async def throughput(
     }
 
 
-async def lanes(
-    url: str,
-    producer: AIOKafkaProducer,
-    answers: Answers,
-    funding_topic: str,
-    accounts: list[uuid.UUID],
-    bulk: int,
-    rate: float,
-) -> dict[str, Any]:
-    """Hold requests at ``rate`` per second from the moment bulk rows are in the outbox until it is empty."""
-    dsn = plain_url(url)
-    connection = await asyncpg.connect(dsn)
+class HoldLane:
+    """Hold requests sent one at a time at a steady rate, each noted with its send time."""
+
+    def __init__(self, producer: AIOKafkaProducer, answers: Answers, funding_topic: str, rate: float) -> None:
+        self.producer, self.answers, self.funding_topic, self.rate = producer, answers, funding_topic, rate
+        self.sent_at: dict[str, float] = {}
+
+    async def send(self, elu_id: uuid.UUID) -> None:
+        request = hold_request(elu_id)
+        key, value, headers = kafka_record(request)
+        self.answers.dossiers.add(str(request.dossier_id))  # before sending: the answer may come at once
+        self.sent_at[str(request.dossier_id)] = time.time()
+        await (await self.producer.send(self.funding_topic, value, key=key, headers=headers))
+        await asyncio.sleep(1 / self.rate)
+
+    async def summary(self, name: str) -> dict[str, Any]:
+        """Latencies of the answers, split at the ledger's event time (its transaction): consumer side,
+        then relay side."""
+        answers = self.answers
+        await answers.wait_for(set(self.sent_at), timeout_s=60)
+        answered = [key for key in self.sent_at if key in answers.at]
+        parts = {
+            "request_to_answer": [answers.at[key] - self.sent_at[key] for key in answered],
+            "request_to_event_time": [answers.event_time[key] - self.sent_at[key] for key in answered],
+            "event_time_to_relay": [answers.at[key] - answers.event_time[key] for key in answered],
+        }
+        return {
+            f"{name}_holds_sent": len(self.sent_at),
+            f"{name}_holds_answered": len(answered),
+            **{
+                f"{name}_{part}_{k}": v
+                for part, values in parts.items()
+                for k, v in (latency_summary_ms(values) if values else {}).items()
+            },
+        }
+
+
+async def quiet(lane: HoldLane, accounts: list[uuid.UUID], seconds: float) -> dict[str, Any]:
+    """The floor: hold requests at the lane's rate for ``seconds`` with no bulk event waiting."""
+    load = load_average()
+    deadline = time.monotonic() + seconds
+    for elu_id in accounts:
+        if time.monotonic() >= deadline:
+            break
+        await lane.send(elu_id)
+    return {**await lane.summary("quiet"), "quiet_load_average_before": load}
+
+
+async def lanes(url: str, lane: HoldLane, accounts: list[uuid.UUID], bulk: int) -> dict[str, Any]:
+    """Hold requests at the lane's rate from the moment bulk rows are in the outbox until it is empty."""
+    connection = await asyncpg.connect(plain_url(url))
     load = load_average()
     loop = asyncio.get_running_loop()
-    sent_at: dict[str, float] = {}
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         bulk_job = loop.run_in_executor(pool, write_bulk, url, bulk)
         while not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"):
@@ -212,41 +251,17 @@ async def lanes(
         started = time.time()
         index = 0
         while not bulk_job.done() or await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
-            request = hold_request(accounts[index % len(accounts)])
+            await lane.send(accounts[index % len(accounts)])
             index += 1
-            key, value, headers = kafka_record(request)
-            answers.dossiers.add(str(request.dossier_id))  # before sending: the answer may come at once
-            sent_at[str(request.dossier_id)] = time.time()
-            await (await producer.send(funding_topic, value, key=key, headers=headers))
-            await asyncio.sleep(1 / rate)
         drained_at = time.time()
         committed_at = await bulk_job
     await connection.close()
-    await answers.wait_for(set(sent_at), timeout_s=60)
-    answered = [key for key in sent_at if key in answers.at]
-    latencies = [answers.at[key] - sent_at[key] for key in answered]
-    # Where the time goes: the ledger's event time (its transaction) splits consumer side from relay side.
-    to_event = [answers.event_time[key] - sent_at[key] for key in answered]
-    to_relay = [answers.at[key] - answers.event_time[key] for key in answered]
     return {
         "bulk_events": bulk,
         "bulk_written_s": round(committed_at - started, 2),
         "bulk_drained_s": round(drained_at - started, 2),
         "bulk_load_average_before": load,
-        "lane_holds_sent": len(sent_at),
-        "lane_holds_answered": len(latencies),
-        **{
-            f"lane_request_to_answer_{k}": v
-            for k, v in (latency_summary_ms(latencies) if latencies else {}).items()
-        },
-        **{
-            f"lane_request_to_event_time_{k}": v
-            for k, v in (latency_summary_ms(to_event) if to_event else {}).items()
-        },
-        **{
-            f"lane_event_time_to_relay_{k}": v
-            for k, v in (latency_summary_ms(to_relay) if to_relay else {}).items()
-        },
+        **await lane.summary("lane"),
     }
 
 
@@ -292,7 +307,7 @@ async def main(args: argparse.Namespace) -> None:
         await answers.start()
         reader = asyncio.create_task(answers.run())
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2
         )
         await producer.start()
         port = free_port()
@@ -327,14 +342,15 @@ async def main(args: argparse.Namespace) -> None:
                     funding_topic,
                     requests,
                 )
-            lane = await lanes(
+            spare = accounts[args.holds :]
+            floor = await quiet(
+                HoldLane(producer, answers, funding_topic, args.lane_rate), spare, args.quiet_seconds
+            )
+            lane = floor | await lanes(
                 bench.database_url,
-                producer,
-                answers,
-                funding_topic,
-                accounts[args.holds :],
+                HoldLane(producer, answers, funding_topic, args.lane_rate),
+                spare,
                 args.bulk,
-                args.lane_rate,
             )
         finally:
             for process in (server, relay):
@@ -355,6 +371,7 @@ async def main(args: argparse.Namespace) -> None:
             "holds": args.holds,
             "bulk": args.bulk,
             "lane_rate": args.lane_rate,
+            "quiet_seconds": args.quiet_seconds,
             "pgbench_seconds": args.pgbench_seconds,
             "pgbench_clients": args.pgbench_clients,
             "topic_partitions": settings.topic_partitions,
@@ -370,6 +387,12 @@ if __name__ == "__main__":
     parser.add_argument("--holds", type=int, default=5000, help="hold requests, one per distinct account")
     parser.add_argument("--bulk", type=int, default=500_000, help="bulk ledger events draining meanwhile")
     parser.add_argument("--lane-rate", type=float, default=20, help="hold requests/s while the bulk drains")
+    parser.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=10,
+        help="hold requests with no bulk waiting, first (the floor)",
+    )
     parser.add_argument("--seconds", type=float, default=90, help="longest wait for the holds' answers")
     parser.add_argument(
         "--relay-process",

@@ -166,6 +166,41 @@ async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bu
     assert by_elu == [1, 2], "the élu's earlier bulk event first, then the interactive one"
 
 
+async def test_interactive_rows_found_while_bulk_rows_wait_go_alone_and_the_next_batch_is_bulk_again(
+    sample_db: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    relay_producer: RelayProducer,
+    unique_prefix: str,
+    ledger_topic: str,
+    new_hold_placed: Callable[..., HoldPlaced],
+) -> None:
+    """An interactive row is acknowledged without waiting for a batch of bulk records; an interactive row in
+    every fetch still lets the bulk lane fill every other batch (never starved)."""
+    async with sessionmaker.begin() as session:
+        await enqueue_many(session, [new_hold_placed() for _ in range(100)], source=SOURCE)
+    relay = OutboxRelay(
+        dsn=plain_url(sample_db),
+        producer=relay_producer,
+        service_name="servicekit-tests",
+        topic_prefix=unique_prefix,
+        batch_size=10,
+    )
+    connection = await asyncpg.connect(plain_url(sample_db))
+    sizes: list[int] = []
+    try:
+        for _ in range(3):
+            async with sessionmaker.begin() as session:
+                await enqueue(session, new_hold_placed(), source=SOURCE)
+            sizes.append(await relay.publish_batch(connection))
+        sizes.append(await relay.publish_batch(connection))
+        left = await connection.fetch("SELECT lane FROM outbox")
+    finally:
+        await connection.close()
+
+    assert sizes == [1, 10, 1, 10], "alone, then with 9 bulk rows, alone, then 10 bulk rows"
+    assert [row["lane"] for row in left] == [1] * 81
+
+
 async def _elu_events_in_order(infra: Infra, topic: str, elu: uuid.UUID, count: int) -> list[int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -265,11 +300,11 @@ async def test_a_fetch_planned_while_the_outbox_was_empty_still_reads_it_by_its_
     try:
         await connection.execute("ALTER TABLE outbox SET (autovacuum_enabled = false); ANALYZE outbox")
         await connection.execute("SET plan_cache_mode = force_generic_plan")  # kept, as a prepared one is
-        await connection.execute(f"PREPARE relay_fetch(int) AS {_FETCH_SQL}")
-        await connection.execute("EXECUTE relay_fetch(1000)")  # planned now, on an empty outbox
+        await connection.execute(f"PREPARE relay_fetch(int, bool) AS {_FETCH_SQL}")
+        await connection.execute("EXECUTE relay_fetch(1000, false)")  # planned now, on an empty outbox
         async with sessionmaker.begin() as session:
             await enqueue_many(session, [new_hold_placed() for _ in range(20_000)], source=SOURCE)
-        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000)"))
+        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN EXECUTE relay_fetch(1000, false)"))
     finally:
         await connection.close()
 

@@ -33,7 +33,8 @@ RELAY_LOCK = "dife.outbox.relay"
 #   earlier the bulk rows of the same key (topic, subject) older than an urgent row: sent with them, in id
 #           order, so an interactive event never overtakes an earlier event of its own key;
 #   bulk    the oldest bulk rows, only if the interactive rows left room (when they fill the batch, an
-#           interactive row not taken could have a newer bulk row of its key, which must not go first).
+#           interactive row not taken could have a newer bulk row of its key, which must not go first), and
+#           not at all when $2 says the urgent rows go alone (OUTBOX.md, Lanes).
 # The urgent and earlier rows come first (in id order), then the bulk ones (in id order): a bulk row of an
 # urgent row's key is either earlier (sent before it) or newer (sent after it), so every key keeps its order.
 # The CloudEvents headers come out as bytes (`Envelope.kafka_headers`' exact values, proven by
@@ -68,7 +69,8 @@ _FETCH_SQL = f"""
     UNION ALL
     (SELECT {_COLUMNS}, false FROM outbox
      WHERE lane = {BULK_LANE} AND id NOT IN (SELECT id FROM with_urgent)
-     ORDER BY id LIMIT greatest($1 - (SELECT count(*) FROM urgent), 0))
+     ORDER BY id LIMIT CASE WHEN $2 AND EXISTS (SELECT FROM urgent) THEN 0
+                            ELSE greatest($1 - (SELECT count(*) FROM urgent), 0) END)
     ORDER BY with_urgent DESC, id
 """
 _DELETE_SQL = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
@@ -88,10 +90,13 @@ _SPECVERSION = SPECVERSION.encode()
 _CONTENT_TYPE = JSON.encode()
 
 
-async def fetch_batch(connection: asyncpg.Connection, limit: int) -> Sequence[asyncpg.Record]:
+async def fetch_batch(
+    connection: asyncpg.Connection, limit: int, *, urgent_alone: bool = False
+) -> Sequence[asyncpg.Record]:
     """The next rows to publish: interactive ones with the older bulk rows of their keys, in id order, then
-    bulk ones in id order if there is room."""
-    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit)
+    bulk ones in id order if there is room, and if there are no interactive ones or ``urgent_alone`` is
+    false."""
+    rows: Sequence[asyncpg.Record] = await connection.fetch(_FETCH_SQL, limit, urgent_alone)
     return rows
 
 
@@ -131,6 +136,7 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._standby_retry_s = standby_retry_s
         self._wake = asyncio.Event()
+        self._urgent_went_alone = False
         self.is_active = False
         self.published_total = 0
 
@@ -186,8 +192,13 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE_SECONDS.labels(self._service).set(float(backlog["oldest_age_s"]))
 
     async def publish_batch(self, connection: asyncpg.Connection) -> int:
-        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged."""
-        rows = await fetch_batch(connection, self._batch_size)
+        """Publish the next rows (`fetch_batch`) and delete them once every one is acknowledged.
+
+        Interactive rows found while bulk ones wait go alone (with their keys' earlier rows): they are
+        acknowledged without waiting for hundreds of bulk records. The next batch is filled with bulk rows
+        again whatever it finds, so a steady stream of interactive rows never starves the bulk lane."""
+        urgent_alone = not self._urgent_went_alone
+        rows = await fetch_batch(connection, self._batch_size, urgent_alone=urgent_alone)
         if not rows:
             return 0
         prefix = self._prefix
@@ -195,6 +206,7 @@ class OutboxRelay:
             (prefix + row["topic"], row["key"], row["payload"], kafka_headers(row)) for row in rows
         )
         await connection.execute(_DELETE_SQL, [row["id"] for row in rows])
+        self._urgent_went_alone = urgent_alone and any(row["with_urgent"] for row in rows)
         self._observe(rows)
         return len(rows)
 
