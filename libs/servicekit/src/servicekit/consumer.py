@@ -34,6 +34,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from dife_contracts import Envelope, Event, InvalidEnvelope, UnknownEventType, topics
 from dife_contracts.registry import EVENT_TYPES
 from pydantic import ValidationError
+from sqlalchemy import bindparam
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +54,21 @@ FETCH_MAX_WAIT_MS = 500
 fetch to a broker only once every record it buffered from that broker is consumed, so each fetch names every
 assigned partition, and the broker answers it as soon as any of them has a record. A short wait only
 made an idle consumer send (and the broker answer) a fetch of every partition 50 times a second."""
+
+
+_FIRST_DELIVERY = (
+    pg_insert(inbox)
+    .values(
+        consumer_group=bindparam("consumer_group"),
+        event_id=bindparam("event_id"),
+        ce_type=bindparam("ce_type"),
+    )
+    .on_conflict_do_nothing()
+    .returning(inbox.c.event_id)
+)
+"""The inbox row of one event, or nothing if it was applied before. Built once: building it per event was
+a third of the statement's CPU. It stays a SQLAlchemy statement, as the transaction's first: SQLAlchemy begins
+the transaction on the driver with it."""
 
 
 @dataclass(frozen=True)
@@ -490,10 +506,8 @@ class EventConsumer:
         )
         async with self._sessionmaker.begin() as session:
             first_delivery = await session.scalar(
-                pg_insert(inbox)
-                .values(consumer_group=self.group_id, event_id=meta.event_id, ce_type=envelope.type)
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
+                _FIRST_DELIVERY,
+                {"consumer_group": self.group_id, "event_id": meta.event_id, "ce_type": envelope.type},
             )
             if first_delivery is None:
                 metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.type, "duplicate").inc()

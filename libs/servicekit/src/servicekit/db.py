@@ -41,6 +41,22 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
         raise DisconnectionError("the pooled connection was closed by the server")
 
 
+async def transaction_driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session, inside the session's transaction: for hot statements
+    without SQLAlchemy's cost (statement building, cache keys, result handling: 0.3–0.4 ms of CPU per
+    statement on the benchmark machine, against 0.06 ms for the same prepared statement on the driver).
+
+    SQLAlchemy begins the transaction on the driver lazily, at its first statement: a statement sent to the
+    driver before that would autocommit, and survive a rollback. So the transaction is begun here first
+    when it has not been yet (one round trip, only then)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
 def make_sessionmaker(
     engine: AsyncEngine, *, ce_source: str | None = None
 ) -> async_sessionmaker[AsyncSession]:

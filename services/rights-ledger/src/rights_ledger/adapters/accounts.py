@@ -3,7 +3,7 @@ appends to (movements and outbox rows are written together, in the caller's tran
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,8 +11,9 @@ from uuid import UUID
 
 from dife_contracts.enums import MandateFamily, TrainingPurpose
 from dife_contracts.events import HoldRejected
+from servicekit.db import transaction_driver
 from servicekit.outbox import SessionOutbox
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rights_ledger.adapters.tables import (
@@ -23,7 +24,6 @@ from rights_ledger.adapters.tables import (
     hold_resolutions,
     holds,
     mandates,
-    movements,
 )
 from rights_ledger.domain.ledger import (
     COUNTERPARTY,
@@ -73,46 +73,27 @@ class AccountRepository:
         row = (
             await self.session.execute(select(accounts).where(accounts.c.elu_id == elu_id).with_for_update())
         ).one_or_none()
-        return None if row is None else _account(row)
+        return None if row is None else _account(row._mapping)
 
     async def lock_for_holds(self, elu_ids: Sequence[UUID], dossier_ids: Sequence[UUID]) -> HoldDesk:
         """Lock the accounts (in élu id order, so two runs never deadlock), then the dossiers' pending holds
         (account first, then hold, as in `lock`), and read the élus' mandates and pensions together: three
-        statements for the whole run."""
+        statements for the whole run, on the driver (the hot path of every hold request)."""
         elu_list, dossier_list = sorted(set(elu_ids)), sorted(set(dossier_ids))
-        locked = await self.session.execute(
-            select(accounts)
-            .where(accounts.c.elu_id.in_(elu_list))
-            .order_by(accounts.c.elu_id)
-            .with_for_update()
-        )
-        pending = await self.session.execute(
-            select(holds)
-            .where(holds.c.dossier_id.in_(dossier_list), holds.c.status == HoldStatus.PENDING.value)
-            .order_by(holds.c.hold_id)
-            .with_for_update()
-        )
+        driver = await transaction_driver(self.session)
+        locked = await driver.fetch(_LOCK_ACCOUNTS_SQL, elu_list)
+        pending = await driver.fetch(_LOCK_PENDING_HOLDS_SQL, dossier_list, HoldStatus.PENDING.value)
         desk = HoldDesk(
-            accounts={row.elu_id: _account(row) for row in locked},
-            pending_by_dossier={row.dossier_id: _hold(row) for row in pending},
+            accounts={row["elu_id"]: _account(row) for row in locked},
+            pending_by_dossier={row["dossier_id"]: _hold(row) for row in pending},
             mandates={elu_id: [] for elu_id in elu_list},
             pensions={},
         )
-        for row in await self.session.execute(
-            select(
-                elus.c.elu_id,
-                elus.c.pension_liquidated_on,
-                mandates.c.family,
-                mandates.c.start_date,
-                mandates.c.end_date,
-            )
-            .select_from(elus.outerjoin(mandates, mandates.c.elu_id == elus.c.elu_id))
-            .where(elus.c.elu_id.in_(elu_list))
-        ):
-            desk.pensions[row.elu_id] = row.pension_liquidated_on
-            if row.family is not None:
-                desk.mandates[row.elu_id].append(
-                    Mandate(MandateFamily(row.family), row.start_date, row.end_date)
+        for row in await driver.fetch(_MANDATES_AND_PENSIONS_SQL, elu_list):
+            desk.pensions[row["elu_id"]] = row["pension_liquidated_on"]
+            if row["family"] is not None:
+                desk.mandates[row["elu_id"]].append(
+                    Mandate(MandateFamily(row["family"]), row["start_date"], row["end_date"])
                 )
         return desk
 
@@ -125,18 +106,14 @@ class AccountRepository:
         """`save` for several accounts, one statement per table (the answers to a run of hold requests)."""
         if not saved:
             return
-        await self.session.execute(
-            update(accounts)
-            .where(accounts.c.elu_id == bindparam("account_elu_id"))
-            .values(updated_at=func.now()),
-            [_account_row(account) for account in saved],
-        )
+        driver = await transaction_driver(self.session)
+        await driver.executemany(_SAVE_ACCOUNT_SQL, [_account_row(account) for account in saved])
         placed = [_hold_row(h) for account in saved for h in account.placed]
         if placed:
-            await self.session.execute(insert(holds), placed)
+            await driver.executemany(_INSERT_HOLD_SQL, placed)
         journal = [_movement_row(m, actor) for account in saved for m in account.journal]
         if journal:
-            await self.session.execute(insert(movements), journal)
+            await driver.executemany(_INSERT_MOVEMENT_SQL, journal)
         revocations = [_revocation_row(r) for account in saved for r in account.revocations]
         if revocations:
             await self.session.execute(insert(activation_revocations), revocations)
@@ -225,7 +202,7 @@ class AccountRepository:
                 .with_for_update()
             )
         ).one_or_none()
-        return None if row is None else _hold(row)
+        return None if row is None else _hold(row._mapping)
 
     async def dossier_hold_resolved(self, dossier_id: UUID) -> bool:
         """Whether a hold of this dossier was already captured or released (a late request is a no-op)."""
@@ -254,42 +231,93 @@ class AccountRepository:
         )
 
 
-def _account(row: Row[Any]) -> Account:
+def _account(row: Mapping[Any, Any]) -> Account:
     return Account(
-        elu_id=row.elu_id,
-        status=AccountStatus(row.status),
-        balance_cents=row.balance_cents,
-        held_cents=row.held_cents,
-        cap_cents=row.cap_cents,
-        subject=row.subject,
-        nir_hash=row.nir_hash,
-        activated_at=row.activated_at,
+        elu_id=row["elu_id"],
+        status=AccountStatus(row["status"]),
+        balance_cents=row["balance_cents"],
+        held_cents=row["held_cents"],
+        cap_cents=row["cap_cents"],
+        subject=row["subject"],
+        nir_hash=row["nir_hash"],
+        activated_at=row["activated_at"],
     )
 
 
-def _hold(row: Row[Any]) -> Hold:
+def _hold(row: Mapping[Any, Any]) -> Hold:
     return Hold(
-        row.hold_id,
-        row.elu_id,
-        row.amount_cents,
-        str(row.dossier_id),
-        HoldStatus(row.status),
-        terms=HoldTerms(row.dossier_id, TrainingPurpose(row.purpose), row.training_start, row.training_end),
+        row["hold_id"],
+        row["elu_id"],
+        row["amount_cents"],
+        str(row["dossier_id"]),
+        HoldStatus(row["status"]),
+        terms=HoldTerms(
+            row["dossier_id"], TrainingPurpose(row["purpose"]), row["training_start"], row["training_end"]
+        ),
     )
 
 
-def _account_row(account: Account) -> dict[str, object]:
-    """The account's columns as `save_all`'s UPDATE sets them, keyed by ``account_elu_id``."""
-    return {
-        "account_elu_id": account.elu_id,
-        "balance_cents": account.balance_cents,
-        "held_cents": account.held_cents,
-        "cap_cents": account.cap_cents,
-        "status": account.status.value,
-        "subject": account.subject,
-        "nir_hash": account.nir_hash,
-        "activated_at": account.activated_at,
-    }
+_ACCOUNT_COLUMNS = "elu_id, status, subject, nir_hash, balance_cents, held_cents, cap_cents, activated_at"
+_HOLD_COLUMNS = "hold_id, elu_id, dossier_id, amount_cents, purpose, training_start, training_end, status"
+_LOCK_ACCOUNTS_SQL = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE elu_id = ANY($1::uuid[]) ORDER BY elu_id FOR UPDATE"
+)
+_LOCK_PENDING_HOLDS_SQL = (
+    f"SELECT {_HOLD_COLUMNS} FROM holds WHERE dossier_id = ANY($1::uuid[]) AND status = $2 "
+    "ORDER BY hold_id FOR UPDATE"
+)
+_MANDATES_AND_PENSIONS_SQL = """
+    SELECT e.elu_id, e.pension_liquidated_on, m.family, m.start_date, m.end_date
+    FROM elus e LEFT JOIN mandates m ON m.elu_id = e.elu_id
+    WHERE e.elu_id = ANY($1::uuid[])
+"""
+_SAVE_ACCOUNT_SQL = """
+    UPDATE accounts SET balance_cents = $2, held_cents = $3, cap_cents = $4, status = $5, subject = $6,
+        nir_hash = $7, activated_at = $8, updated_at = now()
+    WHERE elu_id = $1
+"""
+_INSERT_HOLD_SQL = """
+    INSERT INTO holds (hold_id, elu_id, dossier_id, amount_cents, purpose, training_start, training_end)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+_MOVEMENT_COLUMNS = (
+    "id",
+    "elu_id",
+    "kind",
+    "counterparty",
+    "amount_cents",
+    "balance_delta_cents",
+    "held_delta_cents",
+    "balance_after_cents",
+    "held_after_cents",
+    "at",
+    "value_date",
+    "reference",
+    "hold_id",
+    "dossier_id",
+    "campaign_year",
+    "campaign_family",
+    "adjustment_id",
+    "actor",
+)
+_INSERT_MOVEMENT_SQL = (
+    f"INSERT INTO movements ({', '.join(_MOVEMENT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_MOVEMENT_COLUMNS) + 1))})"
+)
+
+
+def _account_row(account: Account) -> tuple[object, ...]:
+    """`_SAVE_ACCOUNT_SQL`'s parameters."""
+    return (
+        account.elu_id,
+        account.balance_cents,
+        account.held_cents,
+        account.cap_cents,
+        account.status.value,
+        account.subject,
+        account.nir_hash,
+        account.activated_at,
+    )
 
 
 def _revocation_row(revocation: ActivationRevoked) -> dict[str, object]:
@@ -312,38 +340,40 @@ def _rejection_row(event: HoldRejected) -> dict[str, object]:
     }
 
 
-def _hold_row(hold: Hold) -> dict[str, object]:
+def _hold_row(hold: Hold) -> tuple[object, ...]:
+    """`_INSERT_HOLD_SQL`'s parameters."""
     if hold.terms is None:
         raise ValueError("a hold is saved with its terms")
-    return {
-        "hold_id": hold.hold_id,
-        "elu_id": hold.elu_id,
-        "dossier_id": hold.terms.dossier_id,
-        "amount_cents": hold.amount_cents,
-        "purpose": hold.terms.purpose.value,
-        "training_start": hold.terms.training_start,
-        "training_end": hold.terms.training_end,
-    }
+    return (
+        hold.hold_id,
+        hold.elu_id,
+        hold.terms.dossier_id,
+        hold.amount_cents,
+        hold.terms.purpose.value,
+        hold.terms.training_start,
+        hold.terms.training_end,
+    )
 
 
-def _movement_row(movement: Movement, actor: str | None) -> dict[str, object]:
-    return {
-        "id": movement.id,
-        "elu_id": movement.elu_id,
-        "kind": movement.kind.value,
-        "counterparty": COUNTERPARTY[movement.kind].value,
-        "amount_cents": movement.amount_cents,
-        "balance_delta_cents": movement.balance_delta_cents,
-        "held_delta_cents": movement.held_delta_cents,
-        "balance_after_cents": movement.balance_after_cents,
-        "held_after_cents": movement.held_after_cents,
-        "at": movement.at,
-        "value_date": movement.value_date,
-        "reference": movement.reference,
-        "hold_id": movement.hold_id,
-        "dossier_id": movement.dossier_id,
-        "campaign_year": movement.campaign.year if movement.campaign else None,
-        "campaign_family": movement.campaign.family.value if movement.campaign else None,
-        "adjustment_id": movement.adjustment_id,
-        "actor": actor,
-    }
+def _movement_row(movement: Movement, actor: str | None) -> tuple[object, ...]:
+    """`_INSERT_MOVEMENT_SQL`'s parameters, in `_MOVEMENT_COLUMNS` order."""
+    return (
+        movement.id,
+        movement.elu_id,
+        movement.kind.value,
+        COUNTERPARTY[movement.kind].value,
+        movement.amount_cents,
+        movement.balance_delta_cents,
+        movement.held_delta_cents,
+        movement.balance_after_cents,
+        movement.held_after_cents,
+        movement.at,
+        movement.value_date,
+        movement.reference,
+        movement.hold_id,
+        movement.dossier_id,
+        movement.campaign.year if movement.campaign else None,
+        movement.campaign.family.value if movement.campaign else None,
+        movement.adjustment_id,
+        actor,
+    )
