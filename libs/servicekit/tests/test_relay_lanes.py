@@ -121,6 +121,17 @@ async def test_the_relay_sends_the_headers_the_envelope_defines(
     assert stored[rows[1]["id"]]["ce_time"].microsecond == 0
 
 
+def _relay(database_url: str, producer: RelayProducer, topic_prefix: str, *, batch_size: int) -> OutboxRelay:
+    """A relay the test drives itself, one `publish_batch` at a time."""
+    return OutboxRelay(
+        dsn=plain_url(database_url),
+        producer=producer,
+        service_name="servicekit-tests",
+        topic_prefix=topic_prefix,
+        batch_size=batch_size,
+    )
+
+
 async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bulk_events_of_its_key(
     infra: Infra,
     sample_db: str,
@@ -144,13 +155,7 @@ async def test_an_interactive_event_goes_in_the_first_batch_after_the_earlier_bu
             await enqueue(session, new_hold_placed(elu_id=elu, amount_cents=2), source=SOURCE)
         )
 
-    relay = OutboxRelay(
-        dsn=plain_url(sample_db),
-        producer=relay_producer,
-        service_name="servicekit-tests",
-        topic_prefix=unique_prefix,
-        batch_size=100,
-    )
+    relay = _relay(sample_db, relay_producer, unique_prefix, batch_size=100)
     connection = await asyncpg.connect(plain_url(sample_db))
     try:
         first_batch = await relay.publish_batch(connection)
@@ -178,13 +183,7 @@ async def test_interactive_rows_found_while_bulk_rows_wait_go_alone_and_the_next
     every fetch still lets the bulk lane fill every other batch (never starved)."""
     async with sessionmaker.begin() as session:
         await enqueue_many(session, [new_hold_placed() for _ in range(100)], source=SOURCE)
-    relay = OutboxRelay(
-        dsn=plain_url(sample_db),
-        producer=relay_producer,
-        service_name="servicekit-tests",
-        topic_prefix=unique_prefix,
-        batch_size=10,
-    )
+    relay = _relay(sample_db, relay_producer, unique_prefix, batch_size=10)
     connection = await asyncpg.connect(plain_url(sample_db))
     sizes: list[int] = []
     try:
@@ -357,13 +356,7 @@ async def test_a_batch_kafka_refuses_stays_in_the_outbox_nothing_behind_it_is_se
     topic = await topic_refusing_large_records(prefix + HoldPlaced.topic)
     async with sessionmaker.begin() as session:
         await enqueue_many(session, [new_hold_placed() for _ in range(4)], source=SOURCE)
-    relay = OutboxRelay(
-        dsn=plain_url(sample_db),
-        producer=relay_producer,
-        service_name="servicekit-tests",
-        topic_prefix=prefix,
-        batch_size=2,
-    )
+    relay = _relay(sample_db, relay_producer, prefix, batch_size=2)
     connection = await asyncpg.connect(plain_url(sample_db))
     try:
         in_order = await _ce_ids(connection)
