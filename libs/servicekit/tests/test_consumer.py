@@ -9,11 +9,20 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from dife_contracts import Envelope, topics
 from dife_contracts.events import HoldPlaced
-from servicekit.consumer import ConsumerSpec, EventConsumer, EventHandlers, EventMeta, TransientEventError
+from servicekit.consumer import (
+    ConsumerSpec,
+    EventConsumer,
+    EventHandlers,
+    EventMeta,
+    TransientEventError,
+    is_transient,
+)
 from servicekit.kafka import ensure_topics
 from servicekit.testing import Infra, collect, eventually
 from sqlalchemy import func, select, text
@@ -516,3 +525,24 @@ async def test_an_event_on_a_topic_that_does_not_own_its_type_is_dead_lettered(
     assert await effects_of(sessionmaker, smuggled.hold_id) == 0
     headers = await dead_letter_headers(infra, topics.dead_letter(funding_topic))
     assert b"published only on dife.ledger.events" in headers["dlt_error"]
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (asyncpg.exceptions.DeadlockDetectedError("deadlock detected"), True),
+        (asyncpg.exceptions.SerializationError("could not serialize access"), True),
+        (asyncpg.exceptions.LockNotAvailableError("could not obtain lock"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key value"), False),
+        (asyncpg.exceptions.CheckViolationError("violates check constraint"), False),
+        (asyncpg.exceptions.InterfaceError("another operation is in progress"), False),
+    ],
+)
+def test_errors_of_statements_sent_on_the_driver_are_retried_only_when_transient(
+    error: Exception, transient: bool
+) -> None:
+    """Hot paths send statements on the driver (`transaction_driver`): asyncpg's errors, not SQLAlchemy's.
+    A deadlock or a lost connection is retried (never dead-lettered); a broken constraint is not."""
+    assert is_transient(error) is transient

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from aiokafka import (
     AIOKafkaConsumer,
@@ -40,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import metrics
+from servicekit.errors import is_dependency_outage
 from servicekit.kafka import PLAINTEXT, KafkaSecurity
 from servicekit.rules import RuleError
 from servicekit.tables import inbox
@@ -183,17 +185,25 @@ _SKIP: Any = object()  # `_ready`'s answer for a record no handler of this consu
 _APPLIED: Any = object()  # `_apply_together`'s answer when the whole run took effect
 
 
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"})
+"""serialization_failure, deadlock_detected, lock_not_available, too_many_connections, admin shutdown…"""
+
+
 def is_transient(error: BaseException) -> bool:
+    """Whether the event may succeed if tried again later (retried without end) rather than being wrong."""
     if isinstance(error, TransientEventError | ConnectionError | TimeoutError | KafkaError):
         return True
+    if is_dependency_outage(error):
+        return True
+    if isinstance(error, asyncpg.PostgresError):  # a statement sent on the driver (`transaction_driver`)
+        return error.sqlstate in _TRANSIENT_SQLSTATES
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
             return True
         sqlstate = getattr(error.orig, "sqlstate", None) or getattr(
             getattr(error.orig, "__cause__", None), "sqlstate", None
         )
-        # serialization_failure, deadlock_detected, lock_not_available, too_many_connections, admin shutdown…
-        return sqlstate in {"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"}
+        return sqlstate in _TRANSIENT_SQLSTATES
     return False
 
 
