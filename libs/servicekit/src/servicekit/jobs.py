@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,11 +30,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import metrics
 from servicekit.clock import Clock, SystemClock
+from servicekit.db import transaction_driver
 from servicekit.leader import become_leader, wait_for_wake
 from servicekit.rules import RuleError
 from servicekit.tables import kit_jobs
@@ -180,26 +182,35 @@ async def schedule(
     if key is not None:
         await cancel_scheduled(session, key)
     job_id = uuid4()
-    added = (
-        insert(kit_jobs)
-        .values(
-            job_id=job_id,
-            kind=kind,
-            status="pending",
-            key=key,
-            run_after=run_after,
-            params=dict(params or {}),
-            payload=payload,
-            created_by=created_by,
-        )
-        .returning(kit_jobs.c.job_id)
-        .cte("added")
-    )
     # One statement: the job and its NOTIFY, delivered at commit (the runner wakes only for jobs that exist).
-    await session.execute(
-        select(func.pg_notify(JOBS_NOTIFY_CHANNEL, job_notice(kind, run_after))).select_from(added)
+    # On the driver: every dossier transition sets or moves a timer, in the caller's transaction.
+    driver = await transaction_driver(session)
+    await driver.execute(
+        _SCHEDULE_SQL,
+        job_id,
+        kind,
+        key,
+        run_after,
+        json.dumps(dict(params or {})),
+        payload,
+        created_by,
+        JOBS_NOTIFY_CHANNEL,
+        job_notice(kind, run_after),
     )
     return job_id
+
+
+_SCHEDULE_SQL = """
+    WITH added AS (
+        INSERT INTO kit_jobs (job_id, kind, status, key, run_after, params, payload, created_by)
+        VALUES ($1, $2, 'pending', $3, $4, $5::text::jsonb, $6, $7)
+        RETURNING job_id
+    )
+    SELECT pg_notify($8, $9) FROM added
+"""
+_CANCEL_SQL = (
+    "UPDATE kit_jobs SET status = 'cancelled', finished_at = now() WHERE key = $1 AND status = 'pending'"
+)
 
 
 def job_notice(kind: str, run_after: datetime) -> str:
@@ -217,12 +228,9 @@ def _due_of_notice(due_text: str) -> datetime | None:
 
 async def cancel_scheduled(session: AsyncSession, key: str) -> int:
     """Cancel the pending job of `key` (the aggregate moved on); returns how many were cancelled (0 or 1)."""
-    result = await session.execute(
-        update(kit_jobs)
-        .where(kit_jobs.c.key == key, kit_jobs.c.status == "pending")
-        .values(status="cancelled", finished_at=func.now())
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    driver = await transaction_driver(session)
+    status: str = await driver.execute(_CANCEL_SQL, key)  # "UPDATE <rows>"
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def get_job(session: AsyncSession, job_id: UUID, *, kind: str | None = None) -> Job | None:
