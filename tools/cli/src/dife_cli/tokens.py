@@ -1,5 +1,5 @@
 """Local bearer tokens, minted fast: the dev private key is read and parsed once, then each token is one
-signature (~1 ms), so `dife token --count 1000` takes well under a second.
+signature (~1 ms), so `dife token --count 1000` is one key parse and 1,000 signatures.
 
 Only `jwt` and `cryptography` are imported here: `servicekit.devtokens` pulls FastAPI through
 `servicekit.auth` (seconds of imports on a busy machine), so it is used only to create the key pair the first
