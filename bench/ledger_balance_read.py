@@ -22,7 +22,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +39,11 @@ from ledger_support import ROOT, Bench, fresh_bench
 from rights_ledger.app import create_app
 from servicekit.testing import running_app
 
+BENCH_DIR = Path(__file__).resolve().parent
 TARGET_P99_MS = 10
 CHUNK = 500
 WARM_UP_RATE = 400
+FLOOR_APPS = {"empty_asgi": "http_floor:empty", "asgi_one_account_query": "http_floor:one_query"}
 
 
 def server_env(bench: Bench) -> dict[str, str]:
@@ -61,6 +65,50 @@ def server_env(bench: Bench) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Server:
+    pid: int
+    base_url: str
+
+
+@asynccontextmanager
+async def served(app: str, workers: int, env: dict[str, str]) -> AsyncIterator[Server]:
+    """``app`` under uvicorn in its own process, as in production, until the block ends."""
+    port = free_port()
+    factory = ["--factory"] if app.endswith("_from_env") else []
+    command = [sys.executable, "-m", "uvicorn", *factory, app]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    # Named explicitly so that a missing uvloop or httptools fails here rather than silently falling back.
+    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_ready(base_url)
+        yield Server(process.pid, base_url)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=30)
+
+
+async def floor(
+    vegeta: Path, app: str, bench: Bench, requests: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One of ``http_floor``'s do-nothing apps under the same uvicorn, attacked at the measured rate with the
+    same targets: the CPU per request and the latency no service can go below on this machine."""
+    env = {**os.environ, "FLOOR_DATABASE_URL": bench.database_url.replace("+asyncpg", "")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")]))
+    async with served(app, 1, env) as server:
+        with tempfile.TemporaryDirectory() as scratch:
+            targets = Path(scratch) / "targets.jsonl"
+            write_targets(targets, server.base_url, requests)
+            await asyncio.to_thread(attack, vegeta, targets, WARM_UP_RATE, 2, server.pid)
+            measured = await asyncio.to_thread(attack, vegeta, targets, args.rate, args.seconds, server.pid)
+    return {
+        key: measured[key]
+        for key in ("achieved_rps", "p50_ms", "p99_ms", "errors", "server_cpu_ms_per_request")
+    }
+
+
 async def wait_ready(base_url: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(base_url=base_url) as client:
@@ -71,7 +119,7 @@ async def wait_ready(base_url: str, timeout_s: float = 60) -> None:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    raise RuntimeError("the ledger did not become ready")
+    raise RuntimeError(f"{base_url} did not become ready")
 
 
 def write_targets(path: Path, base_url: str, requests: list[tuple[str, str]]) -> None:
@@ -238,20 +286,12 @@ async def main(args: argparse.Namespace) -> None:
         await setup(bench, args.elus)
         ids = await activated_elus(bench, args.tokens)
         requests = await tokens_for(bench, ids)
-        port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "--factory", "rights_ledger.app:create_app_from_env"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
-        # Named explicitly so that a missing uvloop or httptools fails here rather than silently falling back.
-        command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-        server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=server_env(bench))
         steps: list[dict[str, Any]] = []
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            await wait_ready(base_url)
+        async with served("rights_ledger.app:create_app_from_env", args.workers, server_env(bench)) as server:
             idle_cpu_ms_per_s = await idle_cpu(server.pid, args.idle_seconds, args.py_spy_idle)
             with tempfile.TemporaryDirectory() as scratch:
                 targets = Path(scratch) / "targets.jsonl"
-                write_targets(targets, base_url, requests)
+                write_targets(targets, server.base_url, requests)
                 # Warm-up (not recorded): connections, prepared statements, and every token verified once,
                 # so the measured run sees the token cache as it is for élus who call again.
                 warm_seconds = math.ceil(len(requests) / WARM_UP_RATE) + 1
@@ -266,9 +306,7 @@ async def main(args: argparse.Namespace) -> None:
                     if steps[-1]["p99_ms"] > TARGET_P99_MS or steps[-1]["errors"]:
                         break
             peak_mb = peak_rss_mb(server.pid)
-        finally:
-            server.terminate()
-            await asyncio.wait_for(server.wait(), timeout=30)
+        floors = {name: await floor(vegeta, app, bench, requests, args) for name, app in FLOOR_APPS.items()}
     within = [step["rate_rps"] for step in steps if step["p99_ms"] <= TARGET_P99_MS and not step["errors"]]
     write_result(
         "ledger_balance_read",
@@ -278,6 +316,11 @@ async def main(args: argparse.Namespace) -> None:
             "server_peak_rss_mb": peak_mb,
             "target_p99_ms": TARGET_P99_MS,
             "max_rps_with_p99_within_target": max(within, default=None),
+            # The server's own cost at this rate here (bench/http_floor.py), and the service's above it.
+            "floor": floors,
+            "service_cpu_ms_per_request_above_empty_floor": round(
+                measured["server_cpu_ms_per_request"] - floors["empty_asgi"]["server_cpu_ms_per_request"], 3
+            ),
             "ramp": [
                 {key: step[key] for key in ("rate_rps", "achieved_rps", "p50_ms", "p99_ms", "errors")}
                 | {"cpu_ms": step["server_cpu_ms_per_request"]}
