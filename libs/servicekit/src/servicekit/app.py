@@ -31,6 +31,7 @@ from servicekit.logging import RequestContextMiddleware, configure_logging
 from servicekit.metrics import MetricsMiddleware, metrics_response
 from servicekit.relay import OutboxRelay
 from servicekit.settings import KitSettings
+from servicekit.shortcuts import ReadShortcut, ReadShortcutMiddleware, bind_read_shortcuts
 from servicekit.state import KitState, kit_state
 from servicekit.testclock import clock_for, mount_test_clock
 
@@ -54,11 +55,13 @@ def create_service_app(
     version: str = "1.0.0",
     body_limits: Mapping[str, int] | None = None,
     extra_lifespan: ExtraLifespan | None = None,
+    read_shortcuts: Sequence[ReadShortcut] = (),
 ) -> FastAPI:
     """One service's app. `clock` defaults to the system's (tests pass a `MovableClock`; with the test clock
     setting, a movable one: `servicekit.testclock`); `jobs` are run by
     the app's job runner; `service_state(kit_state)` yields the service's typed state (`state_of(...)`);
-    `body_limits` maps path prefixes to body sizes above `settings.max_body_bytes` (file uploads)."""
+    `body_limits` maps path prefixes to body sizes above `settings.max_body_bytes` (file uploads);
+    `read_shortcuts` answer the success of hot GETs of `routers` without FastAPI's routing (`shortcuts`)."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
     app_clock = clock or clock_for(settings)
 
@@ -75,6 +78,9 @@ def create_service_app(
             await _stop(state)
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    if read_shortcuts:  # added first, so innermost: after the guard verified the token
+        bound = bind_read_shortcuts(settings.service_name, routers, read_shortcuts)
+        app.add_middleware(ReadShortcutMiddleware, shortcuts=bound)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, body_limits=body_limits)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestContextMiddleware)

@@ -351,18 +351,32 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     if not roles:
         raise ValueError("name at least one role; use current_principal for any authenticated caller")
     accepted = frozenset(Role(role).value for role in roles)
-    wanted = ", ".join(sorted(accepted))
 
     async def principal_with_role(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     ) -> Principal:
-        principal = await current_principal(request, credentials)
-        if principal.roles.isdisjoint(accepted):
-            raise Forbidden(f"this operation requires one of the roles: {wanted}")
-        return principal.acting_for(accepted)
+        return acting_with_role(await current_principal(request, credentials), accepted)
 
+    _ROLES_OF_DEPENDENCY[principal_with_role] = accepted
     return principal_with_role
+
+
+_ROLES_OF_DEPENDENCY: dict[Callable[..., Any], frozenset[str]] = {}
+
+
+def roles_required_by(dependency: Callable[..., Any]) -> frozenset[str] | None:
+    """The roles a `require_roles(...)` dependency accepts, or None for any other callable (so a read
+    shortcut grants exactly what its route's dependency grants)."""
+    return _ROLES_OF_DEPENDENCY.get(dependency)
+
+
+def acting_with_role(principal: Principal, accepted: frozenset[str]) -> Principal:
+    """`principal` as an endpoint granting `accepted` sees it (`Principal.acting_for`), or 403 when it
+    holds none of them."""
+    if principal.roles.isdisjoint(accepted):
+        raise Forbidden(f"this operation requires one of the roles: {', '.join(sorted(accepted))}")
+    return principal.acting_for(accepted)
 
 
 async def optional_principal(

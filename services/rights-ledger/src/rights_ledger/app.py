@@ -11,7 +11,7 @@ from servicekit.clock import Clock
 from servicekit.state import kit_state
 from servicekit.testclock import clock_for
 
-from rights_ledger.api.routes import MAX_RNE_FILE_BYTES, ROUTERS
+from rights_ledger.api.routes import MAX_RNE_FILE_BYTES, READ_SHORTCUTS, ROUTERS
 from rights_ledger.api.state import ledger_state
 from rights_ledger.consumers import consumer_specs
 from rights_ledger.jobs import job_kinds
@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         clock=clock,
         extra_lifespan=own_calendar,
         body_limits={"/v1/registry/imports": MAX_RNE_FILE_BYTES},
+        read_shortcuts=READ_SHORTCUTS,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import httpx
 import pytest
 from dife_contracts.events import RightsCredited
+from prometheus_client import REGISTRY
 from rights_ledger.app import create_app
 from rights_ledger.settings import Settings
 from servicekit.clock import PARIS, MovableClock
@@ -363,3 +364,24 @@ async def test_a_token_with_elu_and_ops_roles_reads_no_other_elus_account_R_ACT_
         f"/v1/elus/{elu['elu_id']}",
     ):
         assert (await client.get(path, headers=two_roles)).status_code == 403, path
+
+
+async def test_the_balance_read_answers_by_its_shortcut_exactly_what_the_route_answers_R_ACC_2(
+    client: httpx.AsyncClient, agent: dict[str, str], bearer: Bearer
+) -> None:
+    """Issue 17: the hot read's 200 skips FastAPI's routing (servicekit.shortcuts); a query string sends the
+    same request through the route, so the two answers can be compared byte for byte."""
+    await import_rne(client, agent, csv_file(CM_HEADER, cm_row("DUPONT", "Élise", "05/03/1961")))
+    activated = await _activate(client, bearer, "fc-dupont")
+    elu_id = activated.json()["elu_id"]
+    labels = {"service": "rights-ledger", "route": "/v1/accounts/{elu_id}"}
+    before = REGISTRY.get_sample_value("dife_read_shortcut_answers_total", labels) or 0.0
+
+    for headers in (bearer("elu", sub="fc-dupont"), agent):
+        by_shortcut = await client.get(f"/v1/accounts/{elu_id}", headers=headers)
+        by_route = await client.get(f"/v1/accounts/{elu_id}?through=route", headers=headers)
+        assert by_shortcut.status_code == by_route.status_code == 200
+        assert by_shortcut.content == by_route.content
+        assert by_shortcut.json()["cap_cents"] == 80_000
+
+    assert REGISTRY.get_sample_value("dife_read_shortcut_answers_total", labels) == before + 2

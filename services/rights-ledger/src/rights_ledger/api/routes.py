@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,6 +11,7 @@ from uuid import UUID
 from dife_contracts.enums import RneFileType
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
@@ -19,6 +20,7 @@ from servicekit.jobs_api import JobOut, job_routes, submit_job
 from servicekit.outbox import SessionOutbox
 from servicekit.pagination import Page, PageDep
 from servicekit.rules import RuleBroken
+from servicekit.shortcuts import ReadShortcut
 from servicekit.state import kit_state
 from starlette.datastructures import UploadFile
 
@@ -39,7 +41,7 @@ from rights_ledger.api.schemas import (
     PensionIn,
     RevocationIn,
 )
-from rights_ledger.api.state import LedgerDep
+from rights_ledger.api.state import LedgerDep, LedgerState
 from rights_ledger.use_cases import ACCRUAL_CAMPAIGN, EXPIRY_RUN, RNE_IMPORT
 from rights_ledger.use_cases import accounts as account_cases
 from rights_ledger.use_cases import registry as registry_cases
@@ -233,10 +235,27 @@ async def post_revocation(
 )
 async def get_account(ledger: LedgerDep, elu_id: UUID, principal: EluOrAgent) -> AccountOut:
     """Balance, holds, what is available and what the mandates allow (R-ACC-2, R-END-1)."""
+    return await _account(ledger, principal, elu_id)
+
+
+async def _account(ledger: LedgerState, principal: Principal, elu_id: UUID) -> AccountOut:
     view = await account_cases.read_own_account(
         ledger.account_reader, principal, elu_id, ledger.clock.today()
     )
     return AccountOut.model_validate(view)
+
+
+_ELU_ID = TypeAdapter(UUID)
+
+
+async def _account_shortcut(
+    ledger: LedgerState, principal: Principal, params: Mapping[str, str]
+) -> AccountOut:
+    return await _account(ledger, principal, _ELU_ID.validate_python(params["elu_id"]))
+
+
+BALANCE_READ = ReadShortcut("/v1/accounts/{elu_id}", _account_shortcut)
+"""The hottest read (issue 17): its 200s skip FastAPI's routing and dependencies (`servicekit.shortcuts`)."""
 
 
 @accounts_router.get(
@@ -342,3 +361,4 @@ job_routes(
 
 
 ROUTERS = [registry, elus_router, accounts_router, campaigns]
+READ_SHORTCUTS = [BALANCE_READ]
