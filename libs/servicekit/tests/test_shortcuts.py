@@ -11,6 +11,7 @@ import pytest
 from fastapi import APIRouter, Depends
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, Field
+from servicekit.api import SessionDep
 from servicekit.app import create_service_app
 from servicekit.auth import Principal, current_principal, require_roles
 from servicekit.rules import NotFound
@@ -58,6 +59,14 @@ def router(calls: Calls) -> APIRouter:
     @api.get("/any/{elu_id}", response_model=AccountOut)
     async def any_role(elu_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Any:
         return await calls.account(principal, elu_id, "route")
+
+    @api.get("/with-session/{elu_id}", response_model=AccountOut)
+    async def with_session(elu_id: uuid.UUID, session: SessionDep, principal: EluOrAgent) -> Any:
+        return await calls.account(principal, elu_id, "route")
+
+    @api.get("/open/{elu_id}", response_model=AccountOut)
+    async def open_to_all(elu_id: uuid.UUID) -> Any:
+        return AccountOut(elu_id=elu_id, balance_cents=0, seen_by=[])
 
     @api.get("/untyped/{elu_id}")
     async def untyped(elu_id: uuid.UUID, principal: EluOrAgent) -> Any:
@@ -173,8 +182,10 @@ async def test_the_shortcut_acts_with_the_routes_roles_only(
     ("path", "reason"),
     [
         ("/v1/nowhere/{elu_id}", "no GET route"),
-        ("/v1/any/{elu_id}", "exactly one require_roles"),
+        ("/v1/any/{elu_id}", "takes current_principal, which a shortcut would skip"),
+        ("/v1/open/{elu_id}", "exactly one require_roles"),
         ("/v1/untyped/{elu_id}", "no response model"),
+        ("/v1/with-session/{elu_id}", "takes _transactional_session, which a shortcut would skip"),
     ],
 )
 def test_a_shortcut_that_matches_no_role_checked_typed_route_fails_the_build(

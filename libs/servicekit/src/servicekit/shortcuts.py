@@ -7,7 +7,8 @@ answers what the route would answer with a 200:
 
 - the same path and method (GET, no query string), matched with the route's own pattern;
 - the same roles: read from the route's `require_roles(...)` dependency, applied with `acting_with_role`, so
-  a token holding two roles gets no union of bypasses here either;
+  a token holding two roles gets no union of bypasses here either (a route with any other dependency than
+  that and the service's state cannot have a shortcut);
 - the principal `servicekit.guard` has already verified from the token;
 - the same response model, serialized as FastAPI does (by alias, JSON).
 
@@ -30,6 +31,7 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.auth import PRINCIPAL_SCOPE_KEY, Principal, acting_with_role, roles_required_by
+from servicekit.state import is_state_dependency
 
 Answer = Callable[[Any, Principal, Mapping[str, str]], Awaitable[BaseModel]]
 """`answer(service_state, principal, path_params)`: the route's response model, or an error (the route then
@@ -94,11 +96,18 @@ def bind_read_shortcuts(
 
 
 def _roles_of(route: APIRoute) -> frozenset[str]:
-    found = [
-        roles
-        for dependency in route.dependant.dependencies
-        if dependency.call is not None and (roles := roles_required_by(dependency.call)) is not None
-    ]
+    """The roles of the route's one `require_roles(...)`; its only other dependencies may be the service's
+    state, since the shortcut would skip any other (a session, a header check…)."""
+    found = []
+    for dependency in route.dependant.dependencies:
+        roles = roles_required_by(dependency.call) if dependency.call is not None else None
+        if roles is not None:
+            found.append(roles)
+        elif dependency.call is None or not is_state_dependency(dependency.call):
+            name = getattr(dependency.call, "__name__", repr(dependency.call))
+            raise ValueError(
+                f"read shortcut {route.path}: its route takes {name}, which a shortcut would skip"
+            )
     if len(found) != 1:
         raise ValueError(f"read shortcut {route.path}: its route must take exactly one require_roles(...)")
     return found[0]

@@ -63,4 +63,14 @@ def state_of(state_type: type[S]) -> Callable[[Request], Coroutine[Any, Any, S]]
         return service
 
     dependency.__name__ = f"state_of_{state_type.__name__}"
+    _STATE_DEPENDENCIES.add(dependency)
     return dependency
+
+
+_STATE_DEPENDENCIES: set[Callable[..., Any]] = set()
+
+
+def is_state_dependency(dependency: Callable[..., Any]) -> bool:
+    """Whether `dependency` only hands over the service's state (`state_of`): a read shortcut, which
+    passes that state itself, may stand in for a route taking it."""
+    return dependency in _STATE_DEPENDENCIES
