@@ -76,8 +76,8 @@ def router(calls: Calls) -> APIRouter:
 
 
 def shortcut(calls: Calls, path: str = "/v1/accounts/{elu_id}") -> ReadShortcut:
-    async def answer(state: Any, principal: Principal, params: Mapping[str, str]) -> AccountOut:
-        return await calls.account(principal, uuid.UUID(params["elu_id"]), "shortcut")
+    async def answer(state: Any, principal: Principal, params: Mapping[str, Any]) -> AccountOut:
+        return await calls.account(principal, params["elu_id"], "shortcut")
 
     return ReadShortcut(path, answer)
 

@@ -5,7 +5,8 @@ more CPU than the whole work of a balance read: a service's hottest reads can na
 stays declared as usual (OpenAPI, the authorization matrix, every answer but success); the shortcut only
 answers what the route would answer with a 200:
 
-- the same path and method (GET, no query string), matched with the route's own pattern;
+- the same path and method (GET, no query string), matched with the route's own pattern, its parameters
+  validated with the types the route declares;
 - the same roles: read from the route's `require_roles(...)` dependency, applied with `acting_with_role`, so
   a token holding two roles gets no union of bypasses here either (a route with any other dependency than
   that and the service's state cannot have a shortcut);
@@ -19,7 +20,6 @@ its problem document. A GET reads and changes nothing, so answering it a second 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +33,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from servicekit.auth import PRINCIPAL_SCOPE_KEY, Principal, acting_with_role, roles_required_by
 from servicekit.state import is_state_dependency
 
-Answer = Callable[[Any, Principal, Mapping[str, str]], Awaitable[BaseModel]]
+Answer = Callable[[Any, Principal, Mapping[str, Any]], Awaitable[BaseModel]]
 """`answer(service_state, principal, path_params)`: the route's response model, or an error (the route then
-answers). `path_params` are the raw path segments by name: the answer parses them as the route does."""
+answers). `path_params` are validated with the route's own annotations (`elu_id: UUID` gives a UUID)."""
 
 SHORTCUT_ANSWERS = Counter(
     "dife_read_shortcut_answers",
@@ -55,7 +55,7 @@ class ReadShortcut:
 @dataclass(frozen=True)
 class _BoundShortcut:
     route: APIRoute
-    pattern: re.Pattern[str]
+    params: Mapping[str, TypeAdapter[Any]]
     roles: frozenset[str]
     answer: Answer
     serializer: TypeAdapter[Any]
@@ -85,7 +85,9 @@ def bind_read_shortcuts(
         bound.append(
             _BoundShortcut(
                 route=route,
-                pattern=route.path_regex,
+                params={
+                    p.name: TypeAdapter(p.field_info.annotation or str) for p in route.dependant.path_params
+                },
                 roles=roles,
                 answer=shortcut.answer,
                 serializer=TypeAdapter(model),
@@ -125,7 +127,7 @@ class ReadShortcutMiddleware:
             principal = scope.get("state", {}).get(PRINCIPAL_SCOPE_KEY)
             if isinstance(principal, Principal):
                 for shortcut in self.shortcuts:
-                    match = shortcut.pattern.match(scope["path"])
+                    match = shortcut.route.path_regex.match(scope["path"])
                     if match is not None:
                         body = await _try(shortcut, scope, principal, match.groupdict())
                         if body is not None:
@@ -141,7 +143,8 @@ async def _try(
     """The 200 body, or None when the route must answer (refused, malformed, not found, failed)."""
     try:
         acting = acting_with_role(principal, shortcut.roles)
-        model = await shortcut.answer(scope["app"].state.kit.service, acting, params)
+        typed = {name: shortcut.params[name].validate_python(raw) for name, raw in params.items()}
+        model = await shortcut.answer(scope["app"].state.kit.service, acting, typed)
         return shortcut.serializer.dump_json(model, by_alias=True)
     except Exception:  # the route answers every non-success, with its own problem document
         return None

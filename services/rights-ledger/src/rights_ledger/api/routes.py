@@ -11,7 +11,6 @@ from uuid import UUID
 from dife_contracts.enums import RneFileType
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter
 from servicekit.api import SessionDep
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import problem_responses
@@ -245,13 +244,10 @@ async def _account(ledger: LedgerState, principal: Principal, elu_id: UUID) -> A
     return AccountOut.model_validate(view)
 
 
-_ELU_ID = TypeAdapter(UUID)
-
-
 async def _account_shortcut(
-    ledger: LedgerState, principal: Principal, params: Mapping[str, str]
+    ledger: LedgerState, principal: Principal, params: Mapping[str, Any]
 ) -> AccountOut:
-    return await _account(ledger, principal, _ELU_ID.validate_python(params["elu_id"]))
+    return await _account(ledger, principal, params["elu_id"])
 
 
 BALANCE_READ = ReadShortcut("/v1/accounts/{elu_id}", _account_shortcut)
