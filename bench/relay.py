@@ -4,22 +4,23 @@ rate beside Kafka's own producer (same run), and interactive latency while a bul
 Run: ``make bench BENCH=relay`` (or ``uv run python bench/relay.py``). The relay runs in its own process, as
 in a service, with servicekit's producer settings. Phases, one after the other:
 
-1. **Latency**: writer processes (``--writers``) commit one event per transaction, open loop, from one
-   shared timetable (``--rate`` per second): each commit is handed to a writer task (one per connection,
-   ``--connections`` per process) the moment it is due, whatever the earlier ones are doing, so the offered
-   rate is the target rate and not what a closed loop of writers manages. ``writer_started_events_per_s``
-   and ``writer_start_late_p99_ms`` show whether the writers kept to the timetable
-   (``--latency-only`` runs this phase alone). Commit → on Kafka
-   is reported between two bounds: from the writer's clock after its commit returned (lower bound) and from
-   the event's ``ce_time``, stamped before the INSERT (upper bound). The rows are exactly those
-   ``servicekit.outbox.enqueue`` writes (the interactive lane); the writer uses asyncpg directly so that
-   its own cost does not starve the relay on a 2-core machine.
+1. **Latency**: ``pgbench`` (C, shipped with the local stack's PostgreSQL) commits one event per transaction
+   at ``--rate`` per second, open loop (``-R``: transactions are scheduled on a Poisson timetable whatever the
+   earlier ones are doing), from ``--clients`` connections. Each transaction inserts exactly the row
+   ``servicekit.outbox.enqueue`` writes (the interactive lane). A Python writer cost 0.4 ms of CPU per commit,
+   and its four processes took more than a core of the two the relay, PostgreSQL and Kafka share; pgbench
+   costs a tenth of that. ``writer_schedule_lag_p99_ms`` shows whether it kept to the timetable
+   (``--latency-only`` runs this phase alone). Commit → on Kafka is reported between two bounds: from the
+   commit instant pgbench logs for the transaction (lower bound) and from the event's ``ce_time``, stamped
+   during the INSERT (upper bound). The topic stamps records with the broker's append time, so the arrivals
+   are read once the writer is done and reading them takes no CPU from the run.
 2. **Kafka's own rate**: ``org.apache.kafka.tools.ProducerPerformance`` (300-byte records, acks=all,
    idempotent) on a topic with the same partitions; the jar comes from Maven Central (``common``).
-3. **Relay throughput**: ``--bulk`` events committed with ``enqueue_many`` (the bulk lane), then drained;
-   the rate is counted from the first to the last arrival on Kafka.
-4. **Lanes**: interactive events at ``--lane-rate`` per second while the bulk backlog of phase 3 drains;
-   their commit → on Kafka latency shows whether they wait behind the bulk ones.
+3. **Relay throughput**: ``--bulk`` events committed with ``enqueue_many`` (the bulk lane, on a topic of their
+   own that nobody reads during the run, as nobody reads ProducerPerformance's), then drained; the rate is
+   counted from the commit to the empty outbox.
+4. **Lanes**: interactive events at ``--lane-rate`` per second (pgbench again) while the bulk backlog of
+   phase 3 drains; their commit → on Kafka latency shows whether they wait behind the bulk ones.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ import argparse
 import asyncio
 import multiprocessing
 import re
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -38,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
@@ -50,6 +52,7 @@ from common import (
     ensure_kafka_tools,
     latency_summary_ms,
     load_average,
+    pgbench_path,
     read_whole_topic,
     scratch_stack,
     write_result,
@@ -70,6 +73,8 @@ SCHEMA = (
 )
 PARTITIONS = 12
 SOURCE = "/dife/bench"
+INTERACTIVE_TOPIC = "bench.interactive"
+"""The interactive events' topic (the bulk ones go to ``topics.LEDGER``): the only one read here."""
 # The row `servicekit.outbox.enqueue` writes for one event (interactive lane: the column's default).
 _INSERT_SQL = """
     INSERT INTO outbox (topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload)
@@ -138,133 +143,88 @@ def _epoch(ce_time: bytes) -> float:
     return datetime.fromisoformat(ce_time.decode().replace("Z", "+00:00")).timestamp()
 
 
-def write_open_loop(
-    dsn: str,
-    topic: str,
-    rate: float,
-    seconds: float,
-    connections: int,
-    after_bulk: bool = False,
-    share: tuple[int, int] = (0, 1),
-    ready: Any = None,
+def pgbench_script(topic: str, run: int) -> str:
+    """One transaction, one event: the row `servicekit.outbox.enqueue` writes. Its ``ce_id`` names the run,
+    the client and the client's transaction number, the numbers under which pgbench logs the transaction's
+    commit instant (`event_id`); its key is a random uuid, so events spread over the partitions as aggregates
+    do."""
+    sample = event()
+    return f"""\\set n :n + 1
+INSERT INTO outbox (topic, ce_id, ce_type, ce_source, ce_subject, ce_time, traceparent, payload)
+SELECT '{topic}',
+       ('{_event_id_prefix(run)}' || lpad(:client_id::text, 4, '0') || lpad(:n::text, 8, '0'))::uuid,
+       '{sample.ce_type}', '{SOURCE}', gen_random_uuid()::text, clock_timestamp(), NULL,
+       '\\x{sample.to_json().hex()}'::bytea;
+"""
+
+
+def _event_id_prefix(run: int) -> str:
+    return f"00000000-0000-4000-{run:04d}-"
+
+
+def event_id(run: int, client: int, transaction: int) -> bytes:
+    """The ``ce_id`` header of the event that pgbench's ``client`` wrote in its ``transaction``-th commit."""
+    return f"{_event_id_prefix(run)}{client:04d}{transaction:08d}".encode()
+
+
+def write_with_pgbench(
+    dsn: str, topic: str, rate: float, seconds: int, clients: int, run: int
 ) -> dict[str, Any]:
-    """One writer process offering ``rate`` commits per second, open loop; if ``after_bulk``, from the moment
-    bulk rows are committed.
+    """``pgbench`` committing one event per transaction at ``rate`` per second for ``seconds``, open loop;
+    ``run`` tells the events of this call from those of the others.
 
-    A timetable, not a loop of writers: commit ``n`` is due at ``start + n / rate``. A pacer hands every
-    commit that is due to a queue the moment it is due (all that are due at each wake-up, so a late wake-up
-    does not lower the rate), and ``connections`` writer tasks, one connection each, take them in order. A
-    slow commit holds one writer; the others keep taking the next ones. How late each commit started after
-    its due instant is recorded, so a writer that cannot keep up shows. Runs on uvloop, like the services.
-    With ``share = (k, n)`` this process takes commits k, k + n, k + 2n… of one timetable shared by n
-    processes, which all start it when they have passed the ``ready`` barrier (events built, connected).
-
-    Returns each event's commit time (after the commit returned), its start lateness and the rate at which
-    commits started."""
-
-    async def main() -> dict[str, Any]:
-        links = [await asyncpg.connect(dsn) for _ in range(connections)]
+    Returns each event's commit instant (``committed``, by ``ce_id``: when pgbench saw its commit return),
+    how late transactions started after their scheduled instant (``late_s``), the instants commits started
+    (``started_at``) and pgbench's CPU seconds."""
+    with tempfile.TemporaryDirectory(prefix="bench-relay-") as workdir:
+        script = Path(workdir) / "commit.sql"
+        script.write_text(pgbench_script(topic, run))
+        command = [str(pgbench_path()), "-n", "-M", "prepared", "-R", str(rate), "-T", str(seconds)]
+        command += ["-c", str(clients), "-j", "2", "-D", "n=0", "-f", str(script)]
+        command += ["-l", "--log-prefix", str(Path(workdir) / "tx"), dsn]
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         committed: dict[bytes, float] = {}
         late_s: list[float] = []
         started_at: list[float] = []
-        part, parts = share
-        mine = list(range(part, int(rate * seconds), parts))
-        total = len(mine)
-        # Built beforehand: the writer stands for many services' request handlers, and its own Python cost
-        # must not take the CPU the relay needs on a 2-core machine.
-        events = [event() for _ in range(total)]
-        rows = [(uuid.uuid4(), one.ce_type, one.aggregate_id(), one.to_json()) for one in events]
-        due_commits: asyncio.Queue[tuple[float, tuple[uuid.UUID, str, str, bytes]] | None] = asyncio.Queue()
-
-        async def writer(statement: asyncpg.prepared_stmt.PreparedStatement) -> None:
-            while (item := await due_commits.get()) is not None:
-                due, (ce_id, ce_type, subject, payload) = item
-                now = time.monotonic()
-                late_s.append(now - due)
-                started_at.append(now)
-                await statement.fetch(topic, ce_id, ce_type, SOURCE, subject, datetime.now(UTC), payload)
-                committed[str(ce_id).encode()] = time.time()
-
-        # Prepared before the writers start: the wait for the bulk rows below polls on links[0] meanwhile,
-        # and asyncpg runs one operation at a time per connection.
-        statements = [await link.prepare(_INSERT_SQL) for link in links]
-        writers = [asyncio.create_task(writer(statement)) for statement in statements]
-        while after_bulk and not await links[0].fetchval(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE lane = 1)"
-        ):
-            await asyncio.sleep(0.005)
-        if ready is not None:
-            await asyncio.to_thread(ready.wait)
-        start, cpu_before = time.monotonic() + 0.01, time.process_time()
-        handed = 0
-        while handed < total:
-            now = time.monotonic()
-            while handed < total and start + mine[handed] / rate <= now:
-                due_commits.put_nowait((start + mine[handed] / rate, rows[handed]))
-                handed += 1
-            if handed < total:
-                await asyncio.sleep(max(0.0, start + mine[handed] / rate - time.monotonic()))
-        for _ in writers:
-            due_commits.put_nowait(None)
-        await asyncio.gather(*writers)
-        for link in links:
-            await link.close()
-        return {
-            "committed": committed,
-            "late_s": late_s,
-            "started_at": started_at,
-            "cpu_s": time.process_time() - cpu_before,
-        }
-
-    return uvloop.run(main())
+        for log in Path(workdir).glob("tx.*"):
+            # client_id transaction_no latency_us script_no epoch_s epoch_us schedule_lag_us
+            for line in log.read_text().splitlines():
+                client, transaction, latency_us, _, epoch_s, epoch_us, lag_us = map(int, line.split())
+                done = epoch_s + epoch_us / 1e6
+                committed[event_id(run, client, transaction)] = done
+                started_at.append(done - latency_us / 1e6)
+                late_s.append(lag_us / 1e6)
+    cpu_s = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    return {"committed": committed, "late_s": late_s, "started_at": sorted(started_at), "cpu_s": cpu_s}
 
 
 async def latency_phase(
-    dsn: str, arrivals: Arrivals, topic: str, rate: float, seconds: float, connections: int, processes: int
+    dsn: str, arrivals: Arrivals, topic: str, rate: float, seconds: int, clients: int
 ) -> dict[str, Any]:
-    """Writers in processes of their own (as the services' requests would be), so that pacing the load does
-    not compete with reading the arrivals; ``processes`` share one timetable, ``connections`` each."""
-    loop = asyncio.get_running_loop()
+    """pgbench offers the commits; the arrivals are read afterwards (the broker stamped them)."""
     load = load_average()
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(processes, mp_context=context) as pool:
-        ready = manager.Barrier(processes)
-        parts = await asyncio.gather(
-            *(
-                loop.run_in_executor(
-                    pool,
-                    write_open_loop,
-                    dsn,
-                    topic,
-                    rate,
-                    seconds,
-                    connections,
-                    False,
-                    (k, processes),
-                    ready,
-                )
-                for k in range(processes)
-            )
-        )
-    committed: dict[bytes, float] = {key: at for part in parts for key, at in part["committed"].items()}
-    late_s: list[float] = [late for part in parts for late in part["late_s"]]
-    started_at = sorted(at for part in parts for at in part["started_at"])
+    written = await asyncio.to_thread(write_with_pgbench, dsn, topic, rate, seconds, clients, 1)
+    committed: dict[bytes, float] = written["committed"]
+    started_at: list[float] = written["started_at"]
     span_s = max(committed.values()) - min(committed.values())
-    await arrivals.wait_for(len(arrivals.at) + 1, timeout_s=1)
+    reader = asyncio.create_task(arrivals.run())
     deadline = time.monotonic() + 30
     while any(i not in arrivals.at for i in committed) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    # Two bounds of commit → on Kafka on a busy 2-core machine: from the writer's clock reading after its
-    # commit returned (late when the writer waits for a CPU: a lower bound, can even go negative) and from
-    # the event's ce_time, stamped before the INSERT (an upper bound, counting the transaction itself).
+    reader.cancel()
+    # Two bounds of commit → on Kafka: from the instant pgbench saw the commit return (a lower bound: it
+    # may see it late) and from the event's ce_time, stamped during the INSERT (an upper bound, counting
+    # the transaction itself).
     after_commit = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
     after_write = arrivals.latency_from_write_s(list(committed))
     return {
         "offered_events_per_s": rate,
         "writer_started_events_per_s": round((len(started_at) - 1) / (started_at[-1] - started_at[0]), 1),
         "achieved_events_per_s": round(len(committed) / span_s, 1),
-        "writer_start_late_p99_ms": latency_summary_ms(late_s)["p99_ms"],
-        "writer_cpu_ms_per_commit": round(sum(part["cpu_s"] for part in parts) * 1000 / len(committed), 3),
+        "writer_schedule_lag_p99_ms": latency_summary_ms(written["late_s"])["p99_ms"],
+        "writer_cpu_ms_per_commit": round(written["cpu_s"] * 1000 / len(committed), 3),
         "events": len(committed),
         "delivered": len(after_commit),
         **{f"from_commit_{k}": v for k, v in latency_summary_ms(after_commit).items()},
@@ -310,24 +270,25 @@ def write_bulk(url: str, count: int) -> float:
 
 
 async def throughput_phase(
-    url: str, arrivals: Arrivals, count: int, interactive_rate: float, topic: str
+    url: str, arrivals: Arrivals, count: int, interactive_rate: float
 ) -> dict[str, Any]:
     """``count`` bulk events committed at once, then drained; from that commit on, interactive events at
     ``interactive_rate`` for 3 s. The relay's rate is counted from the commit to the empty outbox (a row
-    leaves once Kafka acknowledged it), read from the database, not from a consumer. Writers run in processes
-    of their own, so this one only reads arrivals."""
+    leaves once Kafka acknowledged it), read from the database, not from a consumer; the interactive events'
+    arrivals are read once the outbox is empty."""
     dsn = plain_url(url)
     connection = await asyncpg.connect(dsn)
     load = load_average()
     started = time.time()
     loop = asyncio.get_running_loop()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(2, mp_context=context) as pool:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         bulk_job = loop.run_in_executor(pool, write_bulk, url, count)
-        lane_job = loop.run_in_executor(pool, write_open_loop, dsn, topic, interactive_rate, 3.0, 8, True)
         while not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
             await asyncio.sleep(0.01)
         seen_at = time.time()
+        lane_job = asyncio.create_task(
+            asyncio.to_thread(write_with_pgbench, dsn, INTERACTIVE_TOPIC, interactive_rate, 3, 8, 2)
+        )
         backlog = await connection.fetchval("SELECT count(*) FROM outbox")
         committed_at = await bulk_job
         lane = await lane_job
@@ -336,9 +297,11 @@ async def throughput_phase(
     empty_at = time.time()
     await connection.close()
     committed: dict[bytes, float] = lane["committed"]
+    reader = asyncio.create_task(arrivals.run())
     deadline = time.monotonic() + 60
     while any(i not in arrivals.at for i in committed) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    reader.cancel()
     during = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
     return {
         "bulk_events": count,
@@ -364,14 +327,37 @@ async def create_log_append_time_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+async def until_relay_live(dsn: str, timeout_s: float = 120.0) -> None:
+    """Return once the relay has carried one event to Kafka: its process starts in seconds (it imports this
+    module again), and a timetable begun before would measure that start, not the relay."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        probe = event()
+        await connection.execute(
+            _INSERT_SQL,
+            INTERACTIVE_TOPIC,
+            uuid.uuid4(),
+            probe.ce_type,
+            SOURCE,
+            probe.aggregate_id(),
+            datetime.now(UTC),
+            probe.to_json(),
+        )
+        deadline = time.monotonic() + timeout_s
+        while await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the relay published nothing in {timeout_s} s")
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
 def latency_params(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "rate": args.rate,
         "seconds": args.seconds,
-        "writer_processes": args.writers,
-        "writer_connections_each": args.connections,
+        "writer": f"pgbench -R {args.rate} -c {args.clients} -j 2 -M prepared (open loop, Poisson timetable)",
         "events_per_commit": 1,
-        "writer": "processes sharing one timetable (uvloop); due commits handed to one task per connection",
     }
 
 
@@ -382,36 +368,29 @@ async def main(args: argparse.Namespace) -> None:
 
 async def measure(args: argparse.Namespace, scratch: Scratch) -> None:
     url, prefix, bootstrap = scratch.database_url, scratch.topic_prefix, scratch.bootstrap
-    topic = prefix + topics.LEDGER
     yardstick_topic = prefix + "producer-performance"
     relay_process: multiprocessing.process.BaseProcess | None = None
-    arrivals = Arrivals(bootstrap, topic)
-    reader: asyncio.Task[None] | None = None
+    arrivals = Arrivals(bootstrap, prefix + INTERACTIVE_TOPIC)
     try:
         await asyncio.to_thread(upgrade_to_head, SCHEMA, url)
-        await ensure_topics(bootstrap, [yardstick_topic], partitions=PARTITIONS)
-        await create_log_append_time_topic(bootstrap, topic)
+        await ensure_topics(bootstrap, [yardstick_topic, prefix + topics.LEDGER], partitions=PARTITIONS)
+        await create_log_append_time_topic(bootstrap, prefix + INTERACTIVE_TOPIC)
         relay_process = process = multiprocessing.get_context("spawn").Process(
             target=run_relay, args=(plain_url(url), bootstrap, prefix, args.batch_size), daemon=True
         )
         process.start()
         await arrivals.start()
-        reader = asyncio.create_task(arrivals.run())
-        await asyncio.sleep(2)  # relay connected and holding its lock
+        await until_relay_live(plain_url(url))
         latency = await latency_phase(
-            plain_url(url), arrivals, topics.LEDGER, args.rate, args.seconds, args.connections, args.writers
+            plain_url(url), arrivals, INTERACTIVE_TOPIC, args.rate, args.seconds, args.clients
         )
         if args.latency_only:
-            reader.cancel()
-            await arrivals.consumer.stop()
             write_result("relay_latency", {**latency, "target_p99_ms": 50}, latency_params(args))
             return
         yardstick = await asyncio.to_thread(
             producer_performance, bootstrap, yardstick_topic, args.yardstick_records
         )
-        throughput = await throughput_phase(url, arrivals, args.bulk, args.lane_rate, topics.LEDGER)
-        reader.cancel()
-        await arrivals.consumer.stop()
+        throughput = await throughput_phase(url, arrivals, args.bulk, args.lane_rate)
         ratio = throughput["relay_drain_events_per_s"] / yardstick["kafka_producer_performance_events_per_s"]
         write_result(
             "relay",
@@ -436,17 +415,15 @@ async def measure(args: argparse.Namespace, scratch: Scratch) -> None:
         if relay_process is not None:
             relay_process.terminate()
             relay_process.join(5)
-        if reader is not None:  # after an error: a live consumer would have the deleted topic created again
-            reader.cancel()
+        # Also after an error: a live consumer would have the deleted topic created again.
         await arrivals.consumer.stop()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=1000, help="events/s offered in the latency phase")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=16, help="connections of each latency writer")
-    parser.add_argument("--writers", type=int, default=4, help="writer processes sharing the timetable")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=16, help="pgbench connections in the latency phase")
     parser.add_argument("--bulk", type=int, default=200_000, help="events in the throughput phase")
     parser.add_argument("--lane-rate", type=float, default=100, help="interactive events/s, bulk draining")
     parser.add_argument("--batch-size", type=int, default=1000)
