@@ -64,21 +64,34 @@ HOPS = (
 )
 
 
+PLAN_READY_STEPS = (
+    ("dife.dossier.dossier_validated.v1", "dife.funding.dife_hold_requested.v1"),  # funding asks the ledger
+    ("dife.funding.dife_hold_requested.v1", "dife.ledger.hold_placed.v1"),  # the ledger holds the rights
+    ("dife.ledger.hold_placed.v1", "dife.funding.plan_ready.v1"),  # funding completes the plan
+)
+"""The validated → plan_ready hop step by step, each from one relay's record to the next one's: where its time
+goes (the ledger's events are keyed by élu, matched to the élu's one dossier of the run)."""
+
+
 def short(event_type: str) -> str:
     return event_type.removeprefix("dife.").removesuffix(".v1")
 
 
-def hop_latencies(events: list[Event]) -> dict[str, dict[str, Any]]:
-    """Per hop: the p50/p95/p99/max of (first time of `to`) − (first time of `from`) over the dossiers."""
+def hop_latencies(
+    events: list[Event], hops: tuple[tuple[str, str], ...] = HOPS, dossier_of: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per hop: the p50/p95/p99/max of (first time of `to`) − (first time of `from`) over the dossiers;
+    `dossier_of` names the dossier of events keyed by something else (an élu)."""
+    dossier_of = dossier_of or {}
     first: dict[tuple[str, str], int] = {}
     for event in events:
-        key = (event.subject, event.type)
+        key = (dossier_of.get(event.subject, event.subject), event.type)
         if key not in first or event.timestamp_ms < first[key]:
             first[key] = event.timestamp_ms
     samples: dict[str, list[float]] = defaultdict(list)
     dossiers = {subject for subject, kind in first if kind == "dife.dossier.dossier_submitted.v1"}
     for dossier in dossiers:
-        for source, target in HOPS:
+        for source, target in hops:
             if (dossier, source) in first and (dossier, target) in first:
                 delta = first[(dossier, target)] - first[(dossier, source)]
                 samples[f"{short(source)} → {short(target)}"].append(delta / 1000)
@@ -134,6 +147,8 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
         ]
         paid = len({e.subject for e in events if e.type == "dife.dossier.dossier_paid.v1"})
         hops = hop_latencies(events)
+        dossier_of_elu = {journey.elu.elu_id: journey.dossier_id for journey in all_journeys}
+        plan_ready_steps = hop_latencies(events, PLAN_READY_STEPS, dossier_of_elu)
         plan_ready = hops.get("dossier.dossier_validated → funding.plan_ready", {})
         services = {
             name: {
@@ -161,6 +176,7 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             "request_phase_dossiers_per_s": round(dossiers / phases["request"], 2),
             "hops": hops,
             "plan_ready_p99_ms": plan_ready.get("p99_ms"),
+            "plan_ready_steps": plan_ready_steps,
             "services": services,
             "cpu_ms_per_dossier": cpu_ms_per_dossier,
             # what two cores could sustain if CPU were the only limit (the machine is shared: wall-clock
@@ -206,7 +222,7 @@ def main() -> int:
         "total_lag_at_end",
     ):
         print(f"{key}: {metrics[key]}")
-    for hop, figures in metrics["hops"].items():
+    for hop, figures in [*metrics["hops"].items(), *metrics["plan_ready_steps"].items()]:
         print(f"  {hop}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms (n={figures['n']})")
     for name, figures in metrics["services"].items():
         print(
