@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,10 +134,16 @@ class Arrivals:
         """Arrival − ``ce_time`` (stamped before the INSERT: an upper bound of commit → on Kafka)."""
         return [self.at[i] - _epoch(self.written_at[i]) for i in event_ids if i in self.at]
 
-    async def wait_for(self, count: int, timeout_s: float) -> None:
+    async def read_until_seen(self, event_ids: Collection[bytes], timeout_s: float) -> None:
+        """Read the topic until every one of ``event_ids`` has arrived, or ``timeout_s`` has passed (the
+        missing ones then show as ``delivered`` < ``events``)."""
+        reader = asyncio.create_task(self.run())
         deadline = time.monotonic() + timeout_s
-        while len(self.at) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        try:
+            while any(i not in self.at for i in event_ids) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            reader.cancel()
 
 
 def _epoch(ce_time: bytes) -> float:
@@ -209,11 +216,7 @@ async def latency_phase(
     committed: dict[bytes, float] = written["committed"]
     started_at: list[float] = written["started_at"]
     span_s = max(committed.values()) - min(committed.values())
-    reader = asyncio.create_task(arrivals.run())
-    deadline = time.monotonic() + 30
-    while any(i not in arrivals.at for i in committed) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    reader.cancel()
+    await arrivals.read_until_seen(committed, timeout_s=30)
     # Two bounds of commit → on Kafka: from the instant pgbench saw the commit return (a lower bound: it
     # may see it late) and from the event's ce_time, stamped during the INSERT (an upper bound, counting
     # the transaction itself).
@@ -297,11 +300,7 @@ async def throughput_phase(
     empty_at = time.time()
     await connection.close()
     committed: dict[bytes, float] = lane["committed"]
-    reader = asyncio.create_task(arrivals.run())
-    deadline = time.monotonic() + 60
-    while any(i not in arrivals.at for i in committed) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    reader.cancel()
+    await arrivals.read_until_seen(committed, timeout_s=60)
     during = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
     return {
         "bulk_events": count,
