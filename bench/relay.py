@@ -295,8 +295,7 @@ async def throughput_phase(
         backlog = await connection.fetchval("SELECT count(*) FROM outbox")
         committed_at = await bulk_job
         lane = await lane_job
-    while await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
-        await asyncio.sleep(0.02)
+    await until_outbox_empty(connection, timeout_s=600)
     empty_at = time.time()
     await connection.close()
     committed: dict[bytes, float] = lane["committed"]
@@ -342,13 +341,19 @@ async def until_relay_live(dsn: str, timeout_s: float = 120.0) -> None:
             datetime.now(UTC),
             probe.to_json(),
         )
-        deadline = time.monotonic() + timeout_s
-        while await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the relay published nothing in {timeout_s} s")
-            await asyncio.sleep(0.05)
+        await until_outbox_empty(connection, timeout_s)
     finally:
         await connection.close()
+
+
+async def until_outbox_empty(connection: asyncpg.Connection, timeout_s: float) -> None:
+    """Return once the relay has published and deleted every row; fail after ``timeout_s`` (a relay that
+    stopped would otherwise keep the benchmark waiting forever)."""
+    deadline = time.monotonic() + timeout_s
+    while await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the outbox still has rows after {timeout_s} s: is the relay running?")
+        await asyncio.sleep(0.02)
 
 
 def latency_params(args: argparse.Namespace) -> dict[str, Any]:
