@@ -1,6 +1,7 @@
 """The whole journey, many dossiers at once, on the six services (one uvicorn process each), Kafka, PG.
 
-Run: ``make bench BENCH=journey``, or ``uv run python bench/journey.py [--dossiers 300] [--concurrency 60]``
+Run: ``make bench BENCH=journey``, or ``uv run python bench/journey.py [--dossiers 300] [--concurrency 60]
+[--paced-dossiers 90] [--paced-rate 3]``
 with KAFKA_BOOTSTRAP_SERVERS and DIFE_PG_ADMIN_URL naming the stack (else the local stack is started; the
 stack of this checkout also gets its Kafka and PostgreSQL CPU counted). The defaults take about 5 minutes on
 a quiet machine (set-up of 300 élus included). Results: ``bench/results/journey.json`` and stdout: sustained
@@ -20,6 +21,12 @@ consecutive events of its journey. Hops driven by the client (élu, OF, agent) i
 pace and the phase barrier (every dossier is accepted before the clock moves to the session's day); the
 automated hops (validated → plan_ready, service_done_validated → payment_ordered, payment_settled → paid)
 measure the platform alone.
+
+Latency below saturation: ``--concurrency`` clients keep the platform saturated, so their hops mostly time
+the queues (Little's law). Before them, ``--paced-dossiers`` other dossiers go through the request phase
+(submit → validation → plan_ready → acceptance) on an open-loop timetable of ``--paced-rate`` per second,
+each started on time whatever the others are doing: their validated → ``plan_ready`` p99 is the one a user
+meets while the platform keeps up (reported apart, as ``paced``; those dossiers stop at acceptance).
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ HOPS = (
 )
 
 
+PLAN_READY_HOP = "dossier.dossier_validated → funding.plan_ready"
 PLAN_READY_STEPS = (
     ("dife.dossier.dossier_validated.v1", "dife.funding.dife_hold_requested.v1"),  # funding asks the ledger
     ("dife.funding.dife_hold_requested.v1", "dife.ledger.hold_placed.v1"),  # the ledger holds the rights
@@ -98,7 +106,53 @@ def hop_latencies(
     return {hop: {"n": len(values), **latency_summary_ms(values)} for hop, values in samples.items()}
 
 
-async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
+async def run_paced(
+    paced: list[journeys.Journey], step: Any, *, rate_per_s: float, stats: journeys.Stats
+) -> tuple[float, list[float]]:
+    """Open loop: journey i starts at i / rate seconds, however far the earlier ones are; returns the
+    seconds from the first start to the last journey's end, and how late each start was (the driver shares
+    the two cores: a late start would hide load the timetable meant to offer)."""
+    loop = asyncio.get_running_loop()
+    first_start = loop.time()
+    running, lateness = [], []
+    for index, journey in enumerate(paced):
+        due = first_start + index / rate_per_s
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        lateness.append(loop.time() - due)
+        running.append(asyncio.create_task(journeys.run_phase([journey], step, concurrency=1, stats=stats)))
+    await asyncio.gather(*running)
+    return loop.time() - first_start, lateness
+
+
+def events_of(events: list[Event], of: list[journeys.Journey]) -> tuple[list[Event], dict[str, str]]:
+    """The events about these journeys (their dossiers' and their élus'), and each élu's dossier."""
+    dossier_of_elu = {journey.elu.elu_id: journey.dossier_id for journey in of}
+    own = {*dossier_of_elu, *dossier_of_elu.values()}
+    return [event for event in events if event.subject in own], dossier_of_elu
+
+
+def paced_figures(
+    events: list[Event],
+    paced: list[journeys.Journey],
+    rate_per_s: float,
+    elapsed_s: float,
+    lateness_s: list[float],
+) -> dict[str, Any]:
+    """The request-phase hops of the dossiers started on the open-loop timetable."""
+    mine, dossier_of_elu = events_of(events, paced)
+    hops = hop_latencies(mine, HOPS[:3])
+    return {
+        "dossiers": len(paced),
+        "offered_dossiers_per_s": rate_per_s,
+        "elapsed_s": round(elapsed_s, 2),
+        "start_lateness_p99_ms": latency_summary_ms(lateness_s)["p99_ms"],
+        "hops": hops,
+        "plan_ready_p99_ms": hops.get(PLAN_READY_HOP, {}).get("p99_ms"),
+        "plan_ready_steps": hop_latencies(mine, PLAN_READY_STEPS, dossier_of_elu),
+    }
+
+
+async def bench(dossiers: int, concurrency: int, paced_dossiers: int, paced_rate: float) -> dict[str, Any]:
     env = stack_env()
     stack = Stack(env["KAFKA_BOOTSTRAP_SERVERS"], env["DIFE_PG_ADMIN_URL"])
     keys = JwtKeys()
@@ -113,10 +167,22 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
         urls = {name: platform.url(name) for name in platform.services}
         began = time.monotonic()
         async with Dife.connect(urls, mint, settle_s=300) as dife:
-            world = await journeys.setup_world(dife, dossiers)
+            world = await journeys.setup_world(dife, paced_dossiers + dossiers)
         await quiesce(platform)
         setup_s = round(time.monotonic() - began, 2)
-        all_journeys = journeys.journeys_of(world)
+        every_journey = journeys.journeys_of(world)
+        paced, all_journeys = every_journey[:paced_dossiers], every_journey[paced_dossiers:]
+        group = f"{platform.topic_prefix}dossier.events"
+        paced_elapsed_s, paced_lateness_s = 0.0, [0.0]
+        if paced:
+            async with EventWatch(stack.kafka_bootstrap, [platform.topic_prefix + topics.FUNDING]) as watch:
+                paced_elapsed_s, paced_lateness_s = await run_paced(
+                    paced,
+                    lambda j: journeys.phase_request(api, world, j, watch, group),
+                    rate_per_s=paced_rate,
+                    stats=stats,
+                )
+            await quiesce(platform)
         cpu_before = {name: s.cpu_seconds() for name, s in platform.services.items()}
         stack_cpu_before = stack.cpu_seconds()
         driver_cpu_before = time.process_time()
@@ -129,7 +195,6 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             phases[name] = round(time.monotonic() - began, 2)
 
         async with EventWatch(stack.kafka_bootstrap, [platform.topic_prefix + topics.FUNDING]) as watch:
-            group = f"{platform.topic_prefix}dossier.events"
             await phase("request", lambda j: journeys.phase_request(api, world, j, watch, group))
         await platform.set_clock(paris_morning(world.session_start))
         await phase("training", lambda j: journeys.phase_training(api, world, j))
@@ -140,16 +205,16 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
         lags = await quiesce(platform)
         elapsed = time.monotonic() - started
         driver_cpu_s = time.process_time() - driver_cpu_before
-        events = [
+        all_events = [
             e
             for e in await read_topics(stack.kafka_bootstrap, platform.topic_prefix)
             if not e.topic.endswith(".dlt")
         ]
+        events, dossier_of_elu = events_of(all_events, all_journeys)
         paid = len({e.subject for e in events if e.type == "dife.dossier.dossier_paid.v1"})
         hops = hop_latencies(events)
-        dossier_of_elu = {journey.elu.elu_id: journey.dossier_id for journey in all_journeys}
         plan_ready_steps = hop_latencies(events, PLAN_READY_STEPS, dossier_of_elu)
-        plan_ready = hops.get("dossier.dossier_validated → funding.plan_ready", {})
+        plan_ready = hops.get(PLAN_READY_HOP, {})
         services = {
             name: {
                 "peak_rss_mb": s.peak_rss_mb(),
@@ -177,6 +242,9 @@ async def bench(dossiers: int, concurrency: int) -> dict[str, Any]:
             "hops": hops,
             "plan_ready_p99_ms": plan_ready.get("p99_ms"),
             "plan_ready_steps": plan_ready_steps,
+            "paced": paced_figures(all_events, paced, paced_rate, paced_elapsed_s, paced_lateness_s)
+            if paced
+            else None,
             "services": services,
             "cpu_ms_per_dossier": cpu_ms_per_dossier,
             # what two cores could sustain if CPU were the only limit (the machine is shared: wall-clock
@@ -204,11 +272,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dossiers", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=60)
+    parser.add_argument("--paced-dossiers", type=int, default=90, help="request phase at an open-loop rate")
+    parser.add_argument("--paced-rate", type=float, default=3.0, help="paced dossiers started per second")
     args = parser.parse_args()
     load_before = load_average()
-    metrics = asyncio.run(bench(args.dossiers, args.concurrency))
+    metrics = asyncio.run(bench(args.dossiers, args.concurrency, args.paced_dossiers, args.paced_rate))
     metrics["load_average_at_start"] = load_before
-    write_result("journey", metrics, {"dossiers": args.dossiers, "concurrency": args.concurrency})
+    write_result("journey", metrics, {k: v for k, v in vars(args).items()})
     for key in (
         "paid",
         "setup_s",
@@ -228,6 +298,14 @@ def main() -> int:
         print(
             f"  {name}: peak RSS {figures['peak_rss_mb']} MB, {figures['cpu_ms_per_dossier']} ms CPU/dossier"
         )
+    if metrics["paced"]:
+        paced = metrics["paced"]
+        print(
+            f"paced: {paced['dossiers']} dossiers at {paced['offered_dossiers_per_s']}/s, open loop "
+            f"(start lateness p99 {paced['start_lateness_p99_ms']} ms, {paced['elapsed_s']} s)"
+        )
+        for hop, figures in [*paced["hops"].items(), *paced["plan_ready_steps"].items()]:
+            print(f"  {hop}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms (n={figures['n']})")
     print(f"load average: start {metrics['load_average_at_start']}, end {metrics['load_average_at_end']}")
     return 0
 
