@@ -130,8 +130,13 @@ class Arrivals:
                     self.at[event_id] = record.timestamp / 1000
                     self.written_at[event_id] = headers["ce_time"]  # parsed later, off the hot loop
 
+    def latency_from_commit_s(self, committed: dict[bytes, float]) -> list[float]:
+        """Arrival − the commit instant pgbench logged (a lower bound of commit → on Kafka), for the events
+        that arrived."""
+        return [self.at[i] - at for i, at in committed.items() if i in self.at]
+
     def latency_from_write_s(self, event_ids: list[bytes]) -> list[float]:
-        """Arrival − ``ce_time`` (stamped before the INSERT: an upper bound of commit → on Kafka)."""
+        """Arrival − ``ce_time`` (stamped during the INSERT: an upper bound of commit → on Kafka)."""
         return [self.at[i] - _epoch(self.written_at[i]) for i in event_ids if i in self.at]
 
     async def read_until_seen(self, event_ids: Collection[bytes], timeout_s: float) -> None:
@@ -220,7 +225,7 @@ async def latency_phase(
     # Two bounds of commit → on Kafka: from the instant pgbench saw the commit return (a lower bound: it
     # may see it late) and from the event's ce_time, stamped during the INSERT (an upper bound, counting
     # the transaction itself).
-    after_commit = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
+    after_commit = arrivals.latency_from_commit_s(committed)
     after_write = arrivals.latency_from_write_s(list(committed))
     return {
         "offered_events_per_s": rate,
@@ -300,7 +305,7 @@ async def throughput_phase(
     await connection.close()
     committed: dict[bytes, float] = lane["committed"]
     await arrivals.read_until_seen(committed, timeout_s=60)
-    during = [arrivals.at[i] - t for i, t in committed.items() if i in arrivals.at]
+    during = arrivals.latency_from_commit_s(committed)
     return {
         "bulk_events": count,
         "bulk_write_s": round(committed_at - started, 2),
