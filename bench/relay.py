@@ -18,7 +18,8 @@ in a service, with servicekit's producer settings. Phases, one after the other:
    idempotent) on a topic with the same partitions; the jar comes from Maven Central (``common``).
 3. **Relay throughput**: ``--bulk`` events committed with ``enqueue_many`` (the bulk lane, on a topic of their
    own that nobody reads during the run, as nobody reads ProducerPerformance's), then drained; the rate is
-   counted from the commit to the empty outbox.
+   counted from the commit to the empty outbox. Where the drain's CPU goes is reported per event (the relay's
+   process, Kafka, PostgreSQL, the whole machine), beside the CPU per record of phase 2.
 4. **Lanes**: interactive events at ``--lane-rate`` per second (pgbench again) while the bulk backlog of
    phase 3 drains; their commit → on Kafka latency shows whether they wait behind the bulk ones.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import re
 import resource
 import subprocess
@@ -47,17 +49,22 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dife_contracts import topics
 from dife_contracts.events import HoldPlaced
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests-e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     Scratch,
+    cpu_seconds,
     ensure_kafka_tools,
     latency_summary_ms,
     load_average,
+    machine_busy_seconds,
     pgbench_path,
     read_whole_topic,
     scratch_stack,
+    stack_env,
     write_result,
 )
+from faults.supervisor import Stack
 from servicekit.db import make_engine, make_sessionmaker, plain_url
 from servicekit.kafka import ensure_topics, make_relay_producer
 from servicekit.migrations import upgrade_to_head
@@ -241,14 +248,37 @@ async def latency_phase(
     }
 
 
-def producer_performance(bootstrap: str, topic: str, records: int) -> dict[str, Any]:
+class CpuMeter:
+    """CPU seconds so far of the relay's process, of Kafka and PostgreSQL (its backends included), and of the
+    whole machine. Kafka's and PostgreSQL's are read only when they are this checkout's stack (``make bench``
+    starts it), whose pids are known; else they are left out rather than counted as nothing."""
+
+    def __init__(self, relay_pid: int, stack: Stack) -> None:
+        self.relay_pid = relay_pid
+        self.stack = stack
+        pids = (stack.module.kafka_pid(), stack.module.postmaster_pid())
+        self.stack_is_ours = None not in pids
+
+    def read(self) -> dict[str, float]:
+        counts = {"relay": cpu_seconds(self.relay_pid), "machine": machine_busy_seconds()}
+        if self.stack_is_ours:
+            counts |= self.stack.cpu_seconds()
+        return counts
+
+    def us_per_event(self, before: dict[str, float], events: int) -> dict[str, float]:
+        """Microseconds of CPU per event of each reading since ``before``."""
+        return {name: round((used - before[name]) * 1e6 / events, 1) for name, used in self.read().items()}
+
+
+def producer_performance(bootstrap: str, topic: str, records: int, meter: CpuMeter) -> dict[str, Any]:
     """Kafka's own producer, the yardstick: 300-byte records, acks=all, idempotent, as fast as it goes."""
     classpath = ensure_kafka_tools()
     command = ["java", "-Xmx512m", "-cp", classpath, "org.apache.kafka.tools.ProducerPerformance"]
     command += ["--topic", topic, "--num-records", str(records), "--record-size", "300", "--throughput", "-1"]
     command += ["--producer-props", f"bootstrap.servers={bootstrap}", "acks=all", "enable.idempotence=true"]
-    load = load_average()
+    load, cpu_before = load_average(), meter.read()
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    cpu = meter.us_per_event(cpu_before, records)
     final = [line for line in output.splitlines() if f"{records} records sent" in line][-1]
     rate = re.search(r"([\d.]+) records/sec", final)
     assert rate is not None, final
@@ -256,6 +286,8 @@ def producer_performance(bootstrap: str, topic: str, records: int) -> dict[str, 
         "kafka_producer_performance_events_per_s": round(float(rate.group(1)), 1),
         "kafka_producer_performance_summary": final.strip(),
         "kafka_producer_performance_load_average_before": load,
+        # The machine's figure includes the producer JVM's start-up; Kafka's is the broker's alone.
+        "kafka_producer_performance_cpu_us_per_record": {k: v for k, v in cpu.items() if k != "relay"},
     }
 
 
@@ -278,7 +310,7 @@ def write_bulk(url: str, count: int) -> float:
 
 
 async def throughput_phase(
-    url: str, arrivals: Arrivals, count: int, interactive_rate: float
+    url: str, arrivals: Arrivals, count: int, interactive_rate: float, meter: CpuMeter
 ) -> dict[str, Any]:
     """``count`` bulk events committed at once, then drained; from that commit on, interactive events at
     ``interactive_rate`` for 3 s. The relay's rate is counted from the commit to the empty outbox (a row
@@ -293,7 +325,7 @@ async def throughput_phase(
         bulk_job = loop.run_in_executor(pool, write_bulk, url, count)
         while not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
             await asyncio.sleep(0.01)
-        seen_at = time.time()
+        seen_at, cpu_before = time.time(), meter.read()
         lane_job = asyncio.create_task(
             asyncio.to_thread(write_with_pgbench, dsn, INTERACTIVE_TOPIC, interactive_rate, 3, 8, 2)
         )
@@ -301,7 +333,7 @@ async def throughput_phase(
         committed_at = await bulk_job
         lane = await lane_job
     await until_outbox_empty(connection, timeout_s=600)
-    empty_at = time.time()
+    empty_at, cpu = time.time(), meter.us_per_event(cpu_before, count)
     await connection.close()
     committed: dict[bytes, float] = lane["committed"]
     await arrivals.read_until_seen(committed, timeout_s=60)
@@ -314,6 +346,12 @@ async def throughput_phase(
         "relay_drain_s": round(empty_at - seen_at, 2),
         "relay_drain_events_per_s": round((count + len(committed)) / (empty_at - seen_at), 1),
         "bulk_load_average_before": load,
+        # Where the drain's CPU goes, per bulk event: the relay, Kafka, PostgreSQL (the three pgbench
+        # seconds of interactive events included) and the whole machine, against the cores it has.
+        "relay_drain_cpu_us_per_event": cpu,
+        "relay_drain_machine_busy_share": round(
+            cpu["machine"] * count / 1e6 / ((empty_at - seen_at) * (os.cpu_count() or 1)), 2
+        ),
         "interactive_during_bulk_events": len(committed),
         "interactive_during_bulk_delivered": len(during),
         **{f"interactive_during_bulk_{k}": v for k, v in latency_summary_ms(during).items()},
@@ -389,6 +427,8 @@ async def measure(args: argparse.Namespace, scratch: Scratch) -> None:
         )
         process.start()
         await arrivals.start()
+        assert process.pid is not None, "started just above"
+        meter = CpuMeter(process.pid, Stack(bootstrap, stack_env()["DIFE_PG_ADMIN_URL"]))
         await until_relay_live(plain_url(url))
         latency = await latency_phase(
             plain_url(url), arrivals, INTERACTIVE_TOPIC, args.rate, args.seconds, args.clients
@@ -397,9 +437,9 @@ async def measure(args: argparse.Namespace, scratch: Scratch) -> None:
             write_result("relay_latency", {**latency, "target_p99_ms": 50}, latency_params(args))
             return
         yardstick = await asyncio.to_thread(
-            producer_performance, bootstrap, yardstick_topic, args.yardstick_records
+            producer_performance, bootstrap, yardstick_topic, args.yardstick_records, meter
         )
-        throughput = await throughput_phase(url, arrivals, args.bulk, args.lane_rate)
+        throughput = await throughput_phase(url, arrivals, args.bulk, args.lane_rate, meter)
         ratio = throughput["relay_drain_events_per_s"] / yardstick["kafka_producer_performance_events_per_s"]
         write_result(
             "relay",
