@@ -77,7 +77,15 @@ def create_service_app(
         finally:
             await _stop(state)
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        # The services trace with their own `traceparent` (tracing.py), not OpenTelemetry: FastAPI's native
+        # telemetry off, or it looks up OpenTelemetry's global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     if read_shortcuts:  # added first, so innermost: after the guard verified the token
         bound = bind_read_shortcuts(settings.service_name, routers, read_shortcuts)
         app.add_middleware(ReadShortcutMiddleware, shortcuts=bound)
