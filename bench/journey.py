@@ -278,7 +278,7 @@ def main() -> int:
     load_before = load_average()
     metrics = asyncio.run(bench(args.dossiers, args.concurrency, args.paced_dossiers, args.paced_rate))
     metrics["load_average_at_start"] = load_before
-    write_result("journey", metrics, {k: v for k, v in vars(args).items()})
+    write_result("journey", metrics, vars(args))
     for key in (
         "paid",
         "setup_s",

@@ -256,8 +256,7 @@ class CpuMeter:
     def __init__(self, relay_pid: int, stack: Stack) -> None:
         self.relay_pid = relay_pid
         self.stack = stack
-        pids = (stack.module.kafka_pid(), stack.module.postmaster_pid())
-        self.stack_is_ours = None not in pids
+        self.stack_is_ours = stack.is_this_checkouts()
 
     def read(self) -> dict[str, float]:
         counts = {"relay": cpu_seconds(self.relay_pid), "machine": machine_busy_seconds()}

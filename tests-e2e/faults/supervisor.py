@@ -202,6 +202,10 @@ class Stack:
             + process_cpu_seconds(self.module.postmaster_pid(), with_children=True),
         }
 
+    def is_this_checkouts(self) -> bool:
+        """Whether Kafka and PostgreSQL were started from this checkout's `.local/` (their pids are known)."""
+        return self.module.kafka_pid() is not None and self.module.postmaster_pid() is not None
+
     def ensure_owned(self) -> None:
         """Refuse to restart anything this checkout did not start, on ports other than the environment's."""
         kafka_port = int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
@@ -212,7 +216,7 @@ class Stack:
                 f"({self.module.kafka_port()}/{self.module.pg_port()}) must name the stack the tests use "
                 f"({kafka_port}/{pg_port})"
             )
-        if self.module.kafka_pid() is None or self.module.postmaster_pid() is None:
+        if not self.is_this_checkouts():
             raise AssertionError(
                 f"the fault suite restarts Kafka and PostgreSQL, so they must be the stack of this checkout "
                 f"({ROOT / '.local'}), started with `stack.py up` and the same DIFE_KAFKA_PORT/DIFE_PG_PORT"
